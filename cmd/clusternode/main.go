@@ -1,0 +1,4 @@
+// Command clusternode runs a Roster node.
+package main
+
+func main() {}

@@ -1,0 +1,3 @@
+module github.com/roster-dev/roster
+
+go 1.26.8
