@@ -1,1 +1,64 @@
+// Package local is the node-scoped process registry: Elixir's Registry for
+// Go, with unique and duplicate keys, a value per entry, match/select/count
+// queries, dispatch, metadata, per-key locks, partitions, and listeners that
+// hear every change with its cause, including the exit reason of an owner
+// that died (Elixir's listeners hear nothing when a process crashes).
+//
+// The registry is generic over the pid type and imports nothing of this
+// module. It learns about process liveness through the small Owners
+// interface (owners.go), which node.Node implements: a pid must be live to
+// register, and its entries vanish, promptly and in O(its entries), when it
+// exits. Registering on behalf of another live process is allowed.
+//
+// # Data layout
+//
+// The table is split into Config.Partitions shards, each behind its own
+// RWMutex. Unique and DuplicateByKey registries shard by key hash,
+// DuplicateByPID by pid hash. Each shard indexes its entries twice, by key
+// and by owner pid (pid → key → entries), so Unregister and exit cleanup
+// cost O(entries removed) however many keys the pid holds, and Whereis is a
+// read lock and one map lookup, with no allocation.
+//
+// # Concurrency contract
+//
+// Every method is safe for concurrent use. Lock order, outermost first:
+//
+//  1. partition.emitMu (held while listeners run, to keep events in order)
+//  2. partition.mu (the table shard)
+//  3. tracker shard mutex (owner pid → attach state)
+//
+// A writer takes partition.mu, changes the shard, takes emitMu, releases
+// partition.mu and then calls the listeners, so listeners run outside the
+// table lock but in table order per partition. The meta map and the lock
+// table have their own mutexes, never held with any other.
+//
+// No registry lock is held while calling Owners.Attach or Owners.Detach, so
+// a runtime may call OwnerExited from any goroutine at any time, even from
+// inside Attach. Attach and Detach for one pid never overlap: a pid is
+// attached when it gets its first entry and detached when its last goes.
+// A Register racing with its owner's exit either lands first and is removed
+// by the exit cleanup, or fails with ErrNoProc; it never leaves an entry
+// behind.
+//
+// User functions: predicates (Match, Select, Count*, UnregisterMatch) and
+// UpdateValue's fn run under a partition lock and must not call the
+// registry; Dispatch's fn and Lock's fn run with no registry lock held;
+// listeners may read but not write the registry.
+//
+// # Usage
+//
+//	reg, err := local.New(local.Config[transport.PID]{
+//		Name:       "workers",
+//		Keys:       local.DuplicateByPID,
+//		Partitions: runtime.GOMAXPROCS(0),
+//		Owners:     n, // a node.Node
+//		Listeners:  []local.Listener[transport.PID]{func(ev local.Event[transport.PID]) {
+//			log.Printf("%s %s %v: %s %v", ev.Type, ev.Key, ev.PID, ev.Cause, ev.ExitReason)
+//		}},
+//	})
+//	if err != nil { ... }
+//	err = reg.Register("jobs", self, nil)
+//	err = reg.Dispatch("jobs", func(es []local.Entry[transport.PID]) {
+//		for _, e := range es { n.Send(e.PID, job) }
+//	})
 package local

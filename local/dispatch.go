@@ -1,0 +1,82 @@
+package local
+
+import (
+	"fmt"
+	"sync"
+)
+
+// DispatchOption tunes Dispatch.
+type DispatchOption func(*dispatchOptions)
+
+type dispatchOptions struct {
+	parallel bool
+}
+
+// Parallel makes Dispatch call fn for the partitions concurrently, one
+// goroutine each, and wait for all of them (Elixir's parallel: true). It only
+// matters for DuplicateByPID registries with more than one partition; in the
+// others a key lives in one partition.
+func Parallel() DispatchOption {
+	return func(o *dispatchOptions) { o.parallel = true }
+}
+
+// Dispatch calls fn with the entries under key, once per partition that
+// holds any (so once in Unique and DuplicateByKey registries), and not at
+// all if there are none. fn runs outside the registry's locks, on a
+// snapshot: it may call the registry, and entries registered or removed
+// meanwhile may be missed or still be seen. The slice is reused after fn
+// returns: fn must not keep it. Dispatch returns once every fn call has.
+func (r *Registry[P]) Dispatch(key string, fn func([]Entry[P]), opts ...DispatchOption) error {
+	if err := checkKey(key); err != nil {
+		return err
+	}
+	if fn == nil {
+		return fmt.Errorf("local: dispatch %q: %w", key, ErrNilFunc)
+	}
+	var o dispatchOptions
+	for _, opt := range opts {
+		if opt != nil {
+			opt(&o)
+		}
+	}
+	parts := r.keyParts(key)
+	if !o.parallel || len(parts) == 1 {
+		for _, p := range parts {
+			r.dispatchPart(p, key, fn)
+		}
+		return nil
+	}
+	var wg sync.WaitGroup
+	for _, p := range parts {
+		wg.Go(func() { r.dispatchPart(p, key, fn) })
+	}
+	wg.Wait()
+	return nil
+}
+
+// dispatchPart copies key's entries of p into a pooled buffer and, if there
+// are any, hands them to fn.
+func (r *Registry[P]) dispatchPart(p *partition[P], key string, fn func([]Entry[P])) {
+	bufp, _ := r.dispatchBufs.Get().(*[]Entry[P])
+	if bufp == nil {
+		bufp = new([]Entry[P])
+	}
+	buf := (*bufp)[:0]
+	p.mu.RLock()
+	if p.unique != nil {
+		if e := p.unique[key]; e != nil {
+			buf = append(buf, Entry[P]{Key: key, PID: e.pid, Value: e.value})
+		}
+	} else if b := p.dup[key]; b != nil {
+		for _, e := range b.entries {
+			buf = append(buf, Entry[P]{Key: key, PID: e.pid, Value: e.value})
+		}
+	}
+	p.mu.RUnlock()
+	if len(buf) > 0 {
+		fn(buf)
+	}
+	clear(buf) // drop references to values
+	*bufp = buf[:0]
+	r.dispatchBufs.Put(bufp)
+}

@@ -1,0 +1,168 @@
+package local
+
+import "fmt"
+
+// Register adds an entry for key owned by pid, with value. pid need not be
+// the caller: registering on behalf of another live process is allowed.
+//
+// With Owners set, pid must be live (else an error wrapping ErrNoProc) and
+// the entry goes when pid exits. In a Unique registry a taken key yields an
+// *AlreadyRegisteredError (errors.Is ErrAlreadyRegistered) naming the owner,
+// which may be pid itself. Duplicate registries accept any number of
+// entries, including several of one pid under one key.
+func (r *Registry[P]) Register(key string, pid P, value any) error {
+	if err := checkKey(key); err != nil {
+		return err
+	}
+	var st *pidState
+	if r.tracker != nil {
+		var err error
+		if st, err = r.tracker.acquire(pid); err != nil {
+			return fmt.Errorf("local: register %q for %v: %w", key, pid, err)
+		}
+	}
+	p := r.entryPart(key, pid)
+	p.mu.Lock()
+	if st.isDead() {
+		p.mu.Unlock() // exit cleanup owns st; no release
+		return fmt.Errorf("local: register %q for %v: %w", key, pid, ErrNoProc)
+	}
+	if p.unique != nil {
+		if old := p.unique[key]; old != nil {
+			owner := old.pid
+			p.mu.Unlock()
+			r.release(pid, 1)
+			return &AlreadyRegisteredError[P]{Key: key, Owner: owner}
+		}
+	}
+	e := &entry[P]{key: key, pid: pid, value: value}
+	p.insert(e)
+	if len(r.listeners) == 0 {
+		p.mu.Unlock()
+		return nil
+	}
+	r.unlockEmit(p, []Event[P]{r.event(Registered, e, CauseRegister, nil)})
+	return nil
+}
+
+// release gives back n owner references, if owners are tracked.
+func (r *Registry[P]) release(pid P, n int) {
+	if r.tracker != nil && n > 0 {
+		r.tracker.release(pid, n)
+	}
+}
+
+// Unregister removes every entry pid holds under key. It returns
+// ErrNotFound if pid holds none, or ErrNotOwner if, in a Unique registry,
+// another pid holds the key (which is left alone). Callers wanting
+// Elixir's idempotent unregister ignore ErrNotFound.
+func (r *Registry[P]) Unregister(key string, pid P) error {
+	if err := checkKey(key); err != nil {
+		return err
+	}
+	p := r.entryPart(key, pid)
+	p.mu.Lock()
+	head := p.removeChain(pid, key)
+	if head == nil {
+		var err error = fmt.Errorf("local: unregister %q for %v: %w", key, pid, ErrNotFound)
+		if p.unique != nil && p.unique[key] != nil {
+			err = fmt.Errorf("local: unregister %q for %v: %w", key, pid, ErrNotOwner)
+		}
+		p.mu.Unlock()
+		return err
+	}
+	n := r.unlockEmitChain(p, head, CauseUnregister)
+	r.release(pid, n)
+	return nil
+}
+
+// UnregisterMatch removes pid's entries under key whose value satisfies
+// pred, and returns how many it removed (0 is not an error). pred runs under
+// the partition's write lock: it must be quick and must not call the
+// registry.
+func (r *Registry[P]) UnregisterMatch(key string, pid P, pred func(value any) bool) (int, error) {
+	if err := checkKey(key); err != nil {
+		return 0, err
+	}
+	if pred == nil {
+		return 0, fmt.Errorf("local: unregister match %q: %w", key, ErrNilFunc)
+	}
+	p := r.entryPart(key, pid)
+	p.mu.Lock()
+	removed, n := p.removeMatch(pid, key, pred)
+	r.unlockEmitChain(p, removed, CauseUnregisterMatch)
+	r.release(pid, n)
+	return n, nil
+}
+
+// unlockEmitChain releases p's write lock and emits an Unregistered event
+// for each entry of the removed chain. It returns the chain's length.
+func (r *Registry[P]) unlockEmitChain(p *partition[P], head *entry[P], c Cause) int {
+	n := 0
+	var evs []Event[P]
+	for e := head; e != nil; e = e.next {
+		n++
+		if len(r.listeners) > 0 {
+			evs = append(evs, r.event(Unregistered, e, c, nil))
+		}
+	}
+	r.unlockEmit(p, evs)
+	return n
+}
+
+// UpdateValue replaces the value of pid's entry under key with fn(old) and
+// returns the new and old values. Unique registries only (ErrNotUnique);
+// ErrNotFound if the key is free, ErrNotOwner if another pid holds it. fn
+// runs under the partition's write lock: it must be quick and must not call
+// the registry. No event is emitted (as in Elixir).
+func (r *Registry[P]) UpdateValue(key string, pid P, fn func(old any) any) (newV, oldV any, err error) {
+	if err := checkKey(key); err != nil {
+		return nil, nil, err
+	}
+	if fn == nil {
+		return nil, nil, fmt.Errorf("local: update value %q: %w", key, ErrNilFunc)
+	}
+	if r.kind != Unique {
+		return nil, nil, fmt.Errorf("local: update value %q: %w", key, ErrNotUnique)
+	}
+	p := r.keyPart(key)
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	e := p.unique[key]
+	switch {
+	case e == nil:
+		return nil, nil, fmt.Errorf("local: update value %q for %v: %w", key, pid, ErrNotFound)
+	case e.pid != pid:
+		return nil, nil, fmt.Errorf("local: update value %q for %v: %w", key, pid, ErrNotOwner)
+	}
+	oldV = e.value
+	e.value = fn(oldV)
+	return e.value, oldV, nil
+}
+
+// OwnerExited removes every entry of pid and tells the listeners, with
+// reason, passed through untouched. Owners calls it once when pid exits;
+// calling it by hand (e.g. without Owners) removes pid's entries the same
+// way. Registrations for pid racing with it either land before and are
+// removed, or fail with ErrNoProc.
+func (r *Registry[P]) OwnerExited(pid P, reason error) {
+	if r.tracker != nil && !r.tracker.markDead(pid) {
+		return // not tracked: holds no entries
+	}
+	for _, p := range r.pidParts(pid) {
+		p.mu.Lock()
+		if len(r.listeners) == 0 {
+			p.removePID(pid, nil)
+			p.mu.Unlock()
+			continue
+		}
+		var evs []Event[P]
+		p.removePID(pid, func(e *entry[P]) {
+			evs = append(evs, r.event(Unregistered, e, CauseOwnerExit, reason))
+		})
+		r.unlockEmit(p, evs)
+	}
+	if r.tracker != nil {
+		r.tracker.forget(pid)
+	}
+}
