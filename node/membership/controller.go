@@ -1,0 +1,249 @@
+package membership
+
+import (
+	"sync"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+	"github.com/roster-dev/roster/transport"
+)
+
+// ContactHooks is an optional extension of Hooks: the time this node last
+// heard from a peer on any channel (transport frames, Raft), used to report
+// purge latency from last contact.
+type ContactHooks interface {
+	LastContact(id transport.NodeID) (time.Time, bool)
+}
+
+// peer is the controller's record of one member. Owned by the loop.
+type peer struct {
+	meta      Meta
+	state     State
+	since     time.Time // when state began
+	lastAlive time.Time // last time gossip reported it alive
+}
+
+// purgeKey names one pending purge.
+type purgeKey struct {
+	node transport.NodeID
+	inc  uint64
+}
+
+type pendingPurge struct {
+	why       PurgeReason
+	due       time.Time
+	keep      uint64 // PurgeRestart: the live incarnation to keep
+	lastAlive time.Time
+}
+
+// Controller turns membership into cluster actions: it bootstraps the Raft
+// cluster (bootstrap-expect), adds joining servers as voters or non-voters,
+// removes long-dead voters, points the transport at peers, and — on the
+// leader — purges the names of dead, departed and restarted nodes,
+// conditional on their incarnation, plus a periodic reconcile.
+//
+// All its state is owned by one goroutine (run); the only entry points
+// from other goroutines are Start and Stop.
+type Controller struct {
+	cfg ControllerConfig
+	m   *Membership
+	log hclog.Logger
+	now func() time.Time
+
+	peers        map[transport.NodeID]*peer
+	pending      map[purgeKey]pendingPurge
+	leader       bool
+	leaderSince  time.Time
+	nextRecon    time.Time
+	bootstrapped bool
+	serverSet    string
+	serverSince  time.Time
+
+	stopOnce sync.Once
+	stopCh   chan struct{}
+	wg       sync.WaitGroup
+}
+
+// tick is the controller's timer granularity.
+const tick = 50 * time.Millisecond
+
+// NewController returns a controller for m. Call Start.
+func NewController(m *Membership, cfg ControllerConfig) (*Controller, error) {
+	c := cfg
+	if err := c.Validate(m.cfg.Profile); err != nil {
+		return nil, err
+	}
+	return &Controller{
+		cfg:          c,
+		m:            m,
+		log:          c.Logger.Named("controller"),
+		now:          time.Now,
+		peers:        make(map[transport.NodeID]*peer),
+		pending:      make(map[purgeKey]pendingPurge),
+		bootstrapped: c.Table.HasState(),
+		stopCh:       make(chan struct{}),
+	}, nil
+}
+
+// Start begins the controller's loop.
+func (c *Controller) Start() {
+	c.wg.Add(1)
+	go func() { defer c.wg.Done(); c.run() }()
+}
+
+// Stop ends the loop and waits for it. Idempotent.
+func (c *Controller) Stop() {
+	c.stopOnce.Do(func() { close(c.stopCh) })
+	c.wg.Wait()
+}
+
+func (c *Controller) run() {
+	now := c.now()
+	for _, mem := range c.m.Members() {
+		c.onAlive(mem.Meta, now)
+	}
+	t := time.NewTicker(tick)
+	defer t.Stop()
+	for {
+		select {
+		case <-c.stopCh:
+			return
+		case ev, ok := <-c.m.Events():
+			if !ok {
+				return
+			}
+			c.onEvent(ev)
+		case <-t.C:
+			c.onTick()
+		}
+	}
+}
+
+func (c *Controller) onEvent(ev Event) {
+	now := c.now()
+	switch ev.Type {
+	case EventJoin, EventUpdate:
+		c.onAlive(ev.Member.Meta, now)
+	case EventDead, EventLeave:
+		c.onGone(ev.Member.Meta, ev.Type == EventDead, now)
+	}
+	c.reportMembers()
+}
+
+func (c *Controller) onAlive(meta Meta, now time.Time) {
+	if meta.Node == c.cfg.Self {
+		return
+	}
+	p := c.peers[meta.Node]
+	if p != nil && p.meta.Incarnation != meta.Incarnation && p.state == StateAlive {
+		// Restarted before anyone saw it die: its old self is gone.
+		c.cfg.Hooks.PeerGone(meta.Node, p.meta.Incarnation, true)
+	}
+	if p != nil && p.meta.Incarnation != meta.Incarnation {
+		c.log.Info("node restarted with a new incarnation", "node", meta.Node,
+			"old", p.meta.Incarnation, "new", meta.Incarnation)
+		c.pending[purgeKey{meta.Node, p.meta.Incarnation}] = pendingPurge{
+			why: PurgeRestart, due: now, keep: meta.Incarnation, lastAlive: p.lastAlive}
+	}
+	if p != nil && p.state != StateAlive && p.meta.Incarnation == meta.Incarnation {
+		if _, ok := c.pending[purgeKey{meta.Node, meta.Incarnation}]; ok {
+			c.log.Warn("node alive again within the purge grace; its names stay", "node", meta.Node)
+		}
+		delete(c.pending, purgeKey{meta.Node, meta.Incarnation})
+	}
+	if p == nil {
+		p = &peer{}
+		c.peers[meta.Node] = p
+	}
+	if p.state != StateAlive {
+		p.since = now
+	}
+	p.meta, p.state, p.lastAlive = meta, StateAlive, now
+	c.cfg.Hooks.PeerAlive(meta)
+	if c.leader {
+		c.ensureServer(meta)
+	}
+}
+
+func (c *Controller) onGone(meta Meta, dead bool, now time.Time) {
+	if meta.Node == c.cfg.Self {
+		return
+	}
+	p := c.peers[meta.Node]
+	if p == nil {
+		p = &peer{meta: meta, lastAlive: now}
+		c.peers[meta.Node] = p
+	}
+	if p.meta.Incarnation != meta.Incarnation {
+		return // an old incarnation's death; the restart purge covers it
+	}
+	p.state, p.since = StateLeft, now
+	why, due := PurgeNodeLeft, now
+	if dead {
+		p.state, why, due = StateDead, PurgeNodeDown, now.Add(c.cfg.PurgeGrace)
+	}
+	c.log.Info("node gone", "node", meta.Node, "incarnation", meta.Incarnation, "state", p.state)
+	c.cfg.Hooks.PeerGone(meta.Node, meta.Incarnation, dead)
+	c.pending[purgeKey{meta.Node, meta.Incarnation}] = pendingPurge{why: why, due: due, lastAlive: c.lastContact(meta.Node, p.lastAlive)}
+	if !dead && c.leader && meta.Role == RoleServer {
+		c.removeServer(meta.Node, "left")
+	}
+}
+
+func (c *Controller) lastContact(id transport.NodeID, fallback time.Time) time.Time {
+	if ch, ok := c.cfg.Hooks.(ContactHooks); ok {
+		if t, ok := ch.LastContact(id); ok && t.Before(fallback) {
+			return t
+		}
+	}
+	return fallback
+}
+
+func (c *Controller) reportMembers() {
+	if c.cfg.Metrics.Members == nil {
+		return
+	}
+	by := map[State]int{StateAlive: 1} // this node
+	for _, p := range c.peers {
+		by[p.state]++
+	}
+	c.cfg.Metrics.Members(by)
+}
+
+func (c *Controller) onTick() {
+	now := c.now()
+	isLeader := c.cfg.Table.IsLeader()
+	if isLeader && !c.leader {
+		c.log.Info("gained leadership; reconciling names with membership")
+		c.leaderSince, c.nextRecon = now, now
+		for _, p := range c.peers {
+			if p.state == StateAlive {
+				c.ensureServer(p.meta)
+			}
+		}
+	}
+	c.leader = isLeader
+	if !c.bootstrapped {
+		c.maybeBootstrap(now)
+	}
+	if !c.leader {
+		c.dropDuePurges(now)
+		return
+	}
+	c.runDuePurges(now)
+	if !now.Before(c.nextRecon) {
+		c.reconcile(now)
+		c.reapDeadServers(now)
+		c.nextRecon = now.Add(c.cfg.ReconcileInterval)
+	}
+}
+
+// dropDuePurges forgets due purges on a follower: the leader does them, and
+// a new leader's reconcile catches whatever a lost leader missed.
+func (c *Controller) dropDuePurges(now time.Time) {
+	for k, p := range c.pending {
+		if !now.Before(p.due) {
+			delete(c.pending, k)
+		}
+	}
+}

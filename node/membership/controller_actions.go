@@ -1,0 +1,266 @@
+package membership
+
+import (
+	"context"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/roster-dev/roster/transport"
+)
+
+func (c *Controller) ctx() (context.Context, context.CancelFunc) {
+	return context.WithTimeout(context.Background(), c.cfg.Timeout)
+}
+
+// runDuePurges applies the purges whose grace has passed. A failed purge is
+// retried a second later.
+func (c *Controller) runDuePurges(now time.Time) {
+	for k, p := range c.pending {
+		if now.Before(p.due) {
+			continue
+		}
+		if err := c.purge(k, p, now); err != nil {
+			c.log.Warn("purge failed; will retry", "node", k.node, "incarnation", k.inc, "error", err)
+			p.due = now.Add(time.Second)
+			c.pending[k] = p
+			continue
+		}
+		delete(c.pending, k)
+	}
+}
+
+func (c *Controller) purge(k purgeKey, p pendingPurge, now time.Time) error {
+	ctx, cancel := c.ctx()
+	defer cancel()
+	var n int
+	var err error
+	if p.why == PurgeRestart {
+		n, err = c.cfg.Table.PurgeNodeExcept(ctx, k.node, p.keep, p.why)
+	} else {
+		n, err = c.cfg.Table.PurgeIncarnation(ctx, k.node, k.inc, p.why)
+	}
+	if err != nil {
+		return err
+	}
+	since := now.Sub(p.lastAlive)
+	c.log.Info("purged names", "node", k.node, "incarnation", k.inc, "reason", p.why,
+		"names", n, "since_last_contact", since)
+	if c.cfg.Metrics.Purged != nil {
+		c.cfg.Metrics.Purged(p.why, n, since)
+	}
+	return nil
+}
+
+// reconcile compares the owners in the name table with membership and
+// purges what events missed: incarnations that are not a node's live one,
+// nodes dead or gone longer than the grace, and — once this leader has
+// had ReconcileGrace to hear gossip — nodes nobody has seen at all.
+func (c *Controller) reconcile(now time.Time) {
+	self := c.m.Meta()
+	for node, incs := range c.cfg.Table.Owners() {
+		for _, inc := range incs {
+			k := purgeKey{node, inc}
+			why, ok := c.staleOwner(node, inc, self, now)
+			if !ok {
+				continue
+			}
+			p := pendingPurge{why: why, lastAlive: now}
+			if pr := c.peers[node]; pr != nil {
+				p.lastAlive = pr.lastAlive
+			}
+			if why == PurgeRestart {
+				p.keep = c.liveIncarnation(node, self)
+			}
+			if err := c.purge(k, p, now); err != nil {
+				c.log.Warn("reconcile purge failed", "node", node, "incarnation", inc, "error", err)
+				continue
+			}
+			delete(c.pending, k)
+		}
+	}
+}
+
+func (c *Controller) liveIncarnation(node transport.NodeID, self Meta) uint64 {
+	if node == self.Node {
+		return self.Incarnation
+	}
+	return c.peers[node].meta.Incarnation
+}
+
+// staleOwner says whether names of (node, inc) should go, and why.
+func (c *Controller) staleOwner(node transport.NodeID, inc uint64, self Meta, now time.Time) (PurgeReason, bool) {
+	if node == self.Node {
+		return PurgeRestart, inc != self.Incarnation
+	}
+	p := c.peers[node]
+	switch {
+	case p == nil:
+		return PurgeNodeDown, now.Sub(c.leaderSince) >= c.cfg.ReconcileGrace
+	case p.state == StateAlive:
+		return PurgeRestart, inc != p.meta.Incarnation
+	case p.state == StateLeft:
+		return PurgeNodeLeft, true
+	default:
+		return PurgeNodeDown, now.Sub(p.since) >= c.cfg.PurgeGrace
+	}
+}
+
+// ensureServer adds an alive server to the Raft configuration: as a voter
+// while there are fewer than Expect voters, else as a non-voter. A server
+// whose Raft address changed is re-added at the new address.
+func (c *Controller) ensureServer(meta Meta) {
+	if meta.Role != RoleServer || meta.Raft == "" {
+		return
+	}
+	servers, err := c.cfg.Table.Servers()
+	if err != nil {
+		c.log.Warn("cannot read raft configuration", "error", err)
+		return
+	}
+	voters := 0
+	for _, s := range servers {
+		if s.Voter {
+			voters++
+		}
+		if s.ID == meta.Node && s.Address == meta.Raft {
+			return
+		}
+	}
+	ctx, cancel := c.ctx()
+	defer cancel()
+	if voters < max(c.cfg.Expect, 1) {
+		err = c.cfg.Table.AddVoter(ctx, meta.Node, meta.Raft)
+	} else {
+		err = c.cfg.Table.AddNonvoter(ctx, meta.Node, meta.Raft)
+	}
+	if err != nil {
+		c.log.Warn("cannot add server", "node", meta.Node, "error", err)
+		return
+	}
+	c.log.Info("added server to raft", "node", meta.Node, "addr", meta.Raft, "voter", voters < max(c.cfg.Expect, 1))
+}
+
+func (c *Controller) removeServer(id transport.NodeID, why string) {
+	ctx, cancel := c.ctx()
+	defer cancel()
+	if err := c.cfg.Table.RemoveServer(ctx, id); err != nil {
+		c.log.Warn("cannot remove server", "node", id, "why", why, "error", err)
+		return
+	}
+	c.log.Info("removed server from raft", "node", id, "why", why)
+}
+
+// reapDeadServers removes voters dead for longer than DeadServerGrace, one
+// at a time and only while the remaining voters keep a quorum alive, then
+// promotes an alive non-voter if voters fell below Expect.
+func (c *Controller) reapDeadServers(now time.Time) {
+	servers, err := c.cfg.Table.Servers()
+	if err != nil {
+		return
+	}
+	var voters, alive int
+	var victim transport.NodeID
+	for _, s := range servers {
+		if !s.Voter {
+			continue
+		}
+		voters++
+		p := c.peers[s.ID]
+		if s.ID == c.cfg.Self || (p != nil && p.state == StateAlive) {
+			alive++
+			continue
+		}
+		if p != nil && p.state == StateLeft {
+			victim = s.ID
+		} else if p != nil && now.Sub(p.since) >= c.cfg.DeadServerGrace && victim == "" {
+			victim = s.ID
+		}
+	}
+	if victim != "" && alive >= (voters-1)/2+1 {
+		c.removeServer(victim, "dead longer than the grace")
+		voters--
+	}
+	if voters >= c.cfg.Expect {
+		return
+	}
+	for _, s := range servers {
+		if p := c.peers[s.ID]; !s.Voter && p != nil && p.state == StateAlive {
+			ctx, cancel := c.ctx()
+			err := c.cfg.Table.AddVoter(ctx, s.ID, s.Address)
+			cancel()
+			if err == nil {
+				c.log.Info("promoted non-voter", "node", s.ID)
+			}
+			return
+		}
+	}
+}
+
+// maybeBootstrap implements bootstrap-expect: when Expect servers with the
+// same expectation are alive in gossip, none has Raft state, this node is
+// among the Expect lowest ids, and that set has been stable for
+// SettleTime, bootstrap with exactly that set as voters.
+func (c *Controller) maybeBootstrap(now time.Time) {
+	if c.cfg.Expect == 0 {
+		return
+	}
+	if c.cfg.Table.HasState() {
+		c.markBootstrapped()
+		return
+	}
+	self := c.m.Meta()
+	cands := []Meta{self}
+	for _, p := range c.peers {
+		if p.state != StateAlive || p.meta.Role != RoleServer {
+			continue
+		}
+		if p.meta.HasState {
+			return // a cluster exists; its leader will add us
+		}
+		if p.meta.Expect != c.cfg.Expect {
+			c.log.Warn("server expects a different cluster size; ignoring it",
+				"node", p.meta.Node, "its_expect", p.meta.Expect, "ours", c.cfg.Expect)
+			continue
+		}
+		cands = append(cands, p.meta)
+	}
+	if len(cands) < c.cfg.Expect {
+		return
+	}
+	sort.Slice(cands, func(i, j int) bool { return cands[i].Node < cands[j].Node })
+	cands = cands[:c.cfg.Expect]
+	ids := make([]string, len(cands))
+	inSet := false
+	for i, m := range cands {
+		ids[i] = string(m.Node)
+		inSet = inSet || m.Node == self.Node
+	}
+	key := strings.Join(ids, ",")
+	if key != c.serverSet {
+		c.serverSet, c.serverSince = key, now
+		return
+	}
+	if !inSet || now.Sub(c.serverSince) < c.cfg.SettleTime {
+		return
+	}
+	servers := make([]Server, len(cands))
+	for i, m := range cands {
+		servers[i] = Server{ID: m.Node, Address: m.Raft, Voter: true}
+	}
+	if err := c.cfg.Table.Bootstrap(servers); err != nil {
+		c.log.Error("bootstrap failed", "servers", key, "error", err)
+		return
+	}
+	c.log.Info("bootstrapped raft cluster", "servers", key)
+	c.markBootstrapped()
+}
+
+func (c *Controller) markBootstrapped() {
+	c.bootstrapped = true
+	ctx, cancel := c.ctx()
+	defer cancel()
+	if err := c.m.UpdateMeta(ctx, func(m *Meta) { m.HasState = true }); err != nil {
+		c.log.Warn("cannot publish raft state flag", "error", err)
+	}
+}

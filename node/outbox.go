@@ -1,0 +1,94 @@
+package node
+
+import (
+	"sync"
+
+	"github.com/roster-dev/roster/transport"
+)
+
+// outbox queues signals (monitor, demonitor, down, link, unlink, exit) for
+// other nodes and sends them from one goroutine, in order. Signals are
+// produced on paths that must not block (the transport's reader goroutine,
+// a process's exit), so they are queued here rather than sent inline. The
+// queue is unbounded: signals are small and bounded by the number of
+// monitors and links.
+type outbox struct {
+	n      *Node
+	mu     sync.Mutex
+	q      []outSignal
+	notify chan struct{}
+	done   chan struct{}
+	once   sync.Once
+}
+
+type outSignal struct {
+	peer NodeID
+	env  *transport.Envelope
+}
+
+func newOutbox(n *Node) *outbox {
+	return &outbox{n: n, notify: make(chan struct{}, 1), done: make(chan struct{})}
+}
+
+// push queues env for peer. It never blocks.
+func (o *outbox) push(peer NodeID, env *transport.Envelope) {
+	o.mu.Lock()
+	o.q = append(o.q, outSignal{peer: peer, env: env})
+	o.mu.Unlock()
+	select {
+	case o.notify <- struct{}{}:
+	default:
+	}
+}
+
+// stop makes run return after it has sent what is queued.
+func (o *outbox) stop() { o.once.Do(func() { close(o.done) }) }
+
+// run sends queued signals until stop.
+func (o *outbox) run() {
+	for {
+		select {
+		case <-o.notify:
+			o.drain()
+		case <-o.done:
+			o.drain()
+			return
+		}
+	}
+}
+
+// drain sends everything queued.
+func (o *outbox) drain() {
+	for {
+		o.mu.Lock()
+		batch := o.q
+		o.q = nil
+		o.mu.Unlock()
+		if len(batch) == 0 {
+			return
+		}
+		for _, s := range batch {
+			o.send(s)
+		}
+	}
+}
+
+// send hands one signal to the transport. When it cannot be sent, a monitor
+// fires Down and a link exits with NoConnection, as if the peer went down.
+func (o *outbox) send(s outSignal) {
+	n := o.n
+	err := n.tr.Send(n.ctx, s.peer, s.env)
+	if err == nil {
+		n.stats.signals.Add(1)
+		return
+	}
+	n.logger.Debug("signal not sent", "peer", s.peer, "kind", s.env.Kind, "error", err)
+	switch s.env.Kind {
+	case transport.KindMonitor:
+		n.fireDown(Ref(s.env.Ref), s.env.To, NoConnection)
+	case transport.KindLink:
+		if p := n.lookup(s.env.From); p != nil {
+			p.signal(s.env.To, NoConnection, false)
+		}
+	}
+}
