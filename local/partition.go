@@ -126,9 +126,13 @@ func (p *partition[P]) removeChain(pid P, key string) *entry[P] {
 // It returns the removed entries (linked by next) and how many there were.
 // mu must be held for writing.
 func (p *partition[P]) removeMatch(pid P, key string, pred func(any) bool) (*entry[P], int) {
+	head := p.chain(pid, key)
+	if head == nil {
+		return nil, 0
+	}
 	var kept, removed *entry[P]
 	n := 0
-	for e := p.chain(pid, key); e != nil; {
+	for e := head; e != nil; {
 		next := e.next
 		if pred(e.value) {
 			p.unindexKey(e)
@@ -141,9 +145,7 @@ func (p *partition[P]) removeMatch(pid P, key string, pred func(any) bool) (*ent
 		}
 		e = next
 	}
-	if n > 0 {
-		p.setChain(pid, key, kept)
-	}
+	p.setChain(pid, key, kept) // the kept chain was relinked
 	return removed, n
 }
 

@@ -1,0 +1,92 @@
+package local_test
+
+import (
+	"fmt"
+	"sync"
+
+	"github.com/roster-dev/roster/local"
+)
+
+// pid is the process id of the fake runtime.
+type pid int
+
+// runtime is a tiny fake process runtime implementing local.Owners: it
+// spawns pids, lets them exit with a reason, and tells the attached
+// listeners. It calls listeners outside its lock, as node does.
+type runtime struct {
+	mu       sync.Mutex
+	next     pid
+	live     map[pid]map[local.ExitListener[pid]]bool
+	attaches int
+	detaches int
+	// onAttach, if set, runs at the start of Attach (tests use it to make a
+	// process exit while the registry attaches).
+	onAttach func(p pid)
+}
+
+var _ local.Owners[pid] = (*runtime)(nil)
+
+func newRuntime() *runtime {
+	return &runtime{live: make(map[pid]map[local.ExitListener[pid]]bool)}
+}
+
+// Spawn starts a process and returns its pid.
+func (rt *runtime) Spawn() pid {
+	rt.mu.Lock()
+	defer rt.mu.Unlock()
+	rt.next++
+	rt.live[rt.next] = make(map[local.ExitListener[pid]]bool)
+	return rt.next
+}
+
+// Attach implements local.Owners.
+func (rt *runtime) Attach(p pid, l local.ExitListener[pid]) error {
+	if rt.onAttach != nil {
+		rt.onAttach(p)
+	}
+	rt.mu.Lock()
+	defer rt.mu.Unlock()
+	ls, ok := rt.live[p]
+	if !ok {
+		return fmt.Errorf("runtime: pid %d: %w", p, local.ErrNoProc)
+	}
+	if ls[l] {
+		return fmt.Errorf("runtime: pid %d attached twice", p)
+	}
+	ls[l] = true
+	rt.attaches++
+	return nil
+}
+
+// Detach implements local.Owners.
+func (rt *runtime) Detach(p pid, l local.ExitListener[pid]) {
+	rt.mu.Lock()
+	defer rt.mu.Unlock()
+	if ls, ok := rt.live[p]; ok && ls[l] {
+		delete(ls, l)
+		rt.detaches++
+	}
+}
+
+// Exit ends a process and tells its listeners why. Exiting a dead pid is a
+// no-op.
+func (rt *runtime) Exit(p pid, reason error) {
+	rt.mu.Lock()
+	ls := rt.live[p]
+	delete(rt.live, p)
+	rt.mu.Unlock()
+	for l := range ls {
+		l.OwnerExited(p, reason)
+	}
+}
+
+// Attached returns how many (pid, listener) attachments are live.
+func (rt *runtime) Attached() int {
+	rt.mu.Lock()
+	defer rt.mu.Unlock()
+	n := 0
+	for _, ls := range rt.live {
+		n += len(ls)
+	}
+	return n
+}
