@@ -1,4 +1,103 @@
-// Command clusternode runs a Roster node.
+// Command clusternode runs a Roster node (the agent) and talks to one (the
+// CLI). See README-daemon.md for flags, the HTTP API and the CLI.
 package main
 
-func main() {}
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	// The agent calls stop once the first signal arrived, so that a second
+	// signal gets Go's default action: exit at once.
+	ctx = context.WithValue(ctx, stopSignalsKey{}, stop)
+	err := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	stop()
+	if err != nil {
+		var ec exitCode
+		if !errors.As(err, &ec) {
+			fmt.Fprintln(os.Stderr, "clusternode:", err)
+		}
+		os.Exit(exitStatus(err))
+	}
+}
+
+// stopSignalsKey carries main's signal.NotifyContext stop function.
+type stopSignalsKey struct{}
+
+// exitCode is an error that only sets the exit status (its message, if
+// any, was already printed).
+type exitCode int
+
+func (e exitCode) Error() string { return fmt.Sprintf("exit status %d", int(e)) }
+
+func exitStatus(err error) int {
+	var ec exitCode
+	if errors.As(err, &ec) {
+		return int(ec)
+	}
+	var ue *usageError
+	if errors.As(err, &ue) {
+		return 2
+	}
+	return 1
+}
+
+// usageError is a bad command line or configuration.
+type usageError struct{ msg string }
+
+func (e *usageError) Error() string { return e.msg }
+
+func usagef(format string, args ...any) error {
+	return &usageError{msg: fmt.Sprintf(format, args...)}
+}
+
+const usage = `usage: clusternode <command> [flags]
+
+commands:
+  agent      run a node (see clusternode agent -h)
+  status     show this node and the cluster
+  members    list cluster members
+  names      list global names [-prefix P]
+  whereis    look up a global name: whereis NAME [-consistent]
+  send       send JSON to a global name: send NAME JSON
+  watch      stream global name events [-prefix P] [-index I]
+  health     exit 0 when the node serves, 1 otherwise
+  keygen     print a new gossip encryption key
+  version    print the version
+
+Client commands take -http-addr (env CLUSTERNODE_HTTP_ADDR, default ` + defaultHTTPAddr + `)
+and -json for machine-readable output.
+`
+
+// run is the testable main: it dispatches to a subcommand.
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usage)
+		return usagef("missing command")
+	}
+	cmd, rest := args[0], args[1:]
+	switch cmd {
+	case "agent":
+		return runAgent(ctx, rest, stdout, stderr, os.Getenv)
+	case "keygen":
+		return runKeygen(rest, stdout)
+	case "version", "-version", "--version":
+		fmt.Fprintf(stdout, "clusternode %s\n", version)
+		return nil
+	case "help", "-h", "-help", "--help":
+		fmt.Fprint(stdout, usage)
+		return nil
+	}
+	if c, ok := cliCommands[cmd]; ok {
+		return runCLI(ctx, c, rest, stdout, stderr, os.Getenv)
+	}
+	fmt.Fprint(stderr, usage)
+	return usagef("unknown command %q", cmd)
+}

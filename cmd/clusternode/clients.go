@@ -1,0 +1,178 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/roster-dev/roster/transport"
+)
+
+// clients runs the processes that HTTP clients own: each is a real process
+// on the node (it can own names and receive messages from anywhere) whose
+// goroutine serves long-polls from its mailbox and exits when its TTL runs
+// out without a renewal or a poll.
+//
+// Concurrency: mu guards procs only; it is never held while talking to a
+// process goroutine or the backend.
+type clients struct {
+	be    backend
+	clock clock
+
+	mu    sync.Mutex
+	procs map[transport.PID]*client
+}
+
+// client is the daemon's handle on one client process.
+type client struct {
+	renew chan time.Duration
+	polls chan *pollReq
+	done  chan struct{} // closed when the process goroutine returns
+}
+
+// pollReq asks a client process for up to max messages, waiting until ctx
+// is done for the first one.
+type pollReq struct {
+	ctx   context.Context
+	max   int
+	reply chan pollResult
+}
+
+type pollResult struct {
+	msgs []inbound
+	err  error
+}
+
+func newClients(be backend, clk clock) *clients {
+	return &clients{be: be, clock: clk, procs: make(map[transport.PID]*client)}
+}
+
+// spawn starts a client process with the given TTL.
+func (c *clients) spawn(ttl time.Duration) (transport.PID, error) {
+	cl := &client{
+		renew: make(chan time.Duration),
+		polls: make(chan *pollReq),
+		done:  make(chan struct{}),
+	}
+	ready := make(chan transport.PID, 1)
+	pid, err := c.be.Spawn(func(ctx context.Context, mb mailbox) error {
+		self := <-ready
+		defer c.forget(self, cl)
+		return cl.loop(ctx, mb, c.clock, ttl)
+	})
+	if err != nil {
+		return transport.PID{}, err
+	}
+	c.mu.Lock()
+	c.procs[pid] = cl
+	c.mu.Unlock()
+	ready <- pid
+	return pid, nil
+}
+
+func (c *clients) forget(pid transport.PID, cl *client) {
+	c.mu.Lock()
+	if c.procs[pid] == cl {
+		delete(c.procs, pid)
+	}
+	c.mu.Unlock()
+	close(cl.done)
+}
+
+func (c *clients) get(pid transport.PID) (*client, error) {
+	if self, _ := c.be.Self(); pid.Node != self {
+		return nil, fmt.Errorf("%w: %s lives on node %s", errRemotePID, pid, pid.Node)
+	}
+	c.mu.Lock()
+	cl := c.procs[pid]
+	c.mu.Unlock()
+	if cl == nil {
+		return nil, fmt.Errorf("%w: %s is not a live client process", errNoProc, pid)
+	}
+	return cl, nil
+}
+
+// renew resets pid's TTL to ttl.
+func (c *clients) renew(ctx context.Context, pid transport.PID, ttl time.Duration) error {
+	cl, err := c.get(pid)
+	if err != nil {
+		return err
+	}
+	select {
+	case cl.renew <- ttl:
+		return nil
+	case <-cl.done:
+		return fmt.Errorf("%w: %s exited", errNoProc, pid)
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// poll returns up to max messages from pid's mailbox, waiting until ctx is
+// done for the first. An empty result with a nil error means none came.
+func (c *clients) poll(ctx context.Context, pid transport.PID, max int) ([]inbound, error) {
+	cl, err := c.get(pid)
+	if err != nil {
+		return nil, err
+	}
+	req := &pollReq{ctx: ctx, max: max, reply: make(chan pollResult, 1)}
+	select {
+	case cl.polls <- req:
+	case <-cl.done:
+		return nil, fmt.Errorf("%w: %s exited", errNoProc, pid)
+	case <-ctx.Done():
+		// Another poll holds the mailbox for the whole wait: answer empty.
+		return []inbound{}, nil
+	}
+	res := <-req.reply
+	return res.msgs, res.err
+}
+
+// loop is the client process's body.
+func (cl *client) loop(ctx context.Context, mb mailbox, clk clock, ttl time.Duration) error {
+	t := clk.NewTimer(ttl)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-t.C():
+			return errTTLExpired
+		case d := <-cl.renew:
+			ttl = d
+			t.Reset(ttl)
+		case req := <-cl.polls:
+			t.Stop()
+			req.reply <- drain(ctx, req, mb)
+			t.Reset(ttl)
+		}
+	}
+}
+
+// drain waits for one message (until the poll's ctx or the process's ctx
+// is done), then takes what else is queued, up to req.max.
+func drain(procCtx context.Context, req *pollReq, mb mailbox) pollResult {
+	ctx, cancel := context.WithCancel(req.ctx)
+	defer cancel()
+	stop := context.AfterFunc(procCtx, cancel)
+	defer stop()
+	msgs := make([]inbound, 0, 1)
+	m, err := mb.Receive(ctx)
+	if err != nil {
+		if ctx.Err() != nil || errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+			return pollResult{msgs: msgs}
+		}
+		return pollResult{err: err}
+	}
+	msgs = append(msgs, m)
+	for len(msgs) < req.max {
+		m, ok := mb.TryReceive()
+		if !ok {
+			break
+		}
+		msgs = append(msgs, m)
+	}
+	return pollResult{msgs: msgs}
+}
