@@ -1,0 +1,199 @@
+package global
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+	"github.com/hashicorp/raft"
+	"github.com/roster-dev/roster/transport"
+)
+
+// Timing picks raft's heartbeat, election, lease and commit timeouts.
+type Timing uint8
+
+const (
+	// TimingLAN is hashicorp/raft's default profile, for real networks:
+	// heartbeat and election timeouts 1 s, leader lease 500 ms, commit
+	// timeout 50 ms. A dead leader is replaced in ~1-2 s.
+	TimingLAN Timing = iota
+	// TimingFast is for nodes on one host (tests, -dev): heartbeat and
+	// election timeouts 300 ms, leader lease 150 ms, commit timeout 5 ms.
+	// A dead leader is replaced in ~0.3-0.6 s. Too tight for a WAN or a
+	// heavily loaded machine: expect spurious elections there.
+	TimingFast
+)
+
+// Forwarder sends an RPC to another node. node passes its transport
+// (transport.Transport has this method). The Table calls it from its own
+// goroutines, concurrently; it must honour ctx.
+type Forwarder interface {
+	Call(ctx context.Context, peer transport.NodeID, method string, body []byte) ([]byte, error)
+}
+
+// Config configures a Table. Build it with DefaultConfig and set NodeID and
+// DataDir (or InmemStore). New copies it.
+type Config struct {
+	// NodeID is this node's id, used as the raft ServerID. Required.
+	NodeID transport.NodeID
+
+	// DataDir holds raft.db (raft-boltdb: log and stable store) and the
+	// snapshots/ directory. Required unless InmemStore is set. A node
+	// restarted with the same DataDir catches up from disk and the leader.
+	DataDir string
+	// InmemStore keeps log, stable store and snapshots in memory (tests
+	// that do not restart nodes). Default false.
+	InmemStore bool
+
+	// RaftBind is the host:port raft's TCP transport listens on. Default
+	// "127.0.0.1:0" (a free port; RaftAddr reports it). Ignored when
+	// StreamLayer is set.
+	RaftBind string
+	// RaftAdvertise is the host:port other voters dial. Default "": the
+	// bound address (which must then not be 0.0.0.0).
+	RaftAdvertise string
+	// StreamLayer, when set, carries raft traffic instead of TCP on
+	// RaftBind (a test harness injects faults this way). Default nil.
+	StreamLayer raft.StreamLayer
+
+	// Timing picks the raft timeouts. Default TimingLAN.
+	Timing Timing
+	// RaftOverrides, when set, is called with the raft.Config after Timing
+	// and the snapshot fields are applied, to change anything else. Default nil.
+	RaftOverrides func(*raft.Config)
+
+	// Forwarder carries writes and consistent reads from followers and
+	// non-voters to the leader. Default nil: writes succeed only on the leader.
+	Forwarder Forwarder
+	// HoldWindow bounds how long a write keeps retrying across leader
+	// elections before it fails with ErrNoQuorum (or ErrOutcomeUnknown).
+	// The caller's ctx deadline, when sooner, wins. Default 5 s: longer
+	// than an election on a LAN, short enough to surface a lost quorum.
+	HoldWindow time.Duration
+	// ForwardTimeout bounds one forwarded RPC. Default 2 s.
+	ForwardTimeout time.Duration
+
+	// MaxBatch is the most commands packed into one raft log entry (group
+	// commit on the leader, and per forwarded RPC). Default 512.
+	MaxBatch int
+	// MaxInflight is how many log entries (leader) or RPCs (follower) one
+	// node keeps in flight while the next batch fills. Default 4.
+	MaxInflight int
+
+	// SnapshotThreshold is how many new log entries trigger a snapshot.
+	// Default 8192 (an entry carries up to MaxBatch commands, so this is
+	// up to ~4M writes; restart replays at most that many entries).
+	SnapshotThreshold uint64
+	// SnapshotInterval is how often raft checks SnapshotThreshold.
+	// Default 30 s.
+	SnapshotInterval time.Duration
+	// TrailingLogs is how many entries stay in the log after a snapshot,
+	// so a briefly lagging follower catches up without a snapshot
+	// install. Default 10240.
+	TrailingLogs uint64
+	// SnapshotRetain is how many snapshots are kept on disk. Default 2.
+	SnapshotRetain int
+	// LogCacheSize is how many recent log entries raft keeps in memory in
+	// front of raft-boltdb (replication reads them). Default 512.
+	LogCacheSize int
+
+	// StaleAfter is how long a follower may go without hearing from the
+	// leader before local reads report Stale. Default 0: twice the
+	// heartbeat timeout of Timing.
+	StaleAfter time.Duration
+
+	// OnLeadershipChange, when set, is called with true when this node
+	// becomes leader (after its FSM caught up) and false when it stops.
+	// Called from one goroutine, in order; it must not block for long.
+	OnLeadershipChange func(isLeader bool)
+
+	// Logger receives the table's and raft's logs. Default: a null logger.
+	Logger hclog.Logger
+}
+
+// DefaultConfig returns a Config with every default filled in; NodeID and
+// DataDir (or InmemStore) are left for the caller.
+func DefaultConfig() Config {
+	return Config{
+		RaftBind:          "127.0.0.1:0",
+		Timing:            TimingLAN,
+		HoldWindow:        5 * time.Second,
+		ForwardTimeout:    2 * time.Second,
+		MaxBatch:          512,
+		MaxInflight:       4,
+		SnapshotThreshold: 8192,
+		SnapshotInterval:  30 * time.Second,
+		TrailingLogs:      10240,
+		SnapshotRetain:    2,
+		LogCacheSize:      512,
+	}
+}
+
+// DefaultLocalConfig is DefaultConfig with TimingFast, for nodes sharing
+// one host (tests, -dev mode).
+func DefaultLocalConfig() Config {
+	c := DefaultConfig()
+	c.Timing = TimingFast
+	return c
+}
+
+// Validate reports the first problem with c. Zero numeric fields are
+// invalid: start from DefaultConfig.
+func (c *Config) Validate() error {
+	if err := transport.ValidateNodeID(c.NodeID); err != nil {
+		return fmt.Errorf("%w: NodeID: %w", ErrInvalidConfig, err)
+	}
+	switch {
+	case c.DataDir == "" && !c.InmemStore:
+		return fmt.Errorf("%w: DataDir is required unless InmemStore is set", ErrInvalidConfig)
+	case c.StreamLayer == nil && c.RaftBind == "":
+		return fmt.Errorf("%w: RaftBind is required without a StreamLayer", ErrInvalidConfig)
+	case c.Timing > TimingFast:
+		return fmt.Errorf("%w: unknown Timing %d", ErrInvalidConfig, c.Timing)
+	case c.HoldWindow <= 0 || c.ForwardTimeout <= 0:
+		return fmt.Errorf("%w: HoldWindow and ForwardTimeout must be positive", ErrInvalidConfig)
+	case c.MaxBatch <= 0 || c.MaxInflight <= 0:
+		return fmt.Errorf("%w: MaxBatch and MaxInflight must be positive", ErrInvalidConfig)
+	case c.SnapshotThreshold == 0 || c.SnapshotInterval <= 0 || c.SnapshotRetain <= 0:
+		return fmt.Errorf("%w: snapshot settings must be positive", ErrInvalidConfig)
+	case c.LogCacheSize <= 0:
+		return fmt.Errorf("%w: LogCacheSize must be positive", ErrInvalidConfig)
+	case c.StaleAfter < 0:
+		return fmt.Errorf("%w: StaleAfter must not be negative", ErrInvalidConfig)
+	}
+	return nil
+}
+
+// raftConfig builds raft's config from c.
+func (c *Config) raftConfig(logger hclog.Logger) (*raft.Config, error) {
+	rc := raft.DefaultConfig()
+	rc.LocalID = raft.ServerID(c.NodeID)
+	rc.Logger = logger.Named("raft")
+	if c.Timing == TimingFast {
+		rc.HeartbeatTimeout = 300 * time.Millisecond
+		rc.ElectionTimeout = 300 * time.Millisecond
+		rc.LeaderLeaseTimeout = 150 * time.Millisecond
+		rc.CommitTimeout = 5 * time.Millisecond
+	}
+	rc.BatchApplyCh = true
+	rc.MaxAppendEntries = 64
+	rc.SnapshotThreshold = c.SnapshotThreshold
+	rc.SnapshotInterval = c.SnapshotInterval
+	rc.TrailingLogs = c.TrailingLogs
+	rc.ShutdownOnRemove = false
+	if c.RaftOverrides != nil {
+		c.RaftOverrides(rc)
+	}
+	if err := raft.ValidateConfig(rc); err != nil {
+		return nil, fmt.Errorf("%w: raft: %w", ErrInvalidConfig, err)
+	}
+	return rc, nil
+}
+
+func (c *Config) staleAfter(rc *raft.Config) time.Duration {
+	if c.StaleAfter > 0 {
+		return c.StaleAfter
+	}
+	return 2 * rc.HeartbeatTimeout
+}

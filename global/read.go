@@ -1,0 +1,252 @@
+package global
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/hashicorp/raft"
+	"github.com/roster-dev/roster/transport"
+	"github.com/vmihailenco/msgpack/v5"
+)
+
+// ReadOption changes how Lookup and List read.
+type ReadOption func(*readOptions)
+
+type readOptions struct {
+	consistent bool
+	ctx        context.Context
+}
+
+// Consistent makes a read linearizable: the leader confirms it still leads
+// (VerifyLeader) and answers from a replica that holds every write
+// acknowledged before the read began. A follower forwards the read to the
+// leader. Without it reads use the local replica (nanoseconds, maybe stale).
+var Consistent ReadOption = func(o *readOptions) { o.consistent = true }
+
+// WithContext bounds a Consistent read by ctx. Without it the read is
+// bounded by HoldWindow.
+func WithContext(ctx context.Context) ReadOption {
+	return func(o *readOptions) { o.ctx = ctx }
+}
+
+// ReadInfo describes the replica a read was served from.
+type ReadInfo struct {
+	// Index is the raft index the replica had applied.
+	Index uint64
+	// LastContact is how long ago this node last heard from the leader
+	// (0 on the leader and for consistent reads).
+	LastContact time.Duration
+	// Stale is set when the replica may be behind: no leader is known, or
+	// the leader was last heard from longer ago than StaleAfter.
+	Stale bool
+	// Consistent is set when the read was verified by the leader.
+	Consistent bool
+}
+
+// Lookup returns name's registration, or ErrNotFound. By default it reads
+// the local replica without allocating; with Consistent it is linearizable.
+func (t *Table) Lookup(name string, opts ...ReadOption) (Registration, ReadInfo, error) {
+	if err := ValidateName(name); err != nil {
+		return Registration{}, ReadInfo{}, err
+	}
+	if len(opts) > 0 {
+		var o readOptions
+		for _, fn := range opts {
+			fn(&o)
+		}
+		if o.consistent {
+			return t.consistentLookup(o.ctx, name)
+		}
+	}
+	reg, ok := t.fsm.lookup(name)
+	info := t.localInfo()
+	if !ok {
+		return Registration{}, info, ErrNotFound
+	}
+	return reg, info, nil
+}
+
+// List returns the registrations whose names start with prefix ("" for
+// all), sorted by name.
+func (t *Table) List(prefix string, opts ...ReadOption) ([]Registration, ReadInfo, error) {
+	var o readOptions
+	for _, fn := range opts {
+		fn(&o)
+	}
+	if !o.consistent {
+		return t.fsm.list(prefix), t.localInfo(), nil
+	}
+	resp, err := t.consistentRead(o.ctx, readRequest{Name: prefix, List: true})
+	if err != nil {
+		return nil, ReadInfo{}, err
+	}
+	return resp.Regs, ReadInfo{Index: resp.Index, Consistent: true}, nil
+}
+
+// Count returns how many names the local replica holds.
+func (t *Table) Count() int {
+	t.fsm.mu.RLock()
+	defer t.fsm.mu.RUnlock()
+	return len(t.fsm.names)
+}
+
+// ByNode returns the local replica's registrations owned by processes of
+// node (any incarnation), sorted by name.
+func (t *Table) ByNode(node transport.NodeID) []Registration {
+	t.fsm.mu.RLock()
+	defer t.fsm.mu.RUnlock()
+	return t.fsm.collect(t.fsm.byNode[node])
+}
+
+// ByPID returns the local replica's registrations owned by pid, sorted.
+func (t *Table) ByPID(pid transport.PID) []Registration {
+	t.fsm.mu.RLock()
+	defer t.fsm.mu.RUnlock()
+	return t.fsm.collect(t.fsm.byPID[pid])
+}
+
+// localInfo reports the local replica's staleness.
+func (t *Table) localInfo() ReadInfo {
+	info := ReadInfo{Index: t.fsm.appliedIndex()}
+	if t.raft.State() == raft.Leader {
+		return info
+	}
+	if _, id := t.raft.LeaderWithID(); id == "" {
+		info.Stale = true
+	}
+	if last := t.raft.LastContact(); last.IsZero() {
+		info.Stale = true
+	} else {
+		info.LastContact = time.Since(last)
+		info.Stale = info.Stale || info.LastContact > t.staleAfter
+	}
+	return info
+}
+
+func (t *Table) consistentLookup(ctx context.Context, name string) (Registration, ReadInfo, error) {
+	resp, err := t.consistentRead(ctx, readRequest{Name: name})
+	if err != nil {
+		return Registration{}, ReadInfo{}, err
+	}
+	info := ReadInfo{Index: resp.Index, Consistent: true}
+	if resp.Code == codeNotFound || len(resp.Regs) != 1 {
+		return Registration{}, info, ErrNotFound
+	}
+	return resp.Regs[0], info, nil
+}
+
+// consistentRead serves req on the leader (here, or over the Forwarder),
+// retrying across leader changes until ctx (default: HoldWindow) ends.
+func (t *Table) consistentRead(ctx context.Context, req readRequest) (*readResponse, error) {
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	ctx, cancel := context.WithTimeout(ctx, t.cfg.HoldWindow)
+	defer cancel()
+	wait := retryMin
+	for {
+		resp := t.readOnce(ctx, req)
+		switch {
+		case resp.Code == codeShutdown:
+			return nil, ErrShutdown
+		case !resp.Code.retryable():
+			return resp, nil
+		}
+		select {
+		case <-ctx.Done():
+			return nil, t.giveUp(ctx, false)
+		case <-t.shutdownCh:
+			return nil, ErrShutdown
+		case <-time.After(wait):
+		}
+		wait = min(2*wait, retryMax)
+	}
+}
+
+func (t *Table) readOnce(ctx context.Context, req readRequest) *readResponse {
+	if t.isShutdown() {
+		return &readResponse{Code: codeShutdown}
+	}
+	if t.raft.State() == raft.Leader {
+		return t.serveRead(ctx, req)
+	}
+	_, id := t.raft.LeaderWithID()
+	if id == "" || t.cfg.Forwarder == nil {
+		return &readResponse{Code: codeNotLeader}
+	}
+	body, err := msgpack.Marshal(&req)
+	if err != nil {
+		return &readResponse{Code: codeOf(err)}
+	}
+	out, err := t.cfg.Forwarder.Call(ctx, transport.NodeID(id), MethodRead, body)
+	var resp readResponse
+	if err == nil {
+		err = msgpack.Unmarshal(out, &resp)
+	}
+	if err != nil {
+		t.logger.Debug("forwarded read failed", "leader", id, "error", err)
+		return &readResponse{Code: codeNotLeader}
+	}
+	return &resp
+}
+
+// verifyLeader waits until this leader's FSM caught up with earlier terms,
+// then confirms with a quorum that it still leads.
+func (t *Table) verifyLeader(ctx context.Context) error {
+	for !t.readyForReads.Load() {
+		if t.raft.State() != raft.Leader {
+			return ErrNotLeader
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("%w: %w", ErrNoQuorum, ctx.Err())
+		case <-t.shutdownCh:
+			return ErrShutdown
+		case <-time.After(time.Millisecond):
+		}
+	}
+	if err := t.raft.VerifyLeader().Error(); err != nil {
+		if errors.Is(err, raft.ErrRaftShutdown) {
+			return ErrShutdown
+		}
+		return fmt.Errorf("%w: %w", ErrNotLeader, err)
+	}
+	return nil
+}
+
+// lookup reads one name from the replica.
+func (f *fsm) lookup(name string) (Registration, bool) {
+	f.mu.RLock()
+	reg, ok := f.names[name]
+	f.mu.RUnlock()
+	return reg, ok
+}
+
+// list returns the names starting with prefix, sorted.
+func (f *fsm) list(prefix string) []Registration {
+	f.mu.RLock()
+	out := make([]Registration, 0, 16)
+	for n, r := range f.names {
+		if strings.HasPrefix(n, prefix) {
+			out = append(out, r)
+		}
+	}
+	f.mu.RUnlock()
+	slices.SortFunc(out, func(a, b Registration) int { return strings.Compare(a.Name, b.Name) })
+	return out
+}
+
+// collect returns the registrations of names in s, sorted. The caller
+// holds f.mu.
+func (f *fsm) collect(s nameSet) []Registration {
+	out := make([]Registration, 0, len(s))
+	for n := range s {
+		out = append(out, f.names[n])
+	}
+	slices.SortFunc(out, func(a, b Registration) int { return strings.Compare(a.Name, b.Name) })
+	return out
+}
