@@ -37,7 +37,7 @@ type Node struct {
 	procs   map[uint64]*Process // live processes by serial
 	closing bool
 
-	monMu sync.Mutex          // guards mons
+	monMu sync.Mutex         // guards mons
 	mons  map[Ref]monitorRec // monitors held by local watchers
 
 	names  *local.Registry[PID]

@@ -34,9 +34,9 @@ type Process struct {
 	exited    bool
 	reason    error
 	links     map[PID]struct{}
-	watchers  map[monKey]struct{}               // monitors of this process
-	owned     map[Ref]struct{}                  // monitors this process holds
-	listeners map[local.ExitListener[PID]]int   // Attach counts
+	watchers  map[monKey]struct{}             // monitors of this process
+	owned     map[Ref]struct{}                // monitors this process holds
+	listeners map[local.ExitListener[PID]]int // Attach counts
 }
 
 // SpawnOption configures Spawn.

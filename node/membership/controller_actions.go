@@ -2,7 +2,9 @@ package membership
 
 import (
 	"context"
+	"hash/fnv"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
@@ -206,17 +208,18 @@ func (c *Controller) maybeBootstrap(now time.Time) {
 		return
 	}
 	if c.cfg.Table.HasState() {
-		c.markBootstrapped()
+		c.markBootstrapped(c.m.Meta().Boot)
 		return
 	}
 	self := c.m.Meta()
 	cands := []Meta{self}
+	var booted []Meta
 	for _, p := range c.peers {
 		if p.state != StateAlive || p.meta.Role != RoleServer {
 			continue
 		}
 		if p.meta.HasState {
-			return // a cluster exists; its leader will add us
+			booted = append(booted, p.meta)
 		}
 		if p.meta.Expect != c.cfg.Expect {
 			c.log.Warn("server expects a different cluster size; ignoring it",
@@ -237,6 +240,15 @@ func (c *Controller) maybeBootstrap(now time.Time) {
 		inSet = inSet || m.Node == self.Node
 	}
 	key := strings.Join(ids, ",")
+	for _, b := range booted {
+		// A peer with state that bootstrapped this very set lets us follow
+		// at once; any other state means a cluster exists whose leader
+		// will add us.
+		if b.Boot != bootHash(key) {
+			return
+		}
+		c.serverSince = now.Add(-c.cfg.SettleTime)
+	}
 	if key != c.serverSet {
 		c.serverSet, c.serverSince = key, now
 		return
@@ -253,14 +265,21 @@ func (c *Controller) maybeBootstrap(now time.Time) {
 		return
 	}
 	c.log.Info("bootstrapped raft cluster", "servers", key)
-	c.markBootstrapped()
+	c.markBootstrapped(bootHash(key))
 }
 
-func (c *Controller) markBootstrapped() {
+// bootHash is a short digest of a bootstrap server set.
+func bootHash(key string) string {
+	h := fnv.New64a()
+	h.Write([]byte(key))
+	return strconv.FormatUint(h.Sum64(), 36)
+}
+
+func (c *Controller) markBootstrapped(boot string) {
 	c.bootstrapped = true
 	ctx, cancel := c.ctx()
 	defer cancel()
-	if err := c.m.UpdateMeta(ctx, func(m *Meta) { m.HasState = true }); err != nil {
+	if err := c.m.UpdateMeta(ctx, func(m *Meta) { m.HasState, m.Boot = true, boot }); err != nil {
 		c.log.Warn("cannot publish raft state flag", "error", err)
 	}
 }

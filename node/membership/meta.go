@@ -40,6 +40,10 @@ type Meta struct {
 	// HasState is set when the node has Raft state on disk, so that
 	// bootstrap-expect never bootstraps a cluster that already exists.
 	HasState bool `msgpack:"h,omitempty"`
+	// Boot identifies the server set this node bootstrapped with (a hash),
+	// so that the other members of that set bootstrap identically rather
+	// than wait for a cluster that is still forming.
+	Boot string `msgpack:"b,omitempty"`
 	// Leaving is set just before a graceful leave, so that peers can tell
 	// a leave from a death (memberlist reports both as NotifyLeave).
 	Leaving bool `msgpack:"l,omitempty"`

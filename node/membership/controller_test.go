@@ -1,0 +1,272 @@
+package membership
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/roster-dev/roster/transport"
+)
+
+type purgeCall struct {
+	node transport.NodeID
+	inc  uint64 // PurgeIncarnation: the purged one; PurgeNodeExcept: the kept one
+	why  PurgeReason
+}
+
+// fakeTable is an in-memory Table: a raft configuration, a leader flag and
+// a set of name owners.
+type fakeTable struct {
+	mu        sync.Mutex
+	leader    bool
+	state     bool
+	boot      []Server
+	servers   []Server
+	owners    map[transport.NodeID][]uint64
+	purges    []purgeCall
+	removed   []transport.NodeID
+	hooksGone []purgeCall
+}
+
+func (f *fakeTable) HasState() bool { f.mu.Lock(); defer f.mu.Unlock(); return f.state }
+func (f *fakeTable) Bootstrap(s []Server) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.state {
+		return fmt.Errorf("already has state")
+	}
+	f.state, f.boot, f.servers = true, s, append([]Server(nil), s...)
+	return nil
+}
+func (f *fakeTable) IsLeader() bool { f.mu.Lock(); defer f.mu.Unlock(); return f.leader }
+func (f *fakeTable) Servers() ([]Server, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return append([]Server(nil), f.servers...), nil
+}
+func (f *fakeTable) add(id transport.NodeID, addr string, voter bool) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for i, s := range f.servers {
+		if s.ID == id {
+			f.servers[i] = Server{id, addr, voter || s.Voter}
+			return nil
+		}
+	}
+	f.servers = append(f.servers, Server{id, addr, voter})
+	return nil
+}
+func (f *fakeTable) AddVoter(_ context.Context, id transport.NodeID, addr string) error {
+	return f.add(id, addr, true)
+}
+func (f *fakeTable) AddNonvoter(_ context.Context, id transport.NodeID, addr string) error {
+	return f.add(id, addr, false)
+}
+func (f *fakeTable) RemoveServer(_ context.Context, id transport.NodeID) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.removed = append(f.removed, id)
+	for i, s := range f.servers {
+		if s.ID == id {
+			f.servers = append(f.servers[:i], f.servers[i+1:]...)
+			break
+		}
+	}
+	return nil
+}
+func (f *fakeTable) PurgeIncarnation(_ context.Context, n transport.NodeID, inc uint64, why PurgeReason) (int, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.purges = append(f.purges, purgeCall{n, inc, why})
+	var keep []uint64
+	for _, i := range f.owners[n] {
+		if i != inc {
+			keep = append(keep, i)
+		}
+	}
+	removed := len(f.owners[n]) - len(keep)
+	f.owners[n] = keep
+	if len(keep) == 0 {
+		delete(f.owners, n)
+	}
+	return removed, nil
+}
+func (f *fakeTable) PurgeNodeExcept(_ context.Context, n transport.NodeID, keep uint64, why PurgeReason) (int, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.purges = append(f.purges, purgeCall{n, keep, why})
+	removed := 0
+	var left []uint64
+	for _, i := range f.owners[n] {
+		if i == keep {
+			left = append(left, i)
+		} else {
+			removed++
+		}
+	}
+	f.owners[n] = left
+	return removed, nil
+}
+func (f *fakeTable) Owners() map[transport.NodeID][]uint64 {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	out := map[transport.NodeID][]uint64{}
+	for k, v := range f.owners {
+		out[k] = append([]uint64(nil), v...)
+	}
+	return out
+}
+func (f *fakeTable) PeerAlive(Meta) {}
+func (f *fakeTable) PeerGone(id transport.NodeID, inc uint64, dead bool) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.hooksGone = append(f.hooksGone, purgeCall{node: id, inc: inc})
+}
+func (f *fakeTable) purgeLog() []purgeCall {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return append([]purgeCall(nil), f.purges...)
+}
+
+type testNode struct {
+	m     *Membership
+	c     *Controller
+	table *fakeTable
+}
+
+func startNode(t *testing.T, id string, inc uint64, expect int, table *fakeTable, tune func(*ControllerConfig)) *testNode {
+	t.Helper()
+	cfg := DefaultConfig()
+	cfg.Profile = ProfileFast
+	cfg.Logger = testLogger(t)
+	cfg.Meta = Meta{Cluster: "c1", Node: transport.NodeID(id), Incarnation: inc,
+		Transport: "127.0.0.1:1", Raft: "raft-" + id, Role: RoleServer, Expect: expect, HasState: table.HasState()}
+	m, err := New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cc := ControllerConfig{Self: cfg.Meta.Node, Expect: expect, Table: table, Hooks: table, Logger: cfg.Logger,
+		ReconcileGrace: 300 * time.Millisecond, ReconcileInterval: 200 * time.Millisecond}
+	if tune != nil {
+		tune(&cc)
+	}
+	c, err := NewController(m, cc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.Start()
+	n := &testNode{m: m, c: c, table: table}
+	t.Cleanup(func() { n.stop() })
+	return n
+}
+
+func (n *testNode) stop() { n.c.Stop(); n.m.Shutdown() }
+
+func joinAll(t *testing.T, seed *testNode, nodes ...*testNode) {
+	t.Helper()
+	for _, n := range nodes {
+		if _, err := n.m.Join(context.Background(), []string{seed.m.Addr()}); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+func TestBootstrapExpectFormsOneConfiguration(t *testing.T) {
+	var nodes []*testNode
+	for _, id := range []string{"c", "a", "b", "d"} {
+		nodes = append(nodes, startNode(t, id, 1, 3, &fakeTable{owners: map[transport.NodeID][]uint64{}}, nil))
+	}
+	joinAll(t, nodes[0], nodes[1:]...)
+	waitFor(t, 10*time.Second, func() error {
+		for _, n := range nodes[:3] {
+			if !n.table.HasState() {
+				return fmt.Errorf("%s not bootstrapped", n.m.Meta().Node)
+			}
+		}
+		return nil
+	})
+	want := "a:raft-a,b:raft-b,c:raft-c"
+	for _, n := range nodes {
+		n.table.mu.Lock()
+		var got []string
+		for _, s := range n.table.boot {
+			if !s.Voter {
+				t.Errorf("bootstrap server %s is not a voter", s.ID)
+			}
+			got = append(got, fmt.Sprintf("%s:%s", s.ID, s.Address))
+		}
+		n.table.mu.Unlock()
+		sort.Strings(got)
+		if id := n.m.Meta().Node; id == "d" {
+			if len(got) != 0 {
+				t.Errorf("d (fourth server) bootstrapped with %v", got)
+			}
+		} else if g := fmt.Sprint(got); g != fmt.Sprint([]string{"a:raft-a", "b:raft-b", "c:raft-c"}) {
+			t.Errorf("%s bootstrapped with %v, want %s", id, g, want)
+		}
+	}
+}
+
+func TestLeaderPurgesDeadLeftAndRestartedNodes(t *testing.T) {
+	lt := &fakeTable{leader: true, state: true, owners: map[transport.NodeID][]uint64{
+		"b": {11}, "c": {21}, "d": {31}, "ghost": {99}, "a": {1, 2}}}
+	a := startNode(t, "a", 2, 3, lt, nil)
+	b := startNode(t, "b", 11, 3, &fakeTable{state: true}, nil)
+	c := startNode(t, "c", 21, 3, &fakeTable{state: true}, nil)
+	d := startNode(t, "d", 31, 3, &fakeTable{state: true}, nil)
+	joinAll(t, a, b, c, d)
+	waitFor(t, 5*time.Second, func() error {
+		if n := a.m.NumAlive(); n != 4 {
+			return fmt.Errorf("%d alive", n)
+		}
+		return nil
+	})
+	has := func(want purgeCall) func() error {
+		return func() error {
+			for _, p := range lt.purgeLog() {
+				if p == want {
+					return nil
+				}
+			}
+			return fmt.Errorf("no purge %+v in %+v", want, lt.purgeLog())
+		}
+	}
+	// Reconcile: a never-seen node and this node's own old incarnation.
+	waitFor(t, 5*time.Second, has(purgeCall{"ghost", 99, PurgeNodeDown}))
+	waitFor(t, 5*time.Second, has(purgeCall{"a", 2, PurgeRestart}))
+
+	// Graceful leave: purged at once, and removed from raft.
+	if err := c.m.Leave(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	c.stop()
+	waitFor(t, 5*time.Second, has(purgeCall{"c", 21, PurgeNodeLeft}))
+
+	// Death: purged after detection and the grace.
+	start := time.Now()
+	b.stop()
+	waitFor(t, 15*time.Second, has(purgeCall{"b", 11, PurgeNodeDown}))
+	t.Logf("silent stop of b → purge after %v (fast profile)", time.Since(start))
+
+	// Restart of d with a new incarnation at a new port, before anyone saw
+	// it die: the old incarnation's names go at once.
+	d.stop()
+	d2 := startNode(t, "d", 32, 3, &fakeTable{state: true}, nil)
+	joinAll(t, a, d2)
+	waitFor(t, 15*time.Second, func() error {
+		for _, p := range lt.purgeLog() {
+			if p.node == "d" && ((p.why == PurgeRestart && p.inc == 32) || (p.why == PurgeNodeDown && p.inc == 31)) {
+				return nil
+			}
+		}
+		return fmt.Errorf("d's old incarnation not purged: %+v", lt.purgeLog())
+	})
+	for _, p := range lt.purgeLog() {
+		if p.node == "d" && p.why == PurgeNodeDown && p.inc == 32 {
+			t.Fatalf("purged d's live incarnation: %+v", p)
+		}
+	}
+}
