@@ -450,3 +450,21 @@ func deadlineOf(d time.Time, ok bool) int64 {
 	}
 	return max(int64(time.Until(d)), 1)
 }
+
+// splitFrame takes the first frame off b, with the same checks as
+// frameReader.next; the in-memory transport uses it on coalesced batches.
+func splitFrame(b []byte, maxFrame int) (frameType, []byte, []byte, error) {
+	if len(b) < frameHeaderLen {
+		return 0, nil, nil, fmt.Errorf("%w: truncated header", ErrBadFrame)
+	}
+	n := int(binary.BigEndian.Uint32(b))
+	switch {
+	case n < 1:
+		return 0, nil, nil, fmt.Errorf("%w: zero length", ErrBadFrame)
+	case n > maxFrame:
+		return 0, nil, nil, fmt.Errorf("%w: %d bytes > %d", ErrTooLarge, n, maxFrame)
+	case len(b)-4 < n:
+		return 0, nil, nil, fmt.Errorf("%w: truncated body", ErrBadFrame)
+	}
+	return frameType(b[4]), b[frameHeaderLen : 4+n], b[4+n:], nil
+}

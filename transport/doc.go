@@ -1,4 +1,70 @@
 // Package transport carries messages, monitor and exit signals, and RPCs
-// between Roster nodes: msgpack frames over TCP (optionally TLS), and an
-// in-memory twin for tests.
+// between Roster nodes: msgpack frames over TCP (optionally mutual TLS), and
+// an in-memory twin for tests. It imports nothing else from Roster.
+//
+// # Role
+//
+// The node package owns processes and monitors; it hands the transport
+// Envelopes addressed to processes on other nodes (Send) and receives the
+// peer's envelopes, requests and connection events through a Handler. The
+// global package uses Call to forward writes to the Raft leader.
+// Membership (memberlist) tells the transport where peers are (SetPeer) and
+// when they are gone (RemovePeer); the transport tells the layer above when a
+// connection comes up or breaks (PeerUp/PeerDown), which is how monitors of
+// remote processes fire with "noconnection".
+//
+// # Wire
+//
+// Every frame is a 4-byte big-endian length, a one-byte frame type (an
+// append-only enum: see codec.go) and a msgpack body keyed by short tag
+// names. Frames longer than Config.MaxFrameSize are refused before any
+// allocation. Each connection starts with a handshake (protocol version,
+// cluster id, node id and incarnation, and an HMAC-SHA256 challenge-response
+// over fresh nonces when Config.ClusterKey is set; see handshake.go) that must
+// finish within Config.HandshakeTimeout. A malformed frame, an unknown type,
+// a refused handshake or a flood of requests closes that connection only,
+// with the reason logged.
+//
+// # Connections and ordering
+//
+// A TCPTransport keeps one outbound connection per peer, dialled lazily by
+// the peer's writer goroutine and redialled after failures with exponential
+// backoff and jitter (during the backoff Send and Call fail fast with a
+// *PeerError). It sends envelopes, requests and cancels only on that
+// connection, so what one node sends to another arrives in order, at most
+// once; responses travel back on the connection the request came in on.
+// Frames queued when a connection breaks are dropped, never resent.
+// Each peer's queue is bounded (Config.QueueSize frames, Config.QueueBytes
+// bytes): Send blocks until there is room or its ctx ends; TrySend returns
+// ErrQueueFull instead. The writer takes everything queued at once and
+// writes it with one syscall (write coalescing).
+//
+// # Concurrency
+//
+// All methods are safe for concurrent use. Goroutines: one accept loop, one
+// writer per peer with an address, one reader per connection, one response
+// writer per inbound connection, one goroutine per RPC being served, and
+// one that delivers PeerUp/PeerDown in order; all are tracked and Close waits
+// for them. HandleEnvelope runs on the reader goroutine (in order; it must
+// not block). Lock order: TCPTransport.mu, then peer.callMu, then
+// sendQueue.mu; conn.mu and eventQueue.mu are leaves. No lock is held while
+// a Handler method runs. The in-memory transport uses InmemNetwork.mu, then
+// sendQueue.mu, with inmemLink.mu a leaf.
+//
+// # Usage
+//
+//	cfg := transport.DefaultConfig()
+//	cfg.NodeID, cfg.Incarnation = "web-1", incarnation
+//	cfg.ClusterKey = key
+//	tr, err := transport.NewTCPTransport(cfg)
+//	if err != nil { ... }
+//	tr.SetHandler(node)
+//	if err := tr.Start(); err != nil { ... }
+//	defer tr.Close()
+//	tr.SetPeer("web-2", "10.0.0.2:7946", 0) // from membership
+//	err = tr.Send(ctx, "web-2", &transport.Envelope{Kind: transport.KindMessage, To: pid, Body: body})
+//	resp, err := tr.Call(ctx, "web-2", "global.register", req)
+//
+// Tests use NewInmemNetwork(seed).NewTransport(cfg) instead, with
+// Partition, Heal and SetLinkFaults to inject faults.
 package transport
