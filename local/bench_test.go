@@ -1,0 +1,216 @@
+package local_test
+
+import (
+	"fmt"
+	"strconv"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/roster-dev/roster/local"
+)
+
+// Run with, e.g.:
+//
+//	go test -run '^$' -bench . -benchmem -benchtime=1s ./local/
+//
+// BenchmarkOwnerExitCleanup builds 1,000,000 entries; give it -benchtime=1x.
+
+func keysN(n int) []string {
+	ks := make([]string, n)
+	for i := range ks {
+		ks[i] = "worker-" + strconv.Itoa(i)
+	}
+	return ks
+}
+
+// uniqueReg returns a unique registry holding n keys of n distinct pids.
+func uniqueReg(b *testing.B, parts, n int) (*local.Registry[pid], []string) {
+	r := newReg(b, local.Config[pid]{Partitions: parts})
+	ks := keysN(n)
+	for i, k := range ks {
+		if err := r.Register(k, pid(i+1), i); err != nil {
+			b.Fatal(err)
+		}
+	}
+	return r, ks
+}
+
+func BenchmarkWhereis(b *testing.B) {
+	for _, parts := range []int{1, 8} {
+		b.Run(fmt.Sprintf("partitions=%d", parts), func(b *testing.B) {
+			r, ks := uniqueReg(b, parts, 10_000)
+			b.ReportAllocs()
+			i := 0
+			for b.Loop() {
+				if _, _, ok := r.Whereis(ks[i%len(ks)]); !ok {
+					b.Fatal("not found")
+				}
+				i++
+			}
+		})
+	}
+}
+
+func BenchmarkWhereisParallel(b *testing.B) {
+	for _, parts := range []int{1, 8} {
+		b.Run(fmt.Sprintf("partitions=%d", parts), func(b *testing.B) {
+			r, ks := uniqueReg(b, parts, 10_000)
+			b.ReportAllocs()
+			b.RunParallel(func(pb *testing.PB) {
+				i := 0
+				for pb.Next() {
+					if _, _, ok := r.Whereis(ks[i%len(ks)]); !ok {
+						b.Error("not found")
+						return
+					}
+					i++
+				}
+			})
+		})
+	}
+}
+
+// BenchmarkLookup is the slice-returning lookup (one allocation for the
+// result).
+func BenchmarkLookup(b *testing.B) {
+	r, ks := uniqueReg(b, 1, 10_000)
+	b.ReportAllocs()
+	i := 0
+	for b.Loop() {
+		if len(r.Lookup(ks[i%len(ks)])) != 1 {
+			b.Fatal("not found")
+		}
+		i++
+	}
+}
+
+// BenchmarkRegisterUnregister measures a Register+Unregister pair of a
+// pid's only key, so each pair also attaches and detaches the owner.
+func BenchmarkRegisterUnregister(b *testing.B) {
+	for _, owners := range []bool{false, true} {
+		b.Run(fmt.Sprintf("owners=%v", owners), func(b *testing.B) {
+			rt := newRuntime()
+			cfg := local.Config[pid]{}
+			if owners {
+				cfg.Owners = rt
+			}
+			r := newReg(b, cfg)
+			p := rt.Spawn()
+			b.ReportAllocs()
+			for b.Loop() {
+				if err := r.Register("k", p, nil); err != nil {
+					b.Fatal(err)
+				}
+				if err := r.Unregister("k", p); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
+
+// BenchmarkUnregisterAmongHeld: one process holding 1k or 200k keys
+// unregisters one of them (and registers it back). Flat across sizes: the
+// cost does not depend on how many keys the process holds.
+func BenchmarkUnregisterAmongHeld(b *testing.B) {
+	for _, n := range []int{1_000, 200_000} {
+		b.Run(fmt.Sprintf("held=%d", n), func(b *testing.B) {
+			rt := newRuntime()
+			r := newReg(b, local.Config[pid]{Owners: rt})
+			p := rt.Spawn()
+			ks := keysN(n)
+			for _, k := range ks {
+				if err := r.Register(k, p, nil); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.ReportAllocs()
+			i := 0
+			for b.Loop() {
+				k := ks[i%n]
+				if err := r.Unregister(k, p); err != nil {
+					b.Fatal(err)
+				}
+				if err := r.Register(k, p, nil); err != nil {
+					b.Fatal(err)
+				}
+				i++
+			}
+		})
+	}
+}
+
+// BenchmarkOwnerExitCleanup: 100,000 processes holding 10 keys each exit;
+// it reports the time until all 1,000,000 entries are gone.
+func BenchmarkOwnerExitCleanup(b *testing.B) {
+	const procs, perProc = 100_000, 10
+	ks := keysN(procs * perProc)
+	for b.Loop() {
+		b.StopTimer()
+		rt := newRuntime()
+		r := newReg(b, local.Config[pid]{Owners: rt})
+		ps := make([]pid, procs)
+		for i := range ps {
+			ps[i] = rt.Spawn()
+			for j := range perProc {
+				if err := r.Register(ks[i*perProc+j], ps[i], j); err != nil {
+					b.Fatal(err)
+				}
+			}
+		}
+		b.StartTimer()
+		start := time.Now()
+		for _, p := range ps {
+			rt.Exit(p, nil)
+		}
+		elapsed := time.Since(start)
+		if r.Count() != 0 || r.TrackedPIDs() != 0 || r.IndexedPIDs() != 0 {
+			b.Fatalf("left: count %d tracked %d indexed %d", r.Count(), r.TrackedPIDs(), r.IndexedPIDs())
+		}
+		b.ReportMetric(elapsed.Seconds(), "s/1M-entries-cleanup")
+	}
+}
+
+// mailbox is a cheap stand-in for a process mailbox.
+type mailbox struct {
+	mu   sync.Mutex
+	msgs []any
+}
+
+func (m *mailbox) send(msg any) {
+	m.mu.Lock()
+	if len(m.msgs) == 1024 {
+		m.msgs = m.msgs[:0] // a consumer drained it
+	}
+	m.msgs = append(m.msgs, msg)
+	m.mu.Unlock()
+}
+
+// BenchmarkDispatch sends one message to each of 1,000 duplicate-key
+// entries per op; deliveries/s is the throughput.
+func BenchmarkDispatch(b *testing.B) {
+	for _, kind := range []local.Kind{local.DuplicateByKey, local.DuplicateByPID} {
+		b.Run(kind.String(), func(b *testing.B) {
+			r := newReg(b, local.Config[pid]{Keys: kind, Partitions: 4})
+			for i := range 1000 {
+				if err := r.Register("pool", pid(i+1), &mailbox{}); err != nil {
+					b.Fatal(err)
+				}
+			}
+			send := func(es []local.Entry[pid]) {
+				for _, e := range es {
+					e.Value.(*mailbox).send("job")
+				}
+			}
+			b.ReportAllocs()
+			start := time.Now()
+			for b.Loop() {
+				if err := r.Dispatch("pool", send); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.ReportMetric(float64(b.N)*1000/time.Since(start).Seconds(), "deliveries/s")
+		})
+	}
+}
