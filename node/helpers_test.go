@@ -221,10 +221,10 @@ func (ft *fakeTransport) handler() transport.Handler {
 	return ft.h
 }
 
-func (ft *fakeTransport) LocalNode() (NodeID, uint64)      { return ft.id, ft.inc }
-func (ft *fakeTransport) SetHandler(h transport.Handler)   { ft.mu.Lock(); ft.h = h; ft.mu.Unlock() }
-func (ft *fakeTransport) SetPeer(NodeID, string, uint64)   {}
-func (ft *fakeTransport) RemovePeer(NodeID)                {}
+func (ft *fakeTransport) LocalNode() (NodeID, uint64)    { return ft.id, ft.inc }
+func (ft *fakeTransport) SetHandler(h transport.Handler) { ft.mu.Lock(); ft.h = h; ft.mu.Unlock() }
+func (ft *fakeTransport) SetPeer(NodeID, string, uint64) {}
+func (ft *fakeTransport) RemovePeer(NodeID)              {}
 func (ft *fakeTransport) Call(context.Context, NodeID, string, []byte) ([]byte, error) {
 	return nil, errors.New("fake: no calls")
 }
