@@ -99,6 +99,39 @@ type inbound struct {
 	Body json.RawMessage `json:"body"`
 }
 
+// pidOrEmpty is a PID's JSON form: its string, "" for the zero PID.
+type pidOrEmpty = string
+
+// The JSON forms of the types below print PIDs as strings
+// ("node.incarnation.serial"), not as objects.
+
+// MarshalJSON renders the message with its sender as a string.
+func (m inbound) MarshalJSON() ([]byte, error) {
+	type plain inbound
+	return json.Marshal(struct {
+		plain
+		From pidOrEmpty `json:"from,omitempty"`
+	}{plain(m), m.From.String()})
+}
+
+// MarshalJSON renders the registration with its pid as a string.
+func (r registration) MarshalJSON() ([]byte, error) {
+	type plain registration
+	return json.Marshal(struct {
+		plain
+		PID pidOrEmpty `json:"pid"`
+	}{plain(r), r.PID.String()})
+}
+
+// MarshalJSON renders the event with its pid as a string.
+func (e nameEvent) MarshalJSON() ([]byte, error) {
+	type plain nameEvent
+	return json.Marshal(struct {
+		plain
+		PID pidOrEmpty `json:"pid,omitempty"`
+	}{plain(e), e.PID.String()})
+}
+
 // registration is a global name's entry in the table.
 type registration struct {
 	Name  string           `json:"name"`

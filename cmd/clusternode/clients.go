@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/roster-dev/roster/transport"
@@ -21,15 +22,24 @@ type clients struct {
 	be    backend
 	clock clock
 
+	// polling counts long-polls in progress (for /metrics and tests).
+	polling atomic.Int64
+
 	mu    sync.Mutex
 	procs map[transport.PID]*client
 }
 
 // client is the daemon's handle on one client process.
 type client struct {
-	renew chan time.Duration
+	renew chan renewReq
 	polls chan *pollReq
 	done  chan struct{} // closed when the process goroutine returns
+}
+
+// renewReq sets a new TTL; ack is closed once the timer was reset.
+type renewReq struct {
+	ttl time.Duration
+	ack chan struct{}
 }
 
 // pollReq asks a client process for up to max messages, waiting until ctx
@@ -49,10 +59,13 @@ func newClients(be backend, clk clock) *clients {
 	return &clients{be: be, clock: clk, procs: make(map[transport.PID]*client)}
 }
 
+// handoffBudget is how long a poll waits for its process to take it.
+const handoffBudget = time.Second
+
 // spawn starts a client process with the given TTL.
 func (c *clients) spawn(ttl time.Duration) (transport.PID, error) {
 	cl := &client{
-		renew: make(chan time.Duration),
+		renew: make(chan renewReq),
 		polls: make(chan *pollReq),
 		done:  make(chan struct{}),
 	}
@@ -100,8 +113,10 @@ func (c *clients) renew(ctx context.Context, pid transport.PID, ttl time.Duratio
 	if err != nil {
 		return err
 	}
+	req := renewReq{ttl: ttl, ack: make(chan struct{})}
 	select {
-	case cl.renew <- ttl:
+	case cl.renew <- req:
+		<-req.ack
 		return nil
 	case <-cl.done:
 		return fmt.Errorf("%w: %s exited", errNoProc, pid)
@@ -117,12 +132,21 @@ func (c *clients) poll(ctx context.Context, pid transport.PID, max int) ([]inbou
 	if err != nil {
 		return nil, err
 	}
+	c.polling.Add(1)
+	defer c.polling.Add(-1)
 	req := &pollReq{ctx: ctx, max: max, reply: make(chan pollResult, 1)}
+	// The hand-off gets at least handoffBudget even for ?wait=0, so that a
+	// poll finds queued messages while the process is between two selects.
+	hctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), handoffBudget)
+	defer cancel()
+	if dl, ok := ctx.Deadline(); ok && time.Until(dl) > handoffBudget {
+		hctx = ctx
+	}
 	select {
 	case cl.polls <- req:
 	case <-cl.done:
 		return nil, fmt.Errorf("%w: %s exited", errNoProc, pid)
-	case <-ctx.Done():
+	case <-hctx.Done():
 		// Another poll holds the mailbox for the whole wait: answer empty.
 		return []inbound{}, nil
 	}
@@ -140,13 +164,16 @@ func (cl *client) loop(ctx context.Context, mb mailbox, clk clock, ttl time.Dura
 			return nil
 		case <-t.C():
 			return errTTLExpired
-		case d := <-cl.renew:
-			ttl = d
+		case req := <-cl.renew:
+			ttl = req.ttl
 			t.Reset(ttl)
+			close(req.ack)
 		case req := <-cl.polls:
+			// A poll counts as a renewal: the TTL restarts when it ends.
 			t.Stop()
-			req.reply <- drain(ctx, req, mb)
+			res := drain(ctx, req, mb)
 			t.Reset(ttl)
+			req.reply <- res
 		}
 	}
 }
@@ -159,14 +186,21 @@ func drain(procCtx context.Context, req *pollReq, mb mailbox) pollResult {
 	stop := context.AfterFunc(procCtx, cancel)
 	defer stop()
 	msgs := make([]inbound, 0, 1)
-	m, err := mb.Receive(ctx)
-	if err != nil {
-		if ctx.Err() != nil || errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
-			return pollResult{msgs: msgs}
-		}
-		return pollResult{err: err}
+	if errors.Is(req.ctx.Err(), context.Canceled) {
+		return pollResult{msgs: msgs} // the client went: take nothing
 	}
-	msgs = append(msgs, m)
+	if m, ok := mb.TryReceive(); ok {
+		msgs = append(msgs, m)
+	} else {
+		m, err := mb.Receive(ctx)
+		if err != nil {
+			if ctx.Err() != nil || errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+				return pollResult{msgs: msgs}
+			}
+			return pollResult{err: err}
+		}
+		msgs = append(msgs, m)
+	}
 	for len(msgs) < req.max {
 		m, ok := mb.TryReceive()
 		if !ok {

@@ -44,7 +44,7 @@ func (s *apiServer) registerLocal(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusCreated, map[string]any{"key": key, "pid": pid})
+	writeJSON(w, http.StatusCreated, map[string]any{"key": key, "pid": pid.String()})
 }
 
 func (s *apiServer) lookupLocal(w http.ResponseWriter, r *http.Request) {
@@ -58,7 +58,7 @@ func (s *apiServer) lookupLocal(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"key": key, "pid": pid})
+	writeJSON(w, http.StatusOK, map[string]any{"key": key, "pid": pid.String()})
 }
 
 func (s *apiServer) unregisterLocal(w http.ResponseWriter, r *http.Request) {
@@ -82,7 +82,7 @@ func (s *apiServer) joinGroup(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusCreated, map[string]any{"key": key, "pid": pid})
+	writeJSON(w, http.StatusCreated, map[string]any{"key": key, "pid": pid.String()})
 }
 
 func (s *apiServer) groupMembers(w http.ResponseWriter, r *http.Request) {
@@ -91,9 +91,9 @@ func (s *apiServer) groupMembers(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
-	members := s.be.GroupMembers(key)
-	if members == nil {
-		members = []transport.PID{}
+	members := []string{}
+	for _, pid := range s.be.GroupMembers(key) {
+		members = append(members, pid.String())
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"key": key, "members": members})
 }

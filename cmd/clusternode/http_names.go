@@ -108,5 +108,5 @@ func (s *apiServer) sendName(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusAccepted, map[string]any{"pid": reg.PID, "fence": reg.Fence})
+	writeJSON(w, http.StatusAccepted, map[string]any{"pid": reg.PID.String(), "fence": reg.Fence})
 }

@@ -42,7 +42,7 @@ func (s *apiServer) spawnProcess(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusCreated, map[string]any{"pid": pid, "ttl": ttl.String()})
+	writeJSON(w, http.StatusCreated, map[string]any{"pid": pid.String(), "ttl": ttl.String()})
 }
 
 func (s *apiServer) renewProcess(w http.ResponseWriter, r *http.Request) {
@@ -60,7 +60,7 @@ func (s *apiServer) renewProcess(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"pid": pid, "ttl": ttl.String()})
+	writeJSON(w, http.StatusOK, map[string]any{"pid": pid.String(), "ttl": ttl.String()})
 }
 
 func (s *apiServer) deleteProcess(w http.ResponseWriter, r *http.Request) {
@@ -95,7 +95,7 @@ func (s *apiServer) sendProcess(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusAccepted, map[string]any{"pid": pid})
+	writeJSON(w, http.StatusAccepted, map[string]any{"pid": pid.String()})
 }
 
 // receiveProcess is the long-poll: GET .../messages?wait=10s&max=100.

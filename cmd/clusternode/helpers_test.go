@@ -1,0 +1,141 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+	"github.com/roster-dev/roster/transport"
+)
+
+// testAPI is the HTTP API over a fake backend with a manual clock.
+type testAPI struct {
+	t           *testing.T
+	fake        *fakeBackend
+	clk         *fakeClock
+	sink        *promSink
+	api         *apiServer
+	srv         *httptest.Server
+	stopStreams context.CancelFunc
+}
+
+func newTestAPI(t *testing.T) *testAPI {
+	t.Helper()
+	fake, clk := newFakeBackend(), newFakeClock()
+	stopping, stop := context.WithCancel(context.Background())
+	sink := newPromSink(map[string][]float64{flatten(purgeLatencyKey): purgeBucketsMS})
+	api := &apiServer{
+		be: fake, clients: newClients(fake, clk), log: testLogger(t),
+		metrics: &metricsHandler{sink: sink, be: fake}, stopping: stopping,
+	}
+	srv := httptest.NewServer(api.handler())
+	a := &testAPI{t: t, fake: fake, clk: clk, sink: sink, api: api, srv: srv, stopStreams: stop}
+	t.Cleanup(func() {
+		stop()
+		srv.Close()
+		fake.close()
+	})
+	return a
+}
+
+// testLogger sends logs to t.Log so a passing run is quiet.
+func testLogger(t *testing.T) hclog.Logger {
+	return hclog.New(&hclog.LoggerOptions{Name: t.Name(), Level: hclog.Debug, Output: tWriter{t}})
+}
+
+type tWriter struct{ t *testing.T }
+
+func (w tWriter) Write(p []byte) (int, error) {
+	w.t.Helper()
+	w.t.Log(strings.TrimRight(string(p), "\n"))
+	return len(p), nil
+}
+
+// do sends a request and decodes a JSON object answer (nil for no body).
+func (a *testAPI) do(method, path, body string) (int, http.Header, map[string]any) {
+	a.t.Helper()
+	var rd io.Reader
+	if body != "" {
+		rd = strings.NewReader(body)
+	}
+	req, err := http.NewRequest(method, a.srv.URL+path, rd)
+	if err != nil {
+		a.t.Fatal(err)
+	}
+	resp, err := a.srv.Client().Do(req)
+	if err != nil {
+		a.t.Fatalf("%s %s: %v", method, path, err)
+	}
+	defer resp.Body.Close()
+	raw, err := io.ReadAll(resp.Body)
+	if err != nil {
+		a.t.Fatal(err)
+	}
+	if len(raw) == 0 {
+		return resp.StatusCode, resp.Header, nil
+	}
+	var out map[string]any
+	if err := json.Unmarshal(raw, &out); err != nil {
+		a.t.Fatalf("%s %s: answer is not a JSON object: %v: %q", method, path, err, raw)
+	}
+	return resp.StatusCode, resp.Header, out
+}
+
+// expect checks the status and, for errors, the code.
+func (a *testAPI) expect(method, path, body string, wantStatus int, wantCode string) map[string]any {
+	a.t.Helper()
+	st, _, out := a.do(method, path, body)
+	if st != wantStatus {
+		a.t.Fatalf("%s %s: status %d, want %d (%v)", method, path, st, wantStatus, out)
+	}
+	if wantCode != "" {
+		if out["code"] != wantCode || out["error"] == "" || out["error"] == nil {
+			a.t.Fatalf("%s %s: body %v, want code %q and an error text", method, path, out, wantCode)
+		}
+	}
+	return out
+}
+
+// spawn creates a client process and returns its pid string.
+func (a *testAPI) spawn(ttl string) string {
+	a.t.Helper()
+	body := ""
+	if ttl != "" {
+		body = `{"ttl":"` + ttl + `"}`
+	}
+	out := a.expect("POST", "/v1/processes", body, http.StatusCreated, "")
+	pid, _ := out["pid"].(string)
+	if _, err := transport.ParsePID(pid); err != nil {
+		a.t.Fatalf("spawn: pid %q: %v", pid, err)
+	}
+	return pid
+}
+
+// waitFor polls cond until it holds or the deadline passes.
+func waitFor(t *testing.T, what string, cond func() error) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	var last error
+	for time.Now().Before(deadline) {
+		if last = cond(); last == nil {
+			return
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	t.Fatalf("timed out waiting for %s: %v", what, last)
+}
+
+func mustPID(t *testing.T, s string) transport.PID {
+	t.Helper()
+	pid, err := transport.ParsePID(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return pid
+}
