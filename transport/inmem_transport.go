@@ -196,7 +196,7 @@ func (t *InmemTransport) Call(ctx context.Context, peer NodeID, method string, b
 	}
 	select {
 	case r := <-ch:
-		return r.body, r.err
+		return r.outcome(ctx)
 	case <-ctx.Done():
 		if t.takeCall(id) == nil {
 			r := <-ch

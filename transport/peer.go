@@ -43,6 +43,20 @@ type callResult struct {
 	err  error
 }
 
+// outcome returns the call's result, preferring ctx's error when the
+// server failed because it hit the same deadline first.
+func (r callResult) outcome(ctx context.Context) ([]byte, error) {
+	if r.err != nil {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		if d, ok := ctx.Deadline(); ok && !time.Now().Before(d) {
+			return nil, context.DeadlineExceeded
+		}
+	}
+	return r.body, r.err
+}
+
 func newPeer(t *TCPTransport, id NodeID) *peer {
 	return &peer{
 		t:     t,
@@ -202,7 +216,7 @@ func (p *peer) call(ctx context.Context, method string, body []byte) ([]byte, er
 	}
 	select {
 	case r := <-ch:
-		return r.body, r.err
+		return r.outcome(ctx)
 	case <-ctx.Done():
 		if p.takeCall(id) == nil {
 			r := <-ch // the result raced in
