@@ -47,6 +47,7 @@ type fsm struct {
 	dedupQ   fifo[reqID]
 	ring     eventRing
 	watchers map[*watcher]struct{}
+	closed   bool           // set at shutdown: no new watchers
 	wg       sync.WaitGroup // watcher goroutines
 
 	applied atomic.Uint64 // raft index of the last applied log

@@ -119,6 +119,7 @@ func (t *Table) Shutdown() error {
 		errs = append(errs, t.trans.Close())
 		t.wg.Wait()
 		t.fsm.mu.Lock()
+		t.fsm.closed = true
 		t.fsm.closeAllWatchers(ErrShutdown)
 		t.fsm.mu.Unlock()
 		t.fsm.wg.Wait()

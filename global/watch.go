@@ -52,6 +52,29 @@ func (f *fsm) closeWatcher(w *watcher, err error) {
 	close(w.stop)
 }
 
+// Watch subscribes to changes of names starting with prefix ("" for all).
+// With fromIndex 0 it delivers changes from now on. With fromIndex > 0 it
+// first replays the retained changes with Index >= fromIndex, then live
+// ones, without gap: to resume after a dropped watch, pass the Index of the
+// last event you processed (that index's events are replayed again) or one
+// more. It fails with ErrCompacted when events at or after fromIndex were
+// evicted from the ring (the last 4096 changes are kept): re-List, then
+// watch from the List's ReadInfo.Index+1.
+//
+// The channel closes when ctx ends, the table shuts down, a snapshot from
+// the leader replaces the replica (ErrCompacted), or the watcher falls 1024
+// events behind (ErrWatcherTooSlow); in the last three cases its final
+// event has Type EventError and Err set. Apply never blocks on a watcher.
+func (t *Table) Watch(ctx context.Context, prefix string, fromIndex uint64) (<-chan Event, error) {
+	return t.fsm.watch(ctx, prefix, fromIndex, func(fn func()) {
+		t.fsm.wg.Add(1)
+		go func() {
+			defer t.fsm.wg.Done()
+			fn()
+		}()
+	})
+}
+
 // closeAllWatchers ends every watcher with err. The caller holds f.mu.
 func (f *fsm) closeAllWatchers(err error) {
 	for w := range f.watchers {
@@ -66,6 +89,9 @@ func (f *fsm) closeAllWatchers(err error) {
 func (f *fsm) watch(ctx context.Context, prefix string, fromIndex uint64, goFn func(func())) (<-chan Event, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	if f.closed {
+		return nil, ErrShutdown
+	}
 	if fromIndex > 0 && fromIndex <= f.ring.compacted {
 		return nil, fmt.Errorf("%w: from %d, retained events start after %d", ErrCompacted, fromIndex, f.ring.compacted)
 	}

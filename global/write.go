@@ -29,6 +29,9 @@ func (t *Table) write(ctx context.Context, cmd command) (result, error) {
 	uncertain := false
 	wait := retryMin
 	for {
+		if id, ok := t.unreachableLeader(); ok {
+			return result{}, fmt.Errorf("%w: leader is %s and no Forwarder is configured", ErrNotLeader, id)
+		}
 		r := t.attempt(ctx, cmd)
 		switch {
 		case r.Code == codeShutdown:
@@ -92,4 +95,14 @@ func (t *Table) giveUp(ctx context.Context, uncertain bool) error {
 		return fmt.Errorf("%w: %w: %w", ErrOutcomeUnknown, cause, ctx.Err())
 	}
 	return fmt.Errorf("%w: %w", cause, ctx.Err())
+}
+
+// unreachableLeader reports the leader's id when another node leads and
+// this one has no Forwarder to reach it.
+func (t *Table) unreachableLeader() (string, bool) {
+	if t.cfg.Forwarder != nil || t.raft.State() == raft.Leader {
+		return "", false
+	}
+	_, id := t.raft.LeaderWithID()
+	return string(id), id != ""
 }
