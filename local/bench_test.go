@@ -111,33 +111,49 @@ func BenchmarkRegisterUnregister(b *testing.B) {
 }
 
 // BenchmarkUnregisterAmongHeld: one process holding 1k or 200k keys
-// unregisters one of them (and registers it back). Flat across sizes: the
-// cost does not depend on how many keys the process holds.
+// unregisters one of them (and registers it back). The "spread" control
+// does the same on a table of the same size whose keys belong to distinct
+// processes: equal figures show the cost depends on the table's size (cache
+// misses), not on how many keys the process holds (Elixir's is linear in
+// the latter).
 func BenchmarkUnregisterAmongHeld(b *testing.B) {
 	for _, n := range []int{1_000, 200_000} {
-		b.Run(fmt.Sprintf("held=%d", n), func(b *testing.B) {
-			rt := newRuntime()
-			r := newReg(b, local.Config[pid]{Owners: rt})
-			p := rt.Spawn()
-			ks := keysN(n)
-			for _, k := range ks {
-				if err := r.Register(k, p, nil); err != nil {
-					b.Fatal(err)
-				}
+		for _, spread := range []bool{false, true} {
+			name := fmt.Sprintf("held=%d", n)
+			if spread {
+				name = fmt.Sprintf("spread=%d", n)
 			}
-			b.ReportAllocs()
-			i := 0
-			for b.Loop() {
-				k := ks[i%n]
-				if err := r.Unregister(k, p); err != nil {
-					b.Fatal(err)
-				}
-				if err := r.Register(k, p, nil); err != nil {
-					b.Fatal(err)
-				}
-				i++
-			}
-		})
+			b.Run(name, func(b *testing.B) { benchUnregisterAmong(b, n, spread) })
+		}
+	}
+}
+
+func benchUnregisterAmong(b *testing.B, n int, spread bool) {
+	rt := newRuntime()
+	r := newReg(b, local.Config[pid]{Owners: rt})
+	ks := keysN(n)
+	ps := make([]pid, n)
+	p := rt.Spawn()
+	for i, k := range ks {
+		ps[i] = p
+		if spread {
+			ps[i] = rt.Spawn()
+		}
+		if err := r.Register(k, ps[i], nil); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportAllocs()
+	i := 0
+	for b.Loop() {
+		j := i % n
+		if err := r.Unregister(ks[j], ps[j]); err != nil {
+			b.Fatal(err)
+		}
+		if err := r.Register(ks[j], ps[j], nil); err != nil {
+			b.Fatal(err)
+		}
+		i++
 	}
 }
 

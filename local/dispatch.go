@@ -68,9 +68,7 @@ func (r *Registry[P]) dispatchPart(p *partition[P], key string, fn func([]Entry[
 			buf = append(buf, Entry[P]{Key: key, PID: e.pid, Value: e.value})
 		}
 	} else if b := p.dup[key]; b != nil {
-		for _, e := range b.entries {
-			buf = append(buf, Entry[P]{Key: key, PID: e.pid, Value: e.value})
-		}
+		buf = append(buf, b.vals...)
 	}
 	p.mu.RUnlock()
 	if len(buf) > 0 {

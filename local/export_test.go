@@ -19,7 +19,7 @@ func (r *Registry[P]) IndexedPIDs() int {
 	n := 0
 	for _, p := range r.parts {
 		p.mu.RLock()
-		n += len(p.owned)
+		n += len(p.heads)
 		p.mu.RUnlock()
 	}
 	return n
@@ -58,36 +58,43 @@ func (r *Registry[P]) checkPartition(i int, p *partition[P]) error {
 		}
 	} else {
 		for k, b := range p.dup {
-			if len(b.entries) == 0 {
-				return fmt.Errorf("partition %d: empty bucket %q", i, k)
+			if len(b.ptrs) == 0 || len(b.ptrs) != len(b.vals) {
+				return fmt.Errorf("partition %d: bucket %q has %d/%d entries", i, k, len(b.ptrs), len(b.vals))
 			}
-			for j, e := range b.entries {
-				if e.key != k || e.idx != j {
+			for j, e := range b.ptrs {
+				if e.key != k || e.idx != j || b.vals[j] != (Entry[P]{Key: k, PID: e.pid, Value: e.value}) {
 					return fmt.Errorf("partition %d: bucket %q slot %d holds %q idx %d", i, k, j, e.key, e.idx)
 				}
 				byKey[e] = true
 			}
 		}
 	}
-	n := 0
-	for pid, keys := range p.owned {
-		if len(keys) == 0 {
-			return fmt.Errorf("partition %d: empty key set for %v", i, pid)
-		}
-		for k, head := range keys {
-			for e := head; e != nil; e = e.next {
-				if e.pid != pid || e.key != k || !byKey[e] {
-					return fmt.Errorf("partition %d: pid index entry %v/%q not in key index", i, pid, k)
-				}
-				if r.entryPart(e.key, e.pid) != p {
-					return fmt.Errorf("partition %d: entry %v/%q in wrong partition", i, pid, k)
-				}
-				n++
+	byOwner := map[*entry[P]]bool{}
+	for ok, head := range p.owned {
+		for e := head; e != nil; e = e.next {
+			if e.pid != ok.pid || e.key != ok.key || !byKey[e] {
+				return fmt.Errorf("partition %d: owned entry %v/%q not in key index", i, ok.pid, ok.key)
 			}
+			if r.entryPart(e.key, e.pid) != p {
+				return fmt.Errorf("partition %d: entry %v/%q in wrong partition", i, ok.pid, ok.key)
+			}
+			byOwner[e] = true
 		}
 	}
-	if n != len(byKey) || n != p.count {
-		return fmt.Errorf("partition %d: pid index %d, key index %d, count %d", i, n, len(byKey), p.count)
+	n := 0
+	for pid, head := range p.heads {
+		if head.pprev != nil {
+			return fmt.Errorf("partition %d: head of %v has a predecessor", i, pid)
+		}
+		for e := head; e != nil; e = e.pnext {
+			if e.pid != pid || !byOwner[e] || (e.pnext != nil && e.pnext.pprev != e) {
+				return fmt.Errorf("partition %d: pid list of %v broken at %q", i, pid, e.key)
+			}
+			n++
+		}
+	}
+	if n != len(byKey) || n != len(byOwner) || n != p.count {
+		return fmt.Errorf("partition %d: pid lists %d, owned %d, key index %d, count %d", i, n, len(byOwner), len(byKey), p.count)
 	}
 	return nil
 }

@@ -2,31 +2,46 @@ package local
 
 import "sync"
 
-// entry is one registration. key, pid and idx never change after insert;
-// value changes only under the partition's write lock (UpdateValue).
+// entry is one registration. key, pid and idx change only under the
+// partition's write lock; value too (UpdateValue).
 type entry[P comparable] struct {
 	key   string
 	pid   P
 	value any
 	idx   int       // position in its bucket (duplicate registries)
-	next  *entry[P] // next entry of the same (pid, key) (duplicate registries)
+	next  *entry[P] // next entry of the same (pid, key), newest first
+
+	// pprev and pnext link all of pid's entries in the partition, so exit
+	// cleanup and Keys walk them without a scan.
+	pprev, pnext *entry[P]
 }
 
-// bucket holds the entries of one key in a duplicate registry. Order is not
-// preserved: removal swaps the last entry into the hole.
+// ownKey names the entries of one pid under one key.
+type ownKey[P comparable] struct {
+	pid P
+	key string
+}
+
+// bucket holds the entries of one key in a duplicate registry, twice: vals
+// is a compact copy that Lookup, Match and Dispatch read sequentially;
+// ptrs[i] is the entry behind vals[i]. Removal swaps the last entry into
+// the hole, so order is not preserved.
 type bucket[P comparable] struct {
-	entries []*entry[P]
+	vals []Entry[P]
+	ptrs []*entry[P]
 }
 
 // partition is one shard of a registry. All fields but emitMu are guarded by
-// mu. Every entry is indexed twice: by key (unique or dup) and by owner
-// (owned), so removal by (pid, key) and by pid cost O(entries removed).
+// mu. Every entry is indexed by key (unique or dup), by (pid, key) (owned)
+// and in its pid's list (heads), so removal by (pid, key) and by pid costs
+// O(entries removed), however many entries the pid or the table holds.
 type partition[P comparable] struct {
 	mu     sync.RWMutex
-	unique map[string]*entry[P]       // Unique: key → its entry
-	dup    map[string]*bucket[P]      // duplicate kinds: key → its entries
-	owned  map[P]map[string]*entry[P] // pid → key → chain of (pid, key) entries
-	count  int                        // entries in this partition
+	unique map[string]*entry[P]    // Unique: key → its entry
+	dup    map[string]*bucket[P]   // duplicate kinds: key → its entries
+	owned  map[ownKey[P]]*entry[P] // (pid, key) → chain of its entries
+	heads  map[P]*entry[P]         // pid → first of its entries
+	count  int                     // entries in this partition
 
 	// emitMu orders listener calls: a writer takes it before releasing mu
 	// and holds it while it calls the listeners.
@@ -34,7 +49,7 @@ type partition[P comparable] struct {
 }
 
 func newPartition[P comparable](kind Kind) *partition[P] {
-	p := &partition[P]{owned: make(map[P]map[string]*entry[P])}
+	p := &partition[P]{owned: make(map[ownKey[P]]*entry[P]), heads: make(map[P]*entry[P])}
 	if kind == Unique {
 		p.unique = make(map[string]*entry[P])
 	} else {
@@ -43,7 +58,7 @@ func newPartition[P comparable](kind Kind) *partition[P] {
 	return p
 }
 
-// insert adds e to both indexes. mu must be held for writing.
+// insert adds e to every index. mu must be held for writing.
 func (p *partition[P]) insert(e *entry[P]) {
 	if p.unique != nil {
 		p.unique[e.key] = e
@@ -53,71 +68,74 @@ func (p *partition[P]) insert(e *entry[P]) {
 			b = &bucket[P]{}
 			p.dup[e.key] = b
 		}
-		e.idx = len(b.entries)
-		b.entries = append(b.entries, e)
+		e.idx = len(b.ptrs)
+		b.ptrs = append(b.ptrs, e)
+		b.vals = append(b.vals, Entry[P]{Key: e.key, PID: e.pid, Value: e.value})
 	}
-	keys := p.owned[e.pid]
-	if keys == nil {
-		keys = make(map[string]*entry[P], 1)
-		p.owned[e.pid] = keys
+	ok := ownKey[P]{e.pid, e.key}
+	e.next = p.owned[ok]
+	p.owned[ok] = e
+	if h := p.heads[e.pid]; h != nil {
+		h.pprev = e
+		e.pnext = h
 	}
-	e.next = keys[e.key]
-	keys[e.key] = e
+	p.heads[e.pid] = e
 	p.count++
 }
 
-// unindexKey removes e from the key index only. mu must be held for writing.
-func (p *partition[P]) unindexKey(e *entry[P]) {
+// unindex removes e from the key index and its pid's list, but not from
+// owned. mu must be held for writing.
+func (p *partition[P]) unindex(e *entry[P]) {
 	p.count--
+	if e.pprev != nil {
+		e.pprev.pnext = e.pnext
+	} else if e.pnext != nil {
+		p.heads[e.pid] = e.pnext
+	} else {
+		delete(p.heads, e.pid)
+	}
+	if e.pnext != nil {
+		e.pnext.pprev = e.pprev
+	}
+	e.pprev, e.pnext = nil, nil
 	if p.unique != nil {
 		delete(p.unique, e.key)
 		return
 	}
 	b := p.dup[e.key]
-	last := len(b.entries) - 1
+	last := len(b.ptrs) - 1
 	if e.idx != last {
-		moved := b.entries[last]
-		b.entries[e.idx] = moved
+		moved := b.ptrs[last]
 		moved.idx = e.idx
+		b.ptrs[e.idx] = moved
+		b.vals[e.idx] = b.vals[last]
 	}
-	b.entries[last] = nil
-	b.entries = b.entries[:last]
+	b.ptrs[last] = nil
+	b.vals[last] = Entry[P]{}
+	b.ptrs, b.vals = b.ptrs[:last], b.vals[:last]
 	if last == 0 {
 		delete(p.dup, e.key)
 	}
 }
 
-// chain returns the first of pid's entries under key, or nil. mu must be
+// chain returns the newest of pid's entries under key, or nil. mu must be
 // held.
 func (p *partition[P]) chain(pid P, key string) *entry[P] {
-	return p.owned[pid][key]
-}
-
-// setChain replaces pid's chain under key (nil deletes it, and pid's index
-// once empty). mu must be held for writing.
-func (p *partition[P]) setChain(pid P, key string, head *entry[P]) {
-	keys := p.owned[pid]
-	if head != nil {
-		keys[key] = head
-		return
-	}
-	delete(keys, key)
-	if len(keys) == 0 {
-		delete(p.owned, pid)
-	}
+	return p.owned[ownKey[P]{pid, key}]
 }
 
 // removeChain removes all of pid's entries under key and returns them as a
 // chain (linked by next), or nil if there were none. mu must be held for
 // writing.
 func (p *partition[P]) removeChain(pid P, key string) *entry[P] {
-	head := p.chain(pid, key)
+	ok := ownKey[P]{pid, key}
+	head := p.owned[ok]
 	if head == nil {
 		return nil
 	}
-	p.setChain(pid, key, nil)
+	delete(p.owned, ok)
 	for e := head; e != nil; e = e.next {
-		p.unindexKey(e)
+		p.unindex(e)
 	}
 	return head
 }
@@ -126,16 +144,13 @@ func (p *partition[P]) removeChain(pid P, key string) *entry[P] {
 // It returns the removed entries (linked by next) and how many there were.
 // mu must be held for writing.
 func (p *partition[P]) removeMatch(pid P, key string, pred func(any) bool) (*entry[P], int) {
-	head := p.chain(pid, key)
-	if head == nil {
-		return nil, 0
-	}
+	ok := ownKey[P]{pid, key}
 	var kept, removed *entry[P]
 	n := 0
-	for e := head; e != nil; {
+	for e := p.owned[ok]; e != nil; {
 		next := e.next
 		if pred(e.value) {
-			p.unindexKey(e)
+			p.unindex(e)
 			e.next = removed
 			removed = e
 			n++
@@ -145,27 +160,27 @@ func (p *partition[P]) removeMatch(pid P, key string, pred func(any) bool) (*ent
 		}
 		e = next
 	}
-	p.setChain(pid, key, kept) // the kept chain was relinked
+	if kept != nil {
+		p.owned[ok] = kept // relinked (reversed) chain
+	} else {
+		delete(p.owned, ok)
+	}
 	return removed, n
 }
 
 // removePID removes every entry of pid and calls fn (if non-nil) for each.
 // It returns how many were removed. mu must be held for writing.
 func (p *partition[P]) removePID(pid P, fn func(*entry[P])) int {
-	keys, ok := p.owned[pid]
-	if !ok {
-		return 0
-	}
-	delete(p.owned, pid)
 	n := 0
-	for _, head := range keys {
-		for e := head; e != nil; e = e.next {
-			p.unindexKey(e)
-			n++
-			if fn != nil {
-				fn(e)
-			}
+	for e := p.heads[pid]; e != nil; {
+		next := e.pnext
+		delete(p.owned, ownKey[P]{pid, e.key})
+		p.unindex(e)
+		n++
+		if fn != nil {
+			fn(e)
 		}
+		e = next
 	}
 	return n
 }

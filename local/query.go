@@ -23,8 +23,7 @@ func (r *Registry[P]) Whereis(key string) (pid P, value any, ok bool) {
 	for _, p := range r.keyParts(key) {
 		p.mu.RLock()
 		if b := p.dup[key]; b != nil {
-			e := b.entries[0]
-			pid, value, ok = e.pid, e.value, true
+			pid, value, ok = b.vals[0].PID, b.vals[0].Value, true
 		}
 		p.mu.RUnlock()
 		if ok {
@@ -62,9 +61,13 @@ func (r *Registry[P]) match(key string, pred func(any) bool) ([]Entry[P], error)
 				out = append(out, Entry[P]{Key: key, PID: e.pid, Value: e.value})
 			}
 		} else if b := p.dup[key]; b != nil {
-			for _, e := range b.entries {
-				if pred == nil || pred(e.value) {
-					out = append(out, Entry[P]{Key: key, PID: e.pid, Value: e.value})
+			if pred == nil {
+				out = append(out, b.vals...)
+			} else {
+				for _, e := range b.vals {
+					if pred(e.Value) {
+						out = append(out, e)
+					}
 				}
 			}
 		}
@@ -89,8 +92,8 @@ func (r *Registry[P]) CountMatch(key string, pred func(value any) bool) (int, er
 				n++
 			}
 		} else if b := p.dup[key]; b != nil {
-			for _, e := range b.entries {
-				if pred(e.value) {
+			for _, e := range b.vals {
+				if pred(e.Value) {
 					n++
 				}
 			}
@@ -140,7 +143,7 @@ func (r *Registry[P]) scan(fn func(*entry[P])) {
 			}
 		} else {
 			for _, b := range p.dup {
-				for _, e := range b.entries {
+				for _, e := range b.ptrs {
 					fn(e)
 				}
 			}
@@ -166,10 +169,8 @@ func (r *Registry[P]) Keys(pid P) []string {
 	var out []string
 	for _, p := range r.pidParts(pid) {
 		p.mu.RLock()
-		for key, head := range p.owned[pid] {
-			for e := head; e != nil; e = e.next {
-				out = append(out, key)
-			}
+		for e := p.heads[pid]; e != nil; e = e.pnext {
+			out = append(out, e.key)
 		}
 		p.mu.RUnlock()
 	}

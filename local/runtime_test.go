@@ -68,16 +68,18 @@ func (rt *runtime) Detach(p pid, l local.ExitListener[pid]) {
 	}
 }
 
-// Exit ends a process and tells its listeners why. Exiting a dead pid is a
-// no-op.
-func (rt *runtime) Exit(p pid, reason error) {
+// Exit ends a process and tells its listeners why, returning once they
+// have been told. It reports whether p was live; exiting a dead pid is a
+// no-op (another goroutine's Exit may still be telling the listeners).
+func (rt *runtime) Exit(p pid, reason error) bool {
 	rt.mu.Lock()
-	ls := rt.live[p]
+	ls, ok := rt.live[p]
 	delete(rt.live, p)
 	rt.mu.Unlock()
 	for l := range ls {
 		l.OwnerExited(p, reason)
 	}
+	return ok
 }
 
 // Attached returns how many (pid, listener) attachments are live.

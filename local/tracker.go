@@ -12,9 +12,9 @@ import (
 type phase uint8
 
 const (
-	attaching phase = iota // Attach is running; done closes when it returns
+	attaching phase = iota // Attach is running; waiters wake when it returns
 	attached               // Attach succeeded; OwnerExited may come
-	detaching              // Detach is running; done closes when it returns
+	detaching              // Detach is running; waiters wake when it returns
 )
 
 // pidState is the registry's view of one owner pid. refs and phase are
@@ -23,7 +23,7 @@ const (
 type pidState struct {
 	refs  int           // entries of this pid plus in-flight registrations
 	phase phase         // see phase
-	done  chan struct{} // closed when attaching or detaching ends
+	waitc chan struct{} // made by the first waiter; closed when attaching or detaching ends
 	dead  atomic.Bool   // OwnerExited was called; no new entries accepted
 }
 
@@ -76,7 +76,7 @@ func (t *tracker[P]) acquire(pid P) (*pidState, error) {
 		st := sh.pids[pid]
 		switch {
 		case st == nil:
-			st = &pidState{refs: 1, phase: attaching, done: make(chan struct{})}
+			st = &pidState{refs: 1, phase: attaching}
 			sh.pids[pid] = st
 			sh.mu.Unlock()
 			return st, t.attach(sh, pid, st)
@@ -88,9 +88,12 @@ func (t *tracker[P]) acquire(pid P) (*pidState, error) {
 			sh.mu.Unlock()
 			return st, nil
 		default: // attaching or detaching: wait for it to settle, retry
-			done := st.done
+			if st.waitc == nil {
+				st.waitc = make(chan struct{})
+			}
+			waitc := st.waitc
 			sh.mu.Unlock()
-			<-done
+			<-waitc
 		}
 	}
 }
@@ -100,7 +103,7 @@ func (t *tracker[P]) attach(sh *trackerShard[P], pid P, st *pidState) error {
 	err := t.owners.Attach(pid, t.self)
 	sh.mu.Lock()
 	defer sh.mu.Unlock()
-	defer close(st.done)
+	defer st.wake()
 	if err != nil || st.dead.Load() {
 		if sh.pids[pid] == st {
 			delete(sh.pids, pid)
@@ -134,7 +137,6 @@ func (t *tracker[P]) release(pid P, n int) {
 		return
 	}
 	st.phase = detaching
-	st.done = make(chan struct{})
 	sh.mu.Unlock()
 
 	t.owners.Detach(pid, t.self)
@@ -143,8 +145,17 @@ func (t *tracker[P]) release(pid P, n int) {
 	if sh.pids[pid] == st {
 		delete(sh.pids, pid)
 	}
-	close(st.done)
+	st.wake()
 	sh.mu.Unlock()
+}
+
+// wake releases the goroutines waiting for st to settle. The shard's mutex
+// must be held.
+func (st *pidState) wake() {
+	if st.waitc != nil {
+		close(st.waitc)
+		st.waitc = nil
+	}
 }
 
 // markDead flags pid as exited so no new entry is accepted. It reports
