@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/hashicorp/go-hclog"
+	"github.com/roster-dev/roster/local"
 	"github.com/roster-dev/roster/transport"
 	"github.com/vmihailenco/msgpack/v5"
 )
@@ -276,3 +277,6 @@ func (ft *fakeTransport) Close() error {
 	ft.wg.Wait()
 	return nil
 }
+
+// localEntry is an entry of the node's registries.
+type localEntry = local.Entry[PID]

@@ -52,14 +52,16 @@ func (c MailboxConfig) Validate() error {
 }
 
 // mailbox is an unbounded (or bounded) FIFO with selective receive: a
-// mutex, a slice with a head index, and a notify channel of capacity one. It
-// has a single receiver (the process); any number of senders.
+// mutex, a slice with a head index, and a notify channel of capacity one
+// (made when the receiver first waits). It has a single receiver (the
+// process) and any number of senders. A sender signals only when the
+// receiver is waiting, so sends to a busy process cost a lock and an append.
 type mailbox struct {
 	limit  int
 	policy OverflowPolicy
-	notify chan struct{}
 
 	mu      sync.Mutex
+	notify  chan struct{}
 	q       []Message
 	head    int    // q[head:] are queued
 	dropped uint64 // messages dropped from the head (DropOldest); lets a scan resume
@@ -67,8 +69,9 @@ type mailbox struct {
 	waiting bool // the receiver is (about to be) blocked on notify
 }
 
-func newMailbox(cfg MailboxConfig) *mailbox {
-	return &mailbox{limit: cfg.Limit, policy: cfg.Policy, notify: make(chan struct{}, 1)}
+// init sets the bounds of an empty mailbox.
+func (mb *mailbox) init(cfg MailboxConfig) {
+	mb.limit, mb.policy = cfg.Limit, cfg.Policy
 }
 
 // push appends m. It returns (delivered, droppedOne); delivered is false
@@ -89,12 +92,15 @@ func (mb *mailbox) push(m Message) (ok bool, full bool, droppedOld bool) {
 		droppedOld = true
 	}
 	mb.q = append(mb.q, m)
-	wake := mb.waiting
-	mb.waiting = false
+	var wake chan struct{}
+	if mb.waiting {
+		wake = mb.notify
+		mb.waiting = false
+	}
 	mb.mu.Unlock()
-	if wake {
+	if wake != nil {
 		select {
-		case mb.notify <- struct{}{}:
+		case wake <- struct{}{}:
 		default:
 		}
 	}
@@ -135,12 +141,12 @@ func (mb *mailbox) removeAt(i int) {
 func (mb *mailbox) receive(ctx context.Context, match func(Message) bool) (Message, error) {
 	var sc scan
 	for {
-		m, found, err := mb.take(match, &sc)
-		if found || err != nil {
+		m, notify, err := mb.take(match, &sc)
+		if notify == nil || err != nil {
 			return m, err
 		}
 		select {
-		case <-mb.notify:
+		case <-notify:
 		case <-ctx.Done():
 			mb.mu.Lock()
 			mb.waiting = false
@@ -157,9 +163,10 @@ type scan struct {
 }
 
 // take removes and returns the first matching message not yet offered. If
-// there is none it marks the receiver waiting (or returns ErrExited when
-// closed). A panicking match leaves the mailbox unlocked.
-func (mb *mailbox) take(match func(Message) bool, sc *scan) (Message, bool, error) {
+// there is none it marks the receiver waiting and returns the channel to
+// wait on (or returns ErrExited when closed). A panicking match leaves the
+// mailbox unlocked.
+func (mb *mailbox) take(match func(Message) bool, sc *scan) (Message, chan struct{}, error) {
 	mb.mu.Lock()
 	defer mb.mu.Unlock()
 	if d := int(mb.dropped - sc.droppedAt); d > 0 {
@@ -170,15 +177,18 @@ func (mb *mailbox) take(match func(Message) bool, sc *scan) (Message, bool, erro
 		m := mb.q[i]
 		if match == nil || match(m) {
 			mb.removeAt(i)
-			return m, true, nil
+			return m, nil, nil
 		}
 		sc.done++
 	}
 	if mb.closed {
-		return Message{}, false, ErrExited
+		return Message{}, nil, ErrExited
+	}
+	if mb.notify == nil {
+		mb.notify = make(chan struct{}, 1)
 	}
 	mb.waiting = true
-	return Message{}, false, nil
+	return Message{}, mb.notify, nil
 }
 
 // close empties and closes the mailbox, wakes the receiver and returns how
@@ -192,10 +202,13 @@ func (mb *mailbox) close() int {
 	mb.closed = true
 	n := len(mb.q) - mb.head
 	mb.q, mb.head = nil, 0
+	wake := mb.notify
 	mb.mu.Unlock()
-	select {
-	case mb.notify <- struct{}{}:
-	default:
+	if wake != nil {
+		select {
+		case wake <- struct{}{}:
+		default:
+		}
 	}
 	return n
 }

@@ -167,7 +167,7 @@ func assertQueue(t *testing.T, p *Process, want ...int) {
 }
 
 func TestMailboxUnboundedGrowsAndCompacts(t *testing.T) {
-	mb := newMailbox(MailboxConfig{})
+	var mb mailbox
 	ctx := context.Background()
 	for round := 0; round < 3; round++ {
 		for i := 0; i < 5000; i++ {

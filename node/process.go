@@ -24,7 +24,7 @@ type ProcessFunc func(ctx context.Context, p *Process) error
 type Process struct {
 	node   *Node
 	pid    PID
-	mb     *mailbox
+	mb     mailbox
 	ctx    context.Context
 	cancel context.CancelFunc
 	trap   atomic.Bool
@@ -87,7 +87,8 @@ func (n *Node) Spawn(fn ProcessFunc, opts ...SpawnOption) (PID, error) {
 	if err := o.mailbox.Validate(); err != nil {
 		return PID{}, err
 	}
-	p := &Process{node: n, mb: newMailbox(o.mailbox)}
+	p := &Process{node: n}
+	p.mb.init(o.mailbox)
 	p.pid = PID{Node: n.id, Incarnation: n.inc, Serial: n.serial.Add(1)}
 	p.trap.Store(o.trap)
 	p.ctx, p.cancel = context.WithCancel(context.Background())

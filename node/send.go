@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"reflect"
 
 	"github.com/roster-dev/roster/transport"
 )
@@ -52,16 +53,27 @@ func (n *Node) send(ctx context.Context, from PID, to Dest, msg any) error {
 		return n.sendPID(ctx, from, pid, msg, nil)
 	case RemoteName:
 		if d.Node == n.id {
-			return n.send(ctx, from, Name(d.Name), msg)
+			pid, err := n.whereisName(d.Name)
+			if err != nil {
+				return err
+			}
+			return n.sendPID(ctx, from, pid, msg, nil)
 		}
 		return n.sendRemote(ctx, d.Node, &transport.Envelope{Kind: transport.KindMessage, From: from, ToName: d.Name}, msg)
 	case Global, GlobalFenced:
 		return n.sendGlobal(ctx, from, d, msg)
-	case nil:
-		return fmt.Errorf("%w: nil", ErrBadDest)
 	default:
-		return fmt.Errorf("%w: %T", ErrBadDest, to)
+		return badDest(to)
 	}
+}
+
+// badDest is the error for a Dest of an unknown type. It keeps `to` from
+// escaping, so that boxing a PID into a Dest does not allocate.
+func badDest(to Dest) error {
+	if to == nil {
+		return fmt.Errorf("%w: nil", ErrBadDest)
+	}
+	return fmt.Errorf("%w: %s", ErrBadDest, reflect.TypeOf(to))
 }
 
 // sendPID delivers to a pid. env, when non-nil, is a prepared envelope
@@ -129,9 +141,7 @@ func (n *Node) resolve(ctx context.Context, to Dest) (PID, error) {
 	case GlobalFenced:
 		pid, _, err := n.lookupGlobal(ctx, d.Name)
 		return pid, err
-	case nil:
-		return PID{}, fmt.Errorf("%w: nil", ErrBadDest)
 	default:
-		return PID{}, fmt.Errorf("%w: %T", ErrBadDest, to)
+		return PID{}, badDest(to)
 	}
 }
