@@ -1,1 +1,73 @@
+// Package node is a Roster node: it runs processes (goroutines with
+// mailboxes, identified by never-reused PIDs), routes messages and signals
+// between them locally and over a transport.Transport to other nodes, and
+// owns the node's local name registries (package local).
+//
+// # Processes
+//
+// Spawn starts a ProcessFunc on its own goroutine with a mailbox. The
+// process receives with Receive or, selectively, with ReceiveMatch (Erlang's
+// receive with patterns: unmatched messages stay queued in order). Its exit
+// reason is what the function returns (nil: Normal), a *PanicError, or the
+// reason of the exit signal that killed it (Killed, Shutdown, a linked
+// process's error, NoConnection, ...). Reasons are errors compared with
+// errors.Is.
+//
+// Monitor gives a Down message when the target exits (NoProc at once if it
+// is already dead). Link ties two processes: an abnormal exit of one kills
+// the other, unless it traps exits (TrapExit), in which case it gets an
+// ExitSignal message. Node.Exit is erlang:exit/2; Killed cannot be trapped.
+// Remote monitors and links travel over the transport; they fire with
+// NoConnection when the transport reports the peer down, and with NodeDown
+// when membership calls Node.NodeDown.
+//
+// # Messages
+//
+// Local sends pass the Go value itself (no copy, no encoding: the sender
+// must not mutate it afterwards). Remote sends msgpack-encode it; the
+// receiver's Message.Decode decodes into a typed value, and works for
+// local messages too. Mailboxes are unbounded by default; a bounded one
+// drops the newest (sender gets ErrMailboxFull) or the oldest message. A
+// message for a dead pid, or for a pid of an older incarnation of a node,
+// is dropped: a synchronous local send gets ErrNoProc.
+//
+// # Names
+//
+// Names() is a unique local.Registry and Groups() a duplicate one, both
+// bound to the node's processes (entries vanish when their process exits;
+// the node implements local.Owners). Send accepts a PID, a Name, a
+// RemoteName, or a Global/GlobalFenced name once a GlobalNames table is
+// wired in with SetGlobal.
+//
+// # Concurrency
+//
+// Every exported method is safe for concurrent use. Process methods are
+// meant for the process's own goroutine; only one goroutine may receive
+// from a mailbox at a time. Transport callbacks (HandleEnvelope, PeerUp,
+// PeerDown) never block: deliveries take a mailbox lock and signals to other
+// nodes go through an outbox drained by one goroutine, in order.
+//
+// Lock order (a lock may be taken while holding the ones before it, never
+// the reverse): Process.mu, then mailbox.mu. Node.mu (the process table)
+// and Node.monMu (the monitor table) are leaves: taken alone, never while
+// holding another node lock. Exit listeners (registries), Down and exit
+// signal delivery run with no node lock held. A process exit runs, in
+// order: mark dead, cancel ctx, discard the mailbox, call exit listeners
+// (registries drop its names), remove it from the table, fire monitors of
+// it, drop monitors it holds, signal its links.
+//
+// # Usage
+//
+//	n, err := node.New(node.DefaultConfig())
+//	if err != nil { ... }
+//	defer n.Shutdown(ctx)
+//	pid, err := n.Spawn(func(ctx context.Context, p *node.Process) error {
+//		m, err := p.Receive(ctx)
+//		if err != nil {
+//			return err
+//		}
+//		fmt.Println("got", m.Body)
+//		return nil
+//	}, node.WithName("greeter"))
+//	err = n.Send(ctx, node.Name("greeter"), "hello")
 package node
