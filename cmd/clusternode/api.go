@@ -18,7 +18,7 @@ import (
 //
 // Errors: implementations wrap the daemon's sentinels below (errNoProc,
 // errNotFound, errNotOwner, errInvalidName, errUnavailable, errCompacted,
-// errRemotePID) or return a *nameTakenError, so that http.go can map them to
+// errRemotePID, errOutcomeUnknown, errMailboxFull) or return a *nameTakenError, so that http.go can map them to
 // status codes without knowing the node's or the global table's types.
 type backend interface {
 	// Self returns this node's id and incarnation.
@@ -29,8 +29,6 @@ type backend interface {
 	// normal exit, an error is the exit reason. ctx is cancelled when the
 	// process is killed or the node shuts down.
 	Spawn(fn func(ctx context.Context, mb mailbox) error) (transport.PID, error)
-	// Exit makes pid exit with reason normal. errNoProc if it is not alive.
-	Exit(pid transport.PID) error
 	// Alive reports whether pid is a live process on this node.
 	Alive(pid transport.PID) bool
 	// Send delivers body (a JSON value) to pid on any node. A send to a dead
@@ -214,6 +212,10 @@ var (
 	errRemotePID   = errors.New("clusternode: pid is on another node")
 	errNameTaken   = errors.New("clusternode: name already registered")
 	errTTLExpired  = errors.New("clusternode: client process ttl expired")
+	// errOutcomeUnknown: a global write may or may not have been applied
+	// (leadership was lost mid-commit); re-read before retrying.
+	errOutcomeUnknown = errors.New("clusternode: write outcome unknown")
+	errMailboxFull    = errors.New("clusternode: mailbox full")
 )
 
 // nameTakenError reports the current owner of a name that is taken.

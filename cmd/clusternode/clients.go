@@ -33,6 +33,7 @@ type clients struct {
 type client struct {
 	renew chan renewReq
 	polls chan *pollReq
+	stop  chan struct{} // a send makes the process exit normally
 	done  chan struct{} // closed when the process goroutine returns
 }
 
@@ -67,6 +68,7 @@ func (c *clients) spawn(ttl time.Duration) (transport.PID, error) {
 	cl := &client{
 		renew: make(chan renewReq),
 		polls: make(chan *pollReq),
+		stop:  make(chan struct{}),
 		done:  make(chan struct{}),
 	}
 	ready := make(chan transport.PID, 1)
@@ -125,6 +127,27 @@ func (c *clients) renew(ctx context.Context, pid transport.PID, ttl time.Duratio
 	}
 }
 
+// stop makes pid exit with reason normal and waits until it has.
+func (c *clients) stop(ctx context.Context, pid transport.PID) error {
+	cl, err := c.get(pid)
+	if err != nil {
+		return err
+	}
+	select {
+	case cl.stop <- struct{}{}:
+	case <-cl.done:
+		return fmt.Errorf("%w: %s exited", errNoProc, pid)
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	select {
+	case <-cl.done:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
 // poll returns up to max messages from pid's mailbox, waiting until ctx is
 // done for the first. An empty result with a nil error means none came.
 func (c *clients) poll(ctx context.Context, pid transport.PID, max int) ([]inbound, error) {
@@ -164,6 +187,8 @@ func (cl *client) loop(ctx context.Context, mb mailbox, clk clock, ttl time.Dura
 			return nil
 		case <-t.C():
 			return errTTLExpired
+		case <-cl.stop:
+			return nil
 		case req := <-cl.renew:
 			ttl = req.ttl
 			t.Reset(ttl)

@@ -112,17 +112,6 @@ func removePID(s []transport.PID, pid transport.PID) []transport.PID {
 	return out
 }
 
-func (f *fakeBackend) Exit(pid transport.PID) error {
-	f.mu.Lock()
-	p := f.procs[pid]
-	f.mu.Unlock()
-	if p == nil {
-		return fmt.Errorf("%w: %s", errNoProc, pid)
-	}
-	p.cancel()
-	return nil
-}
-
 func (f *fakeBackend) Alive(pid transport.PID) bool {
 	f.mu.Lock()
 	defer f.mu.Unlock()

@@ -147,6 +147,10 @@ func (s *apiServer) writeError(w http.ResponseWriter, r *http.Request, err error
 	case errors.Is(err, errRemotePID):
 		pid, _ := transport.ParsePID(r.PathValue("pid"))
 		writeJSON(w, http.StatusMisdirectedRequest, apiError{Error: err.Error(), Code: "remote_pid", Node: pid.Node})
+	case errors.Is(err, errMailboxFull):
+		writeErr(w, http.StatusTooManyRequests, "mailbox_full", err.Error())
+	case errors.Is(err, errOutcomeUnknown):
+		writeErr(w, http.StatusServiceUnavailable, "outcome_unknown", err.Error())
 	case errors.Is(err, errUnavailable):
 		writeErr(w, http.StatusServiceUnavailable, "unavailable", err.Error())
 	case errors.Is(err, context.DeadlineExceeded):

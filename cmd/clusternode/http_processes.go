@@ -69,11 +69,7 @@ func (s *apiServer) deleteProcess(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
-	if _, err := s.clients.get(pid); err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	if err := s.be.Exit(pid); err != nil {
+	if err := s.clients.stop(r.Context(), pid); err != nil {
 		s.writeError(w, r, err)
 		return
 	}

@@ -2,12 +2,234 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
+	"fmt"
+	"sync/atomic"
 
-	"github.com/hashicorp/go-hclog"
+	"github.com/roster-dev/roster/global"
+	"github.com/roster-dev/roster/local"
+	"github.com/roster-dev/roster/node"
+	"github.com/roster-dev/roster/transport"
 )
 
-// openNode builds the real node from the agent's configuration.
-func openNode(ctx context.Context, cfg *agentConfig, log hclog.Logger) (backend, func(context.Context) error, error) {
-	return nil, nil, errors.New("node wiring not yet available")
+// nodeBackend adapts a *node.Node to the daemon's backend. The process,
+// send and local-registry parts use node's public API directly. The global
+// and cluster parts go through two small interfaces, globalTable and
+// clusterView: *global.Table satisfies globalTable today, and the lead's
+// cluster wiring in node is meant to provide both (see the report).
+type nodeBackend struct {
+	n       *node.Node
+	table   globalTable // nil: global names are not wired (503)
+	cluster clusterView // nil: single node without membership
+	// onRegistered, when set, is called after a global registration of
+	// pid (the stand-alone wiring uses it to drop names on exit).
+	onRegistered func(pid transport.PID)
+
+	leaderChanges atomic.Uint64
+}
+
+var _ backend = (*nodeBackend)(nil)
+
+// globalTable is what the daemon needs from the cluster-wide name table.
+// *global.Table implements it; so can node once it wraps the table (the
+// owner checks, "is pid a live local process", are node's job there).
+type globalTable interface {
+	Register(ctx context.Context, name string, owner transport.PID, meta []byte) (global.Registration, error)
+	Unregister(ctx context.Context, name string, owner transport.PID) error
+	Lookup(name string, opts ...global.ReadOption) (global.Registration, global.ReadInfo, error)
+	List(prefix string, opts ...global.ReadOption) ([]global.Registration, global.ReadInfo, error)
+	Watch(ctx context.Context, prefix string, fromIndex uint64) (<-chan global.Event, error)
+	Leader() (transport.NodeID, string)
+	Stats() global.Stats
+	Configuration() ([]global.Server, error)
+}
+
+// clusterView is what the daemon needs from membership (TODO(lead): the
+// node's memberlist wiring provides it).
+type clusterView interface {
+	// Members lists the nodes memberlist knows, with their state.
+	Members() []member
+	// ForwardedWrites counts global writes this node forwarded to the leader.
+	ForwardedWrites() uint64
+}
+
+func (b *nodeBackend) Self() (transport.NodeID, uint64) { return b.n.ID(), b.n.Incarnation() }
+
+// nodeMailbox is a *node.Process seen as a mailbox.
+type nodeMailbox struct{ p *node.Process }
+
+func (m nodeMailbox) Receive(ctx context.Context) (inbound, error) {
+	msg, err := m.p.Receive(ctx)
+	if err != nil {
+		return inbound{}, err
+	}
+	return toInbound(msg), nil
+}
+
+// TryReceive relies on node's Receive taking a queued message before it
+// looks at ctx.
+func (m nodeMailbox) TryReceive() (inbound, bool) {
+	if m.p.Len() == 0 {
+		return inbound{}, false
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	msg, err := m.p.Receive(ctx)
+	if err != nil {
+		return inbound{}, false
+	}
+	return toInbound(msg), true
+}
+
+// toInbound renders a node message: a local body as is, a remote one from
+// its generic msgpack decoding (which node keeps in Body).
+func toInbound(m node.Message) inbound {
+	body := m.Body
+	switch v := body.(type) {
+	case node.Down:
+		body = map[string]any{"down": map[string]any{"pid": v.PID.String(), "reason": reasonText(v.Reason)}}
+	case node.ExitSignal:
+		body = map[string]any{"exit": map[string]any{"from": v.From.String(), "reason": reasonText(v.Reason)}}
+	}
+	return inbound{From: m.From, Body: renderBody(body)}
+}
+
+func reasonText(err error) string {
+	if err == nil {
+		return "normal"
+	}
+	return node.ReasonToWire(err).Code + optional(node.ReasonToWire(err).Message)
+}
+
+func optional(s string) string {
+	if s == "" {
+		return ""
+	}
+	return ": " + s
+}
+
+func (b *nodeBackend) Spawn(fn func(ctx context.Context, mb mailbox) error) (transport.PID, error) {
+	pid, err := b.n.Spawn(func(ctx context.Context, p *node.Process) error {
+		return fn(ctx, nodeMailbox{p})
+	})
+	return pid, mapErr(err)
+}
+
+func (b *nodeBackend) Alive(pid transport.PID) bool { return b.n.Alive(pid) }
+
+func (b *nodeBackend) Send(ctx context.Context, to transport.PID, body json.RawMessage) error {
+	return mapErr(b.n.Send(ctx, to, body))
+}
+
+func (b *nodeBackend) RegisterLocal(key string, pid transport.PID) error {
+	return mapErr(b.n.Register(key, pid))
+}
+
+func (b *nodeBackend) LookupLocal(key string) (transport.PID, error) {
+	pid, ok := b.n.Whereis(key)
+	if !ok {
+		return transport.PID{}, fmt.Errorf("%w: local name %q", errNotFound, key)
+	}
+	return pid, nil
+}
+
+func (b *nodeBackend) UnregisterLocal(key string, pid transport.PID) error {
+	return mapErr(b.n.Unregister(key, pid))
+}
+
+func (b *nodeBackend) JoinGroup(key string, pid transport.PID) error {
+	return mapErr(b.n.Groups().Register(key, pid, nil))
+}
+
+func (b *nodeBackend) GroupMembers(key string) []transport.PID {
+	entries := b.n.Groups().Lookup(key)
+	out := make([]transport.PID, len(entries))
+	for i, e := range entries {
+		out[i] = e.PID
+	}
+	return out
+}
+
+func (b *nodeBackend) LeaveGroup(key string, pid transport.PID) error {
+	return mapErr(b.n.Groups().Unregister(key, pid))
+}
+
+func (b *nodeBackend) SendGroup(ctx context.Context, key string, body json.RawMessage) (int, error) {
+	var sent int
+	err := b.n.Groups().Dispatch(key, func(entries []local.Entry[transport.PID]) {
+		for _, e := range entries {
+			// A member that exited meanwhile is skipped, not an error.
+			if b.n.Send(ctx, e.PID, body) == nil {
+				sent++
+			}
+		}
+	})
+	if err != nil {
+		return sent, mapErr(err)
+	}
+	return sent, nil
+}
+
+func (b *nodeBackend) Stats() stats {
+	s := b.n.Stats()
+	st := stats{
+		Processes:       s.Live,
+		LocalNames:      b.n.Names().Count(),
+		MessagesIn:      s.MsgsIn,
+		MessagesOut:     s.MsgsOut,
+		MessagesDropped: s.Dropped,
+		LeaderChanges:   b.leaderChanges.Load(),
+	}
+	if b.table != nil {
+		st.GlobalNames = b.table.Stats().Names
+	}
+	if b.cluster != nil {
+		st.ForwardedWrites = b.cluster.ForwardedWrites()
+	}
+	return st
+}
+
+// mapErr wraps node, local and global errors in the daemon's sentinels,
+// keeping the original text and chain.
+func mapErr(err error) error {
+	if err == nil {
+		return nil
+	}
+	var lar *local.AlreadyRegisteredError[transport.PID]
+	var gar *global.AlreadyRegisteredError
+	switch {
+	case errors.As(err, &lar):
+		return &nameTakenError{Name: lar.Key, Owner: registration{Name: lar.Key, PID: lar.Owner, Node: lar.Owner.Node}}
+	case errors.As(err, &gar):
+		return &nameTakenError{Name: gar.Name, Owner: registration{Name: gar.Name, PID: gar.Owner, Node: gar.Owner.Node, Fence: gar.Fence}}
+	}
+	if errors.Is(err, global.ErrMetaTooLarge) {
+		return badReq("meta_too_large", "%v", err)
+	}
+	for _, m := range errMap {
+		for _, e := range m.from {
+			if errors.Is(err, e) {
+				return fmt.Errorf("%w: %w", m.to, err)
+			}
+		}
+	}
+	return err
+}
+
+var errMap = []struct {
+	to   error
+	from []error
+}{
+	{errNoProc, []error{node.ErrNoProc, node.ErrExited, node.ErrNotLocal, local.ErrNoProc, global.ErrInvalidOwner, global.ErrOwnerGone}},
+	{errNotFound, []error{node.ErrNameNotFound, local.ErrNotFound, global.ErrNotFound}},
+	{errNotOwner, []error{local.ErrNotOwner, global.ErrNotOwner}},
+	{errInvalidName, []error{local.ErrKeyEmpty, local.ErrKeyTooLong, global.ErrNameEmpty, global.ErrNameTooLong, global.ErrNameInvalid}},
+	{errCompacted, []error{global.ErrCompacted}},
+	{errOutcomeUnknown, []error{global.ErrOutcomeUnknown}},
+	{errMailboxFull, []error{node.ErrMailboxFull}},
+	{errUnavailable, []error{
+		global.ErrNoQuorum, global.ErrNoLeader, global.ErrNotLeader, global.ErrShutdown,
+		node.ErrShutdown, node.ErrNoGlobal, node.ErrNoRoute,
+	}},
 }
