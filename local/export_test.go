@@ -70,6 +70,14 @@ func (r *Registry[P]) checkPartition(i int, p *partition[P]) error {
 		}
 	}
 	byOwner := map[*entry[P]]bool{}
+	if p.unique != nil {
+		byOwner = byKey // the key index doubles as the (pid, key) index
+		for _, e := range p.unique {
+			if r.entryPart(e.key, e.pid) != p || e.next != nil {
+				return fmt.Errorf("partition %d: entry %v/%q misplaced or chained", i, e.pid, e.key)
+			}
+		}
+	}
 	for ok, head := range p.owned {
 		for e := head; e != nil; e = e.next {
 			if e.pid != ok.pid || e.key != ok.key || !byKey[e] {

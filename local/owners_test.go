@@ -105,7 +105,7 @@ func TestExitDuringAttach(t *testing.T) {
 	// after attaching: the registration must fail too.
 	victim2 := rt.Spawn()
 	rt.onAttach = nil
-	exitInside := &exitingRuntime{runtime: rt, victim: victim2}
+	exitInside := &exitingRuntime{procRuntime: rt, victim: victim2}
 	r2 := newReg(t, local.Config[pid]{Owners: exitInside})
 	if err := r2.Register("k", victim2, nil); !errors.Is(err, local.ErrNoProc) {
 		t.Fatalf("Register = %v, want ErrNoProc", err)
@@ -118,12 +118,12 @@ func TestExitDuringAttach(t *testing.T) {
 // exitingRuntime attaches victim and then immediately makes it exit,
 // calling OwnerExited before Attach returns.
 type exitingRuntime struct {
-	*runtime
+	*procRuntime
 	victim pid
 }
 
 func (x *exitingRuntime) Attach(p pid, l local.ExitListener[pid]) error {
-	if err := x.runtime.Attach(p, l); err != nil {
+	if err := x.procRuntime.Attach(p, l); err != nil {
 		return err
 	}
 	if p == x.victim {
@@ -163,7 +163,7 @@ func TestConcurrentChurn(t *testing.T) {
 	}
 }
 
-func churn(t *testing.T, r *local.Registry[pid], rt *runtime, procs []pid, rng *rand.Rand) {
+func churn(t *testing.T, r *local.Registry[pid], rt *procRuntime, procs []pid, rng *rand.Rand) {
 	for range 2000 {
 		p := procs[rng.IntN(len(procs))]
 		key := fmt.Sprintf("k%d", rng.IntN(30))

@@ -32,9 +32,10 @@ type bucket[P comparable] struct {
 }
 
 // partition is one shard of a registry. All fields but emitMu are guarded by
-// mu. Every entry is indexed by key (unique or dup), by (pid, key) (owned)
-// and in its pid's list (heads), so removal by (pid, key) and by pid costs
-// O(entries removed), however many entries the pid or the table holds.
+// mu. Every entry is indexed by key (unique or dup), by (pid, key) (owned;
+// in a Unique registry the key index serves) and in its pid's list (heads),
+// so removal by (pid, key) and by pid costs O(entries removed), however many
+// entries the pid or the table holds.
 type partition[P comparable] struct {
 	mu     sync.RWMutex
 	unique map[string]*entry[P]    // Unique: key → its entry
@@ -49,11 +50,12 @@ type partition[P comparable] struct {
 }
 
 func newPartition[P comparable](kind Kind) *partition[P] {
-	p := &partition[P]{owned: make(map[ownKey[P]]*entry[P]), heads: make(map[P]*entry[P])}
+	p := &partition[P]{heads: make(map[P]*entry[P])}
 	if kind == Unique {
 		p.unique = make(map[string]*entry[P])
 	} else {
 		p.dup = make(map[string]*bucket[P])
+		p.owned = make(map[ownKey[P]]*entry[P])
 	}
 	return p
 }
@@ -71,10 +73,10 @@ func (p *partition[P]) insert(e *entry[P]) {
 		e.idx = len(b.ptrs)
 		b.ptrs = append(b.ptrs, e)
 		b.vals = append(b.vals, Entry[P]{Key: e.key, PID: e.pid, Value: e.value})
+		ok := ownKey[P]{e.pid, e.key}
+		e.next = p.owned[ok]
+		p.owned[ok] = e
 	}
-	ok := ownKey[P]{e.pid, e.key}
-	e.next = p.owned[ok]
-	p.owned[ok] = e
 	if h := p.heads[e.pid]; h != nil {
 		h.pprev = e
 		e.pnext = h
@@ -86,7 +88,6 @@ func (p *partition[P]) insert(e *entry[P]) {
 // unindex removes e from the key index and its pid's list, but not from
 // owned. mu must be held for writing.
 func (p *partition[P]) unindex(e *entry[P]) {
-	p.count--
 	if e.pprev != nil {
 		e.pprev.pnext = e.pnext
 	} else if e.pnext != nil {
@@ -98,6 +99,13 @@ func (p *partition[P]) unindex(e *entry[P]) {
 		e.pnext.pprev = e.pprev
 	}
 	e.pprev, e.pnext = nil, nil
+	p.unindexKey(e)
+}
+
+// unindexKey removes e from the key index only. mu must be held for
+// writing.
+func (p *partition[P]) unindexKey(e *entry[P]) {
+	p.count--
 	if p.unique != nil {
 		delete(p.unique, e.key)
 		return
@@ -121,19 +129,37 @@ func (p *partition[P]) unindex(e *entry[P]) {
 // chain returns the newest of pid's entries under key, or nil. mu must be
 // held.
 func (p *partition[P]) chain(pid P, key string) *entry[P] {
+	if p.unique != nil {
+		if e := p.unique[key]; e != nil && e.pid == pid {
+			return e
+		}
+		return nil
+	}
 	return p.owned[ownKey[P]{pid, key}]
+}
+
+// setChain records head as pid's chain under key (nil: none). Unique
+// registries keep no chains. mu must be held for writing.
+func (p *partition[P]) setChain(pid P, key string, head *entry[P]) {
+	if p.owned == nil {
+		return
+	}
+	if head == nil {
+		delete(p.owned, ownKey[P]{pid, key})
+	} else {
+		p.owned[ownKey[P]{pid, key}] = head
+	}
 }
 
 // removeChain removes all of pid's entries under key and returns them as a
 // chain (linked by next), or nil if there were none. mu must be held for
 // writing.
 func (p *partition[P]) removeChain(pid P, key string) *entry[P] {
-	ok := ownKey[P]{pid, key}
-	head := p.owned[ok]
+	head := p.chain(pid, key)
 	if head == nil {
 		return nil
 	}
-	delete(p.owned, ok)
+	p.setChain(pid, key, nil)
 	for e := head; e != nil; e = e.next {
 		p.unindex(e)
 	}
@@ -144,10 +170,9 @@ func (p *partition[P]) removeChain(pid P, key string) *entry[P] {
 // It returns the removed entries (linked by next) and how many there were.
 // mu must be held for writing.
 func (p *partition[P]) removeMatch(pid P, key string, pred func(any) bool) (*entry[P], int) {
-	ok := ownKey[P]{pid, key}
 	var kept, removed *entry[P]
 	n := 0
-	for e := p.owned[ok]; e != nil; {
+	for e := p.chain(pid, key); e != nil; {
 		next := e.next
 		if pred(e.value) {
 			p.unindex(e)
@@ -160,22 +185,26 @@ func (p *partition[P]) removeMatch(pid P, key string, pred func(any) bool) (*ent
 		}
 		e = next
 	}
-	if kept != nil {
-		p.owned[ok] = kept // relinked (reversed) chain
-	} else {
-		delete(p.owned, ok)
-	}
+	p.setChain(pid, key, kept) // relinked (reversed), or nil
 	return removed, n
 }
 
 // removePID removes every entry of pid and calls fn (if non-nil) for each.
 // It returns how many were removed. mu must be held for writing.
 func (p *partition[P]) removePID(pid P, fn func(*entry[P])) int {
+	head := p.heads[pid]
+	if head == nil {
+		return 0
+	}
+	delete(p.heads, pid) // the whole list goes: no unlinking one by one
 	n := 0
-	for e := p.heads[pid]; e != nil; {
+	for e := head; e != nil; {
 		next := e.pnext
-		delete(p.owned, ownKey[P]{pid, e.key})
-		p.unindex(e)
+		e.pprev, e.pnext = nil, nil
+		if p.owned != nil {
+			delete(p.owned, ownKey[P]{pid, e.key})
+		}
+		p.unindexKey(e)
 		n++
 		if fn != nil {
 			fn(e)

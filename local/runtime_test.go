@@ -10,10 +10,10 @@ import (
 // pid is the process id of the fake runtime.
 type pid int
 
-// runtime is a tiny fake process runtime implementing local.Owners: it
+// procRuntime is a tiny fake process runtime implementing local.Owners: it
 // spawns pids, lets them exit with a reason, and tells the attached
 // listeners. It calls listeners outside its lock, as node does.
-type runtime struct {
+type procRuntime struct {
 	mu       sync.Mutex
 	next     pid
 	live     map[pid]map[local.ExitListener[pid]]bool
@@ -24,14 +24,14 @@ type runtime struct {
 	onAttach func(p pid)
 }
 
-var _ local.Owners[pid] = (*runtime)(nil)
+var _ local.Owners[pid] = (*procRuntime)(nil)
 
-func newRuntime() *runtime {
-	return &runtime{live: make(map[pid]map[local.ExitListener[pid]]bool)}
+func newRuntime() *procRuntime {
+	return &procRuntime{live: make(map[pid]map[local.ExitListener[pid]]bool)}
 }
 
 // Spawn starts a process and returns its pid.
-func (rt *runtime) Spawn() pid {
+func (rt *procRuntime) Spawn() pid {
 	rt.mu.Lock()
 	defer rt.mu.Unlock()
 	rt.next++
@@ -40,7 +40,7 @@ func (rt *runtime) Spawn() pid {
 }
 
 // Attach implements local.Owners.
-func (rt *runtime) Attach(p pid, l local.ExitListener[pid]) error {
+func (rt *procRuntime) Attach(p pid, l local.ExitListener[pid]) error {
 	if rt.onAttach != nil {
 		rt.onAttach(p)
 	}
@@ -59,7 +59,7 @@ func (rt *runtime) Attach(p pid, l local.ExitListener[pid]) error {
 }
 
 // Detach implements local.Owners.
-func (rt *runtime) Detach(p pid, l local.ExitListener[pid]) {
+func (rt *procRuntime) Detach(p pid, l local.ExitListener[pid]) {
 	rt.mu.Lock()
 	defer rt.mu.Unlock()
 	if ls, ok := rt.live[p]; ok && ls[l] {
@@ -71,7 +71,7 @@ func (rt *runtime) Detach(p pid, l local.ExitListener[pid]) {
 // Exit ends a process and tells its listeners why, returning once they
 // have been told. It reports whether p was live; exiting a dead pid is a
 // no-op (another goroutine's Exit may still be telling the listeners).
-func (rt *runtime) Exit(p pid, reason error) bool {
+func (rt *procRuntime) Exit(p pid, reason error) bool {
 	rt.mu.Lock()
 	ls, ok := rt.live[p]
 	delete(rt.live, p)
@@ -83,7 +83,7 @@ func (rt *runtime) Exit(p pid, reason error) bool {
 }
 
 // Attached returns how many (pid, listener) attachments are live.
-func (rt *runtime) Attached() int {
+func (rt *procRuntime) Attached() int {
 	rt.mu.Lock()
 	defer rt.mu.Unlock()
 	n := 0
