@@ -260,7 +260,7 @@ func decodeEnvelope(body []byte, env *Envelope, in *interner) error {
 		err = decodeEnvelopeField(&r, string(key), env, in)
 	}
 	if err == nil && r.off != len(body) {
-		err = ErrBadFrame
+		err = errMsgpack
 	}
 	if err != nil {
 		return fmt.Errorf("%w: envelope: %w", ErrBadFrame, err)
@@ -276,7 +276,7 @@ func decodeEnvelopeField(r *mpReader, key string, env *Envelope, in *interner) e
 		var k uint64
 		k, err = r.uint()
 		if k > 255 {
-			return ErrBadFrame
+			return errMsgpack
 		}
 		env.Kind = Kind(k)
 	case "f":
@@ -380,7 +380,7 @@ func decodeRPC(body []byte, m *requestMsg, errText *string) error {
 		}
 	}
 	if err == nil && r.off != len(body) {
-		err = ErrBadFrame
+		err = errMsgpack
 	}
 	if err != nil {
 		return fmt.Errorf("%w: rpc: %w", ErrBadFrame, err)

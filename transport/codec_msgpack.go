@@ -2,6 +2,7 @@ package transport
 
 import (
 	"encoding/binary"
+	"errors"
 	"math"
 
 	"github.com/vmihailenco/msgpack/v5/msgpcode"
@@ -76,6 +77,10 @@ func appendInt(b []byte, v int64) []byte {
 	return binary.BigEndian.AppendUint64(append(b, msgpcode.Int64), uint64(v))
 }
 
+// errMsgpack is what mpReader returns for any malformed input; decoders
+// wrap it in ErrBadFrame.
+var errMsgpack = errors.New("invalid or truncated msgpack")
+
 // mpReader decodes msgpack from a byte slice. Every length is checked
 // against the bytes that remain, so garbage cannot make it allocate more
 // than its input.
@@ -86,7 +91,7 @@ type mpReader struct {
 
 func (r *mpReader) need(n int) ([]byte, error) {
 	if n < 0 || len(r.b)-r.off < n {
-		return nil, ErrBadFrame
+		return nil, errMsgpack
 	}
 	p := r.b[r.off : r.off+n]
 	r.off += n
@@ -115,7 +120,7 @@ func (r *mpReader) lenN(n int) (int, error) {
 	default:
 		v := binary.BigEndian.Uint32(p)
 		if v > math.MaxInt32 {
-			return 0, ErrBadFrame
+			return 0, errMsgpack
 		}
 		return int(v), nil
 	}
@@ -136,7 +141,7 @@ func (r *mpReader) mapLen() (int, error) {
 	case c == msgpcode.Nil:
 		return 0, nil
 	}
-	return 0, ErrBadFrame
+	return 0, errMsgpack
 }
 
 // bytes reads a str or bin (nil reads as empty) and returns a slice of the
@@ -159,7 +164,7 @@ func (r *mpReader) bytes() ([]byte, error) {
 	case c == msgpcode.Nil:
 		return nil, nil
 	default:
-		return nil, ErrBadFrame
+		return nil, errMsgpack
 	}
 	if err != nil {
 		return nil, err
@@ -190,7 +195,7 @@ func (r *mpReader) int() (int64, bool, error) {
 	case msgpcode.Uint64, msgpcode.Int64:
 		p, err = r.need(8)
 	default:
-		return 0, false, ErrBadFrame
+		return 0, false, errMsgpack
 	}
 	if err != nil {
 		return 0, false, err
@@ -215,7 +220,7 @@ func (r *mpReader) uint() (uint64, error) {
 	case big:
 		return uint64(v), nil
 	case v < 0:
-		return 0, ErrBadFrame
+		return 0, errMsgpack
 	}
 	return uint64(v), nil
 }
@@ -228,7 +233,7 @@ const maxSkipDepth = 16
 // compatibility).
 func (r *mpReader) skip(depth int) error {
 	if depth > maxSkipDepth {
-		return ErrBadFrame
+		return errMsgpack
 	}
 	c, err := r.code()
 	if err != nil {
@@ -290,7 +295,7 @@ func (r *mpReader) skipFixed(c byte) error {
 		n, err = r.lenN(4)
 		n++
 	default:
-		return ErrBadFrame
+		return errMsgpack
 	}
 	if err != nil {
 		return err

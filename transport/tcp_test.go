@@ -1,0 +1,235 @@
+package transport
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+// startTCP starts a TCP transport for cfg with a recorder.
+func startTCP(t *testing.T, cfg *Config) (*TCPTransport, *recorder) {
+	t.Helper()
+	r := newRecorder()
+	return tcpHarness{}.make(t, cfg, r).(*TCPTransport), r
+}
+
+// rawPeer opens a raw connection to tr, optionally completing the
+// handshake as node "evil", to send hand-made frames.
+func rawPeer(t *testing.T, tr *TCPTransport, handshake bool) net.Conn {
+	t.Helper()
+	nc, err := net.Dial("tcp", tr.Addr())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = nc.Close() })
+	if handshake {
+		cfg := testConfig(t, "evil", 666)
+		cfg.ClusterKey = tr.cfg.ClusterKey
+		if _, err := dialHandshake(cfg, &handshakeIO{w: nc, fr: newFrameReader(nc, 1<<20)}, tr.cfg.NodeID, 0); err != nil {
+			t.Fatalf("handshake: %v", err)
+		}
+	}
+	return nc
+}
+
+// expectClosed waits for the server to close nc.
+func expectClosed(t *testing.T, nc net.Conn, within time.Duration) {
+	t.Helper()
+	_ = nc.SetReadDeadline(time.Now().Add(within))
+	buf := make([]byte, 4096)
+	for {
+		_, err := nc.Read(buf)
+		if err == nil {
+			continue // refusal frames
+		}
+		var ne net.Error
+		if errors.As(err, &ne) && ne.Timeout() {
+			t.Fatalf("server did not close the connection within %v", within)
+		}
+		return
+	}
+}
+
+// TestBadInputClosesOnlyThatConnection sends malformed traffic on raw
+// connections; each is closed, and a well-behaved peer keeps working.
+func TestBadInputClosesOnlyThatConnection(t *testing.T) {
+	cfg := testConfig(t, "srv", 1)
+	cfg.HandshakeTimeout = 200 * time.Millisecond
+	cfg.MaxInflightRequests = 4
+	srv, rs := startTCP(t, cfg)
+	good, _ := startTCP(t, testConfig(t, "good", 2))
+	good.SetPeer("srv", srv.Addr(), 0)
+
+	block, _ := appendRequest(nil, &requestMsg{ID: 1, Method: "block"}, 1<<20)
+	flood := []byte{}
+	for i := uint64(1); i <= 10; i++ {
+		flood, _ = appendRequest(flood, &requestMsg{ID: i, Method: "block"}, 1<<20)
+	}
+	cases := []struct {
+		name      string
+		handshake bool
+		send      []byte
+	}{
+		{"slowloris (silent)", false, nil},
+		{"slowloris (half a hello)", false, []byte{0, 0, 0, 40, 1, 0x85}},
+		{"garbage before hello", false, []byte("GET / HTTP/1.1\r\n\r\n")},
+		{"oversize length prefix", true, []byte{0x7f, 0xff, 0xff, 0xff, 5}},
+		{"unknown frame type", true, []byte{0, 0, 0, 2, 200, 0x80}},
+		{"garbage msgpack", true, []byte{0, 0, 0, 4, byte(frameEnvelope), 0x81, 0xa1, 'k'}},
+		{"response on inbound", true, []byte{0, 0, 0, 4, byte(frameResponse), 0x81, 0xa1, 'i', 1}},
+		{"hello after handshake", true, []byte{0, 0, 0, 2, byte(frameHello), 0x80}},
+		{"duplicate request id", true, append(append([]byte{}, block...), block...)},
+		{"request flood", true, flood},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			nc := rawPeer(t, srv, c.handshake)
+			if _, err := nc.Write(c.send); err != nil {
+				t.Fatal(err)
+			}
+			expectClosed(t, nc, 3*time.Second)
+			got, err := good.Call(context.Background(), "srv", "whoami", nil)
+			if err != nil || string(got) != "good" {
+				t.Fatalf("good peer affected: %q %v", got, err)
+			}
+		})
+	}
+	// The evil peer came up and went down each time it got through the
+	// handshake; the good one stayed up throughout.
+	waitFor(t, 5*time.Second, func() error { return rs.hasEvent("down evil 666") })
+	for _, ev := range rs.eventList() {
+		if ev == "down good 2" {
+			t.Fatalf("good peer went down: %v", rs.eventList())
+		}
+	}
+}
+
+// TestTruncatedFrameIsConnectionLoss: a peer that dies mid-frame is just
+// a lost connection.
+func TestTruncatedFrameIsConnectionLoss(t *testing.T) {
+	srv, rs := startTCP(t, testConfig(t, "srv", 1))
+	nc := rawPeer(t, srv, true)
+	waitFor(t, 5*time.Second, func() error { return rs.hasEvent("up evil 666") })
+	_, _ = nc.Write([]byte{0, 0, 1, 0, byte(frameEnvelope), 0x81})
+	_ = nc.Close()
+	waitFor(t, 5*time.Second, func() error { return rs.hasEvent("down evil 666") })
+	if !errors.Is(rs.lastCause(), io.ErrUnexpectedEOF) || !errors.Is(rs.lastCause(), ErrConnLost) {
+		t.Fatalf("cause %v, want ErrConnLost wrapping ErrUnexpectedEOF", rs.lastCause())
+	}
+}
+
+// TestTooManyHandshakes: connections beyond MaxPendingHandshakes are
+// closed at once, so idle clients cannot pile up.
+func TestTooManyHandshakes(t *testing.T) {
+	cfg := testConfig(t, "srv", 1)
+	cfg.MaxPendingHandshakes = 2
+	srv, _ := startTCP(t, cfg)
+	rawPeer(t, srv, false)
+	rawPeer(t, srv, false)
+	waitFor(t, 5*time.Second, func() error {
+		if n := len(srv.handshake); n != 2 {
+			return fmt.Errorf("%d handshakes pending", n)
+		}
+		return nil
+	})
+	expectClosed(t, rawPeer(t, srv, false), 3*time.Second)
+}
+
+// TestRedialWithBackoff: dial failures fail fast during the backoff, and
+// the transport reconnects once dialling works again.
+func TestRedialWithBackoff(t *testing.T) {
+	srv, _ := startTCP(t, testConfig(t, "srv", 1))
+	var failing atomic.Bool
+	var dials atomic.Int32
+	failing.Store(true)
+	cfg := testConfig(t, "cli", 2)
+	cfg.RedialMin, cfg.RedialMax = 20*time.Millisecond, 40*time.Millisecond
+	cfg.Dialer = func(ctx context.Context, network, addr string) (net.Conn, error) {
+		dials.Add(1)
+		if failing.Load() {
+			return nil, errors.New("injected dial failure")
+		}
+		var d net.Dialer
+		return d.DialContext(ctx, network, addr)
+	}
+	cli, _ := startTCP(t, cfg)
+	cli.SetPeer("srv", srv.Addr(), 1)
+	_, err := cli.Call(context.Background(), "srv", "echo", nil)
+	var pe *PeerError
+	if !errors.As(err, &pe) {
+		t.Fatalf("want *PeerError while dialling fails, got %v", err)
+	}
+	// During the backoff calls fail without dialling.
+	n := dials.Load()
+	if _, err := cli.Call(context.Background(), "srv", "echo", nil); !errors.As(err, &pe) || dials.Load() != n {
+		t.Fatalf("want a fast failure without a dial, got %v (dials %d -> %d)", err, n, dials.Load())
+	}
+	failing.Store(false)
+	waitFor(t, 5*time.Second, func() error {
+		_, err := cli.Call(context.Background(), "srv", "echo", nil)
+		return err
+	})
+}
+
+// TestWrongIdentityRefused: the node at an address must be the one
+// expected there.
+func TestWrongIdentityRefused(t *testing.T) {
+	srv, _ := startTCP(t, testConfig(t, "srv", 1))
+	cli, _ := startTCP(t, testConfig(t, "cli", 2))
+	cli.SetPeer("other", srv.Addr(), 0)
+	if _, err := cli.Call(context.Background(), "other", "echo", nil); !errors.Is(err, ErrWrongPeer) {
+		t.Fatalf("want ErrWrongPeer, got %v", err)
+	}
+	cli.SetPeer("srv", srv.Addr(), 99)
+	if _, err := cli.Call(context.Background(), "srv", "echo", nil); !errors.Is(err, ErrWrongPeer) {
+		t.Fatalf("wrong incarnation: want ErrWrongPeer, got %v", err)
+	}
+}
+
+// TestBothDirectionsKeepOrder: when both nodes dial each other there are
+// two connections; each side sends on its own, so order holds both ways.
+func TestBothDirectionsKeepOrder(t *testing.T) {
+	a, ra := startTCP(t, testConfig(t, "a", 1))
+	b, rb := startTCP(t, testConfig(t, "b", 2))
+	a.SetPeer("b", b.Addr(), 0)
+	b.SetPeer("a", a.Addr(), 0)
+	const n = 500
+	errs := make(chan error, 2)
+	send := func(tr *TCPTransport, to NodeID) {
+		for i := 1; i <= n; i++ {
+			if err := tr.Send(context.Background(), to, &Envelope{Kind: KindMessage, Ref: uint64(i)}); err != nil {
+				errs <- err
+				return
+			}
+		}
+		errs <- nil
+	}
+	go send(a, "b")
+	go send(b, "a")
+	for i := 0; i < 2; i++ {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, r := range []*recorder{ra, rb} {
+		waitFor(t, 5*time.Second, func() error {
+			if len(r.envelopes()) != n {
+				return fmt.Errorf("%d of %d", len(r.envelopes()), n)
+			}
+			return nil
+		})
+		for i, env := range r.envelopes() {
+			if env.Ref != uint64(i+1) {
+				t.Fatalf("out of order at %d: %d", i, env.Ref)
+			}
+		}
+	}
+	if ev := ra.eventList(); len(ev) != 1 {
+		t.Fatalf("two connections must still be one PeerUp: %v", ev)
+	}
+}
