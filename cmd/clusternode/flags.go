@@ -39,6 +39,10 @@ type agentConfig struct {
 	LogLevel        hclog.Level
 	LogJSON         bool
 	Dev             bool
+
+	// inmemRaft keeps raft state in memory (tests under -race, where
+	// boltdb/bolt trips checkptr). Not a flag.
+	inmemRaft bool
 }
 
 // agentFlags binds the flag set to raw string/int values.
@@ -168,10 +172,10 @@ func (f *agentFlags) validateNet(c *agentConfig) error {
 		name string
 		v    int
 	}{{"-gossip-port", c.GossipPort}, {"-port", c.Port}, {"-raft-port", c.RaftPort}} {
-		if p.v < 1 || p.v > 65535 {
-			return usagef("%s %d: want 1..65535", p.name, p.v)
+		if p.v < 0 || p.v > 65535 {
+			return usagef("%s %d: want 1..65535 (0: any free port)", p.name, p.v)
 		}
-		if other, dup := ports[p.v]; dup {
+		if other, dup := ports[p.v]; dup && p.v != 0 {
 			return usagef("%s and %s are both %d", other, p.name, p.v)
 		}
 		ports[p.v] = p.name

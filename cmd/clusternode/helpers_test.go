@@ -21,7 +21,8 @@ type testAPI struct {
 	clk         *fakeClock
 	sink        *promSink
 	api         *apiServer
-	srv         *httptest.Server
+	base        string // http://host:port
+	client      *http.Client
 	stopStreams context.CancelFunc
 }
 
@@ -35,7 +36,7 @@ func newTestAPI(t *testing.T) *testAPI {
 		metrics: &metricsHandler{sink: sink, be: fake}, stopping: stopping,
 	}
 	srv := httptest.NewServer(api.handler())
-	a := &testAPI{t: t, fake: fake, clk: clk, sink: sink, api: api, srv: srv, stopStreams: stop}
+	a := &testAPI{t: t, fake: fake, clk: clk, sink: sink, api: api, base: srv.URL, client: srv.Client(), stopStreams: stop}
 	t.Cleanup(func() {
 		stop()
 		srv.Close()
@@ -64,11 +65,11 @@ func (a *testAPI) do(method, path, body string) (int, http.Header, map[string]an
 	if body != "" {
 		rd = strings.NewReader(body)
 	}
-	req, err := http.NewRequest(method, a.srv.URL+path, rd)
+	req, err := http.NewRequest(method, a.base+path, rd)
 	if err != nil {
 		a.t.Fatal(err)
 	}
-	resp, err := a.srv.Client().Do(req)
+	resp, err := a.client.Do(req)
 	if err != nil {
 		a.t.Fatalf("%s %s: %v", method, path, err)
 	}

@@ -21,8 +21,8 @@ type sseEvent struct {
 // when the stream ends.
 func (a *testAPI) openWatch(ctx context.Context, path string) (<-chan sseEvent, *http.Response) {
 	a.t.Helper()
-	req, _ := http.NewRequestWithContext(ctx, "GET", a.srv.URL+path, nil)
-	resp, err := a.srv.Client().Do(req)
+	req, _ := http.NewRequestWithContext(ctx, "GET", a.base+path, nil)
+	resp, err := a.client.Do(req)
 	if err != nil {
 		a.t.Fatal(err)
 	}
@@ -102,12 +102,12 @@ func TestWatchLastEventID(t *testing.T) {
 	pid := a.spawn("")
 	a.expect("PUT", "/v1/names/a", `{"pid":"`+pid+`"}`, http.StatusCreated, "")
 	b := a.expect("PUT", "/v1/names/b", `{"pid":"`+pid+`"}`, http.StatusCreated, "")
-	req, _ := http.NewRequest("GET", a.srv.URL+"/v1/watch", nil)
+	req, _ := http.NewRequest("GET", a.base+"/v1/watch", nil)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	req = req.WithContext(ctx)
 	req.Header.Set("Last-Event-ID", fmt.Sprint(b["fence"].(float64)-1))
-	resp, err := a.srv.Client().Do(req)
+	resp, err := a.client.Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -69,6 +69,7 @@ func openTable(cfg *agentConfig, log hclog.Logger, leaderChanges interface{ Add(
 	}
 	gcfg.NodeID = cfg.Node
 	gcfg.DataDir = cfg.DataDir
+	gcfg.InmemStore = cfg.inmemRaft
 	gcfg.RaftBind = net.JoinHostPort(cfg.Bind, strconv.Itoa(cfg.RaftPort))
 	if cfg.Advertise != "" {
 		gcfg.RaftAdvertise = net.JoinHostPort(cfg.Advertise, strconv.Itoa(cfg.RaftPort))
