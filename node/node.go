@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/hashicorp/go-hclog"
 	"github.com/roster-dev/roster/local"
@@ -51,6 +52,7 @@ type Node struct {
 	ctx       context.Context
 	cancel    context.CancelFunc
 	startOnce sync.Once
+	started   atomic.Bool
 	startErr  error
 	shutOnce  sync.Once
 	shutDone  chan struct{}
@@ -107,10 +109,11 @@ func (n *Node) Start(ctx context.Context) error {
 		return err
 	}
 	n.startOnce.Do(func() {
+		// Holding the read lock orders the wg.Add in goTracked before
+		// shutdown's wg.Wait (shutdown sets closing under the write lock).
 		n.mu.RLock()
-		closing := n.closing
-		n.mu.RUnlock()
-		if closing {
+		defer n.mu.RUnlock()
+		if n.closing {
 			n.startErr = ErrShutdown
 			return
 		}
@@ -121,6 +124,7 @@ func (n *Node) Start(ctx context.Context) error {
 			}
 		}
 		n.goTracked(n.out.run)
+		n.started.Store(true)
 		n.logger.Debug("started", "node", n.id, "incarnation", n.inc)
 	})
 	return n.startErr
@@ -145,6 +149,10 @@ func (n *Node) Shutdown(ctx context.Context) error {
 	}
 }
 
+// shutdownDrain bounds how long Shutdown waits for queued signals to reach
+// the transport.
+const shutdownDrain = time.Second
+
 // shutdown does the work of Shutdown.
 func (n *Node) shutdown() {
 	n.mu.Lock()
@@ -157,8 +165,16 @@ func (n *Node) shutdown() {
 	for _, p := range procs {
 		p.terminate(Shutdown)
 	}
-	n.cancel()
+	// Let the outbox tell other nodes (Down and exit signals with reason
+	// Shutdown), for a bounded time, before cancelling its sends.
 	n.out.stop()
+	if n.started.Load() {
+		select {
+		case <-n.out.finished:
+		case <-time.After(shutdownDrain):
+		}
+	}
+	n.cancel()
 	n.wg.Wait()
 	if n.tr != nil {
 		if err := n.tr.Close(); err != nil {

@@ -13,12 +13,13 @@ import (
 // queue is unbounded: signals are small and bounded by the number of
 // monitors and links.
 type outbox struct {
-	n      *Node
-	mu     sync.Mutex
-	q      []outSignal
-	notify chan struct{}
-	done   chan struct{}
-	once   sync.Once
+	n        *Node
+	mu       sync.Mutex
+	q        []outSignal
+	notify   chan struct{}
+	done     chan struct{} // closed by stop
+	finished chan struct{} // closed when run returns
+	once     sync.Once
 }
 
 type outSignal struct {
@@ -27,7 +28,7 @@ type outSignal struct {
 }
 
 func newOutbox(n *Node) *outbox {
-	return &outbox{n: n, notify: make(chan struct{}, 1), done: make(chan struct{})}
+	return &outbox{n: n, notify: make(chan struct{}, 1), done: make(chan struct{}), finished: make(chan struct{})}
 }
 
 // push queues env for peer. It never blocks.
@@ -44,8 +45,9 @@ func (o *outbox) push(peer NodeID, env *transport.Envelope) {
 // stop makes run return after it has sent what is queued.
 func (o *outbox) stop() { o.once.Do(func() { close(o.done) }) }
 
-// run sends queued signals until stop.
+// run sends queued signals until stop, then sends what is left.
 func (o *outbox) run() {
+	defer close(o.finished)
 	for {
 		select {
 		case <-o.notify:

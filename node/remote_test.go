@@ -337,3 +337,34 @@ func TestGlobalSeamAndFences(t *testing.T) {
 		t.Fatalf("unwired: %v", err)
 	}
 }
+
+func TestShutdownTellsRemoteWatchers(t *testing.T) {
+	fn := newFakeNet()
+	a := newTestNode(t, "", fn.transport("a", 11))
+	cfg := DefaultConfig()
+	cfg.NodeID = ""
+	cfg.Transport = fn.transport("b", 22)
+	cfg.Logger = testLogger(t)
+	b, err := New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := b.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	watch := spawnProbe(t, a)
+	target := spawnWaiter(t, b)
+	if _, err := watch.p.Monitor(target); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "monitor installed", func() error { return hasWatcher(b, target) })
+	if err := b.Shutdown(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if d := watch.down(t); !errors.Is(d.Reason, Shutdown) {
+		t.Fatalf("down %+v, want shutdown", d)
+	}
+	if err := b.Start(context.Background()); err != nil && !errors.Is(err, ErrShutdown) {
+		t.Fatalf("start after shutdown: %v", err)
+	}
+}
