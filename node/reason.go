@@ -73,6 +73,9 @@ func ReasonToWire(err error) transport.Reason {
 	if err == nil {
 		return transport.Reason{Code: Normal.Error()}
 	}
+	if re, ok := err.(*RemoteError); ok && re.Code != "" {
+		return transport.Reason{Code: re.Code, Message: re.Message} // forwarded as received
+	}
 	for _, s := range sentinels {
 		if errors.Is(err, s) {
 			if err == s {
@@ -80,10 +83,6 @@ func ReasonToWire(err error) transport.Reason {
 			}
 			return transport.Reason{Code: s.Error(), Message: err.Error()}
 		}
-	}
-	var re *RemoteError
-	if errors.As(err, &re) && re.Code != "" {
-		return transport.Reason{Code: re.Code, Message: re.Message}
 	}
 	return transport.Reason{Code: codeError, Message: err.Error()}
 }
