@@ -1,0 +1,76 @@
+package cluster
+
+import (
+	"context"
+	"errors"
+	"io"
+	"net"
+	"testing"
+	"time"
+
+	"github.com/roster-dev/roster/transport"
+)
+
+func TestNetCutsAndHeals(t *testing.T) {
+	n := NewNet()
+	ln, err := n.NewListener("b", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	accepted := make(chan net.Conn, 4)
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			accepted <- c
+		}
+	}()
+	ctx := context.Background()
+	c, err := n.Dial(ctx, "a", "tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	server := <-accepted
+	if _, err := c.Write([]byte("x")); err != nil {
+		t.Fatal(err)
+	}
+
+	n.Partition([]transport.NodeID{"a"})
+	if _, err := c.Write([]byte("y")); !errors.Is(err, ErrCut) {
+		t.Fatalf("write across a cut: %v", err)
+	}
+	// The far end sees the connection break too.
+	server.SetReadDeadline(time.Now().Add(5 * time.Second))
+	buf := make([]byte, 8)
+	nr, _ := server.Read(buf) // the byte written before the cut
+	if _, err := server.Read(buf[nr:]); err != io.EOF && !errors.Is(err, net.ErrClosed) {
+		if ne, ok := err.(net.Error); !ok || ne.Timeout() {
+			t.Fatalf("far end after cut: %v", err)
+		}
+	}
+	if _, err := n.Dial(ctx, "a", "tcp", ln.Addr().String()); !errors.Is(err, ErrCut) {
+		t.Fatalf("dial across a cut: %v", err)
+	}
+	if !n.Reachable("b", "c") || n.Reachable("a", "b") {
+		t.Fatal("unnamed nodes form one group; a is alone")
+	}
+
+	n.Heal()
+	c2, err := n.Dial(ctx, "a", "tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatalf("dial after heal: %v", err)
+	}
+	c2.Close()
+
+	n.Freeze("b")
+	if n.Reachable("a", "b") || n.Reachable("c", "b") {
+		t.Fatal("frozen node reachable")
+	}
+	n.Thaw("b")
+	if !n.Reachable("a", "b") {
+		t.Fatal("thawed node unreachable")
+	}
+}
