@@ -33,6 +33,8 @@ type opener func(ctx context.Context, cfg *agentConfig, log hclog.Logger) (be ba
 type agentHooks struct {
 	// ready is called with the HTTP API's address once it listens.
 	ready func(addr net.Addr)
+	// api is called with the API server before it serves.
+	api func(*apiServer)
 }
 
 // runAgent is `clusternode agent`.
@@ -86,6 +88,9 @@ func agent(ctx context.Context, cfg *agentConfig, log hclog.Logger, sink *promSi
 	api := &apiServer{
 		be: be, clients: newClients(be, wallClock{}), log: log.Named("http"),
 		metrics: &metricsHandler{sink: sink, be: be}, stopping: stopping,
+	}
+	if hooks.api != nil {
+		hooks.api(api)
 	}
 	srv := &http.Server{
 		Handler:           api.handler(),

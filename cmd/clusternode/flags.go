@@ -80,16 +80,23 @@ func envName(flagName string) string {
 
 // parseFlags parses args, then fills every flag not given on the command
 // line from its CLUSTERNODE_* variable (flags win over the environment).
-// A bad value yields one line naming the flag or variable.
-func parseFlags(fs *flag.FlagSet, args []string, getenv func(string) string) error {
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return err
+// Positional arguments may come before, between or after flags; they are
+// returned in order. A bad value yields one line naming the flag or
+// variable.
+func parseFlags(fs *flag.FlagSet, args []string, getenv func(string) string) ([]string, error) {
+	var pos []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			if errors.Is(err, flag.ErrHelp) {
+				return nil, err
+			}
+			return nil, usagef("%v", err)
 		}
-		return usagef("%v", err)
-	}
-	if fs.NArg() > 0 {
-		return usagef("unexpected argument %q", fs.Arg(0))
+		if fs.NArg() == 0 {
+			break
+		}
+		pos = append(pos, fs.Arg(0))
+		args = fs.Args()[1:]
 	}
 	set := map[string]bool{}
 	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
@@ -103,15 +110,19 @@ func parseFlags(fs *flag.FlagSet, args []string, getenv func(string) string) err
 			err = usagef("invalid value %q for %s: %v", v, envName(f.Name), e)
 		}
 	})
-	return err
+	return pos, err
 }
 
 // parseAgentConfig parses and validates the agent's flags and environment.
 func parseAgentConfig(args []string, getenv func(string) string) (*agentConfig, error) {
 	var f agentFlags
 	fs := newAgentFlagSet(&f)
-	if err := parseFlags(fs, args, getenv); err != nil {
+	pos, err := parseFlags(fs, args, getenv)
+	if err != nil {
 		return nil, err
+	}
+	if len(pos) > 0 {
+		return nil, usagef("unexpected argument %q", pos[0])
 	}
 	return f.validate()
 }

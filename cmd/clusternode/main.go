@@ -96,7 +96,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return nil
 	}
 	if c, ok := cliCommands[cmd]; ok {
-		return runCLI(ctx, c, rest, stdout, stderr, os.Getenv)
+		return runCLI(ctx, cmd, c, rest, stdout, stderr, os.Getenv)
 	}
 	fmt.Fprint(stderr, usage)
 	return usagef("unknown command %q", cmd)
