@@ -56,6 +56,12 @@ type Config struct {
 	// table's forwarded writes). nil: every RPC fails with ErrNoHandler.
 	// It can also be set after New with SetRequestHandler.
 	Requests RequestHandler
+
+	// Cluster, when set, makes this node a cluster member: New builds a TCP
+	// transport (unless Transport is set), the Raft-replicated global name
+	// table and gossip membership from it, and Start joins. nil (the
+	// default): a standalone node without global names.
+	Cluster *ClusterConfig
 }
 
 // DefaultConfig returns a Config for a single node named after the host,
@@ -102,6 +108,12 @@ func (c *Config) Validate() error {
 	}
 	if err := c.DefaultMailbox.Validate(); err != nil {
 		return err
+	}
+	if c.Cluster != nil {
+		cc := *c.Cluster
+		if err := cc.Validate(); err != nil {
+			return err
+		}
 	}
 	if c.RegistryPartitions < 0 {
 		return fmt.Errorf("%w: RegistryPartitions %d < 0", ErrBadConfig, c.RegistryPartitions)

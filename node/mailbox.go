@@ -140,10 +140,15 @@ func (mb *mailbox) removeAt(i int) {
 // mailbox locked, so it must be quick and must not use the process.
 func (mb *mailbox) receive(ctx context.Context, match func(Message) bool) (Message, error) {
 	var sc scan
+	done := ctx.Done()
 	for {
 		m, notify, err := mb.take(match, &sc)
 		if notify == nil || err != nil {
 			return m, err
+		}
+		if done == nil { // a plain receive is cheaper than a select
+			<-notify
+			continue
 		}
 		select {
 		case <-notify:

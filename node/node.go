@@ -2,6 +2,7 @@ package node
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sync"
 	"sync/atomic"
@@ -44,6 +45,8 @@ type Node struct {
 	names  *local.Registry[PID]
 	groups *local.Registry[PID]
 
+	cl *cluster // nil unless Config.Cluster is set
+
 	global   atomic.Pointer[globalBox]
 	requests atomic.Pointer[requestBox]
 	out      *outbox
@@ -69,6 +72,18 @@ func New(cfg *Config) (*Node, error) {
 	c := *cfg
 	if err := c.resolve(); err != nil {
 		return nil, err
+	}
+	if c.Cluster != nil {
+		cc := *c.Cluster
+		_ = cc.Validate()
+		c.Cluster = &cc
+		if c.Transport == nil {
+			tr, err := newTransport(&c)
+			if err != nil {
+				return nil, err
+			}
+			c.Transport = tr
+		}
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	n := &Node{
@@ -98,6 +113,12 @@ func New(cfg *Config) (*Node, error) {
 	if n.tr != nil {
 		n.tr.SetHandler(n)
 	}
+	if c.Cluster != nil {
+		if n.cl, err = newCluster(n, *c.Cluster); err != nil {
+			cancel()
+			return nil, errors.Join(err, n.tr.Close())
+		}
+	}
 	return n, nil
 }
 
@@ -124,6 +145,12 @@ func (n *Node) Start(ctx context.Context) error {
 			}
 		}
 		n.goTracked(n.out.run)
+		if n.cl != nil {
+			if err := n.cl.start(ctx); err != nil {
+				n.startErr = err
+				return
+			}
+		}
 		n.started.Store(true)
 		n.logger.Debug("started", "node", n.id, "incarnation", n.inc)
 	})
@@ -155,6 +182,9 @@ const shutdownDrain = time.Second
 
 // shutdown does the work of Shutdown.
 func (n *Node) shutdown() {
+	if n.cl != nil {
+		n.cl.stop()
+	}
 	n.mu.Lock()
 	n.closing = true
 	procs := make([]*Process, 0, len(n.procs))

@@ -166,7 +166,17 @@ func (p *Process) Alive() bool {
 // arrives or ctx is done (ctx's error) or the process exits (ErrExited).
 // Use context.WithTimeout for Erlang's "after".
 func (p *Process) Receive(ctx context.Context) (Message, error) {
-	return p.mb.receive(ctx, nil)
+	return p.mb.receive(p.waitCtx(ctx), nil)
+}
+
+// waitCtx returns the context a receive must watch. The process's own ctx
+// needs no watching: a kill closes the mailbox, which wakes the receiver,
+// and a receive that watches one channel instead of two is cheaper.
+func (p *Process) waitCtx(ctx context.Context) context.Context {
+	if ctx == p.ctx {
+		return context.Background()
+	}
+	return ctx
 }
 
 // ReceiveMatch is selective receive: it returns the oldest message for
@@ -178,7 +188,7 @@ func (p *Process) ReceiveMatch(ctx context.Context, match func(Message) bool) (M
 	if match == nil {
 		return Message{}, fmt.Errorf("%w: receive match", ErrNilFunc)
 	}
-	return p.mb.receive(ctx, match)
+	return p.mb.receive(p.waitCtx(ctx), match)
 }
 
 // Len returns the number of messages in the mailbox.
@@ -192,7 +202,7 @@ func (p *Process) TrapExit(on bool) { p.trap.Store(on) }
 // Send sends msg to the destination with From set to this process. See
 // Node.Send.
 func (p *Process) Send(ctx context.Context, to Dest, msg any) error {
-	if !p.Alive() {
+	if p.dead.Load() {
 		return ErrExited
 	}
 	return p.node.send(ctx, p.pid, to, msg)

@@ -1,0 +1,213 @@
+package node
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/roster-dev/roster/global"
+	"github.com/roster-dev/roster/node/membership"
+	"github.com/roster-dev/roster/transport"
+)
+
+// cluster is the part of a Node that exists when Config.Cluster is set:
+// the TCP transport (held by the Node as n.tr), the global table, gossip
+// membership and the controller that joins them up.
+type cluster struct {
+	cfg   ClusterConfig
+	n     *Node
+	table *global.Table
+	ml    *membership.Membership
+	ctl   *membership.Controller
+	owned *ownedNames
+	exits *globalExits
+	stats *clusterStats
+
+	stopOnce sync.Once
+	stopCh   chan struct{}
+}
+
+// newTransport builds the TCP transport for a cluster node (before the
+// Node exists, since the Node takes it from its Config).
+func newTransport(c *Config) (transport.Transport, error) {
+	cc := c.Cluster
+	tc := transport.DefaultConfig()
+	tc.NodeID, tc.Incarnation = c.NodeID, c.Incarnation
+	tc.ClusterID, tc.ClusterKey = cc.ClusterID, cc.Key
+	tc.BindAddr = net.JoinHostPort(cc.BindAddr, strconv.Itoa(cc.TransportPort))
+	if cc.AdvertiseAddr != "" {
+		tc.AdvertiseAddr = net.JoinHostPort(cc.AdvertiseAddr, strconv.Itoa(cc.TransportPort))
+	}
+	tc.CAFile, tc.CertFile, tc.KeyFile = cc.TLSCAFile, cc.TLSCertFile, cc.TLSKeyFile
+	tc.Logger = c.Logger
+	if cc.TuneTransport != nil {
+		cc.TuneTransport(tc)
+	}
+	tr, err := transport.NewTCPTransport(tc)
+	if err != nil {
+		return nil, fmt.Errorf("node: transport: %w", err)
+	}
+	return tr, nil
+}
+
+// newCluster opens the global table and starts gossip. The transport is
+// already bound (n.tr).
+func newCluster(n *Node, cc ClusterConfig) (*cluster, error) {
+	c := &cluster{cfg: cc, n: n, stopCh: make(chan struct{}), stats: newClusterStats()}
+	c.owned = newOwnedNames(c)
+	c.exits = newGlobalExits(c)
+	gc := global.DefaultConfig()
+	if cc.Profile == membership.ProfileFast {
+		gc = global.DefaultLocalConfig()
+	}
+	gc.NodeID, gc.DataDir, gc.InmemStore = n.id, cc.DataDir, cc.InmemStore
+	gc.RaftBind = net.JoinHostPort(cc.BindAddr, strconv.Itoa(cc.RaftPort))
+	if cc.AdvertiseAddr != "" {
+		gc.RaftAdvertise = net.JoinHostPort(cc.AdvertiseAddr, strconv.Itoa(cc.RaftPort))
+	}
+	gc.StreamLayer = cc.RaftStreamLayer
+	gc.Forwarder = n.tr
+	gc.Logger = n.cfg.Logger
+	gc.OnLeadershipChange = c.stats.leadershipChanged
+	if cc.TuneGlobal != nil {
+		cc.TuneGlobal(&gc)
+	}
+	t, err := global.New(gc)
+	if err != nil {
+		return nil, fmt.Errorf("node: global table: %w", err)
+	}
+	c.table = t
+	if c.ml, err = c.newMembership(); err != nil {
+		return nil, errors.Join(err, t.Shutdown())
+	}
+	ctl, err := membership.NewController(c.ml, membership.ControllerConfig{
+		Self: n.id, Expect: cc.BootstrapExpect, PurgeGrace: cc.PurgeGrace,
+		ReconcileInterval: cc.ReconcileInterval, DeadServerGrace: cc.DeadServerGrace,
+		Table: tableAdapter{t}, Hooks: clusterHooks{c}, Metrics: c.stats.controllerMetrics(),
+		Logger: n.cfg.Logger,
+	})
+	if err != nil {
+		return nil, errors.Join(err, c.ml.Shutdown(), t.Shutdown())
+	}
+	c.ctl = ctl
+	n.SetGlobal(globalNames{t})
+	n.SetRequestHandler(rpcRouter{t})
+	return c, nil
+}
+
+func (c *cluster) newMembership() (*membership.Membership, error) {
+	cc := c.cfg
+	mc := membership.DefaultConfig()
+	mc.Meta = membership.Meta{
+		Cluster: cc.ClusterID, Node: c.n.id, Incarnation: c.n.inc,
+		Transport: advertised(c.n.tr), Raft: c.table.RaftAddr(), Role: cc.Role,
+		Expect: cc.BootstrapExpect, HasState: c.table.HasState(),
+	}
+	mc.BindAddr, mc.BindPort = cc.BindAddr, cc.GossipPort
+	if cc.AdvertiseAddr != "" {
+		mc.AdvertiseAddr, mc.AdvertisePort = cc.AdvertiseAddr, cc.GossipPort
+	}
+	mc.Key, mc.Profile, mc.Transport, mc.Logger = cc.Key, cc.Profile, cc.GossipTransport, c.n.cfg.Logger
+	if cc.TuneGossip != nil {
+		cc.TuneGossip(mc)
+	}
+	ml, err := membership.New(mc)
+	if err != nil {
+		return nil, fmt.Errorf("node: gossip: %w", err)
+	}
+	return ml, nil
+}
+
+// advertised returns the transport's dialable address.
+func advertised(tr transport.Transport) string {
+	if a, ok := tr.(interface{ Addr() string }); ok {
+		return a.Addr()
+	}
+	return ""
+}
+
+// start runs the controller, the global-name watcher and the initial join.
+func (c *cluster) start(ctx context.Context) error {
+	c.ctl.Start()
+	c.n.goTracked(c.owned.run)
+	c.n.goTracked(c.exits.run)
+	if len(c.cfg.Join) > 0 {
+		if _, err := c.ml.Join(ctx, c.cfg.Join); err != nil {
+			// Not fatal: the rejoin loop keeps dialling the seeds.
+			c.n.logger.Warn("initial join failed; retrying in the background", "seeds", c.cfg.Join, "error", err)
+		}
+	}
+	return nil
+}
+
+// stop shuts down gossip, the controller and the table (no leave).
+func (c *cluster) stop() {
+	c.stopOnce.Do(func() {
+		close(c.stopCh)
+		c.ctl.Stop()
+		if err := c.ml.Shutdown(); err != nil {
+			c.n.logger.Warn("gossip shutdown", "error", err)
+		}
+		if err := c.table.Shutdown(); err != nil {
+			c.n.logger.Warn("global table shutdown", "error", err)
+		}
+	})
+}
+
+// leave purges this incarnation's names, hands Raft leadership over if it
+// holds it, and announces the departure in gossip (the leader then removes
+// this server from Raft).
+func (c *cluster) leave(ctx context.Context) error {
+	var errs []error
+	if _, err := c.table.PurgeIncarnation(ctx, c.n.id, c.n.inc, global.ReasonNodeLeft); err != nil {
+		errs = append(errs, fmt.Errorf("purge own names: %w", err))
+	}
+	if c.table.IsLeader() {
+		if err := c.table.TransferLeadership(ctx); err != nil {
+			errs = append(errs, fmt.Errorf("transfer leadership: %w", err))
+		}
+	}
+	if err := c.ml.Leave(ctx); err != nil {
+		errs = append(errs, fmt.Errorf("leave gossip: %w", err))
+	}
+	return errors.Join(errs...)
+}
+
+// rpcRouter serves the transport's RPCs: "global.*" go to the table.
+type rpcRouter struct{ t *global.Table }
+
+func (r rpcRouter) HandleRequest(ctx context.Context, from NodeID, method string, body []byte) ([]byte, error) {
+	if strings.HasPrefix(method, "global.") {
+		return r.t.HandleRPC(ctx, from, method, body)
+	}
+	return nil, fmt.Errorf("%w: %q", ErrNoHandler, method)
+}
+
+// globalNames adapts the table to the node's GlobalNames seam.
+type globalNames struct{ t *global.Table }
+
+func (g globalNames) Lookup(_ context.Context, name string) (PID, uint64, error) {
+	reg, _, err := g.t.Lookup(name)
+	if err != nil {
+		return PID{}, 0, err
+	}
+	return reg.Owner, reg.Fence, nil
+}
+
+// retryCtx bounds background writes (exit unregisters, resyncs).
+func (c *cluster) retryCtx() (context.Context, context.CancelFunc) {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	go func() {
+		select {
+		case <-c.stopCh:
+			cancel()
+		case <-ctx.Done():
+		}
+	}()
+	return ctx, cancel
+}

@@ -1,0 +1,155 @@
+package node
+
+import (
+	"fmt"
+	"net"
+	"time"
+
+	"github.com/hashicorp/memberlist"
+	"github.com/hashicorp/raft"
+	"github.com/roster-dev/roster/global"
+	"github.com/roster-dev/roster/node/membership"
+	"github.com/roster-dev/roster/transport"
+)
+
+// ClusterConfig makes a node a member of a Roster cluster: a TCP transport
+// for messages, a Raft-replicated global name table, and memberlist gossip
+// that finds peers and detects dead ones. Set it as Config.Cluster.
+type ClusterConfig struct {
+	// ClusterID keeps clusters apart: gossip, transport handshakes and
+	// Raft membership refuse peers with another id. Default "roster".
+	ClusterID string
+
+	// Key, when set, is the cluster's shared secret (16, 24 or 32 bytes;
+	// `clusternode keygen` makes a 32-byte one). It encrypts gossip
+	// (memberlist keyring) and authenticates transport handshakes (HMAC
+	// challenge-response; the key never crosses the wire). A node without
+	// the key cannot join, send or register. Default nil: no encryption.
+	Key []byte
+
+	// DataDir holds the Raft log, stable store (raft-boltdb) and snapshots.
+	// Required unless InmemStore is set. Restarting with the same DataDir
+	// keeps every committed name.
+	DataDir string
+	// InmemStore keeps Raft state in memory (tests). Default false.
+	InmemStore bool
+
+	// BindAddr is the IP every listener binds. Default "127.0.0.1".
+	BindAddr string
+	// AdvertiseAddr is the IP peers dial. Default: BindAddr (which must
+	// then not be 0.0.0.0).
+	AdvertiseAddr string
+	// GossipPort, TransportPort and RaftPort are the three listening
+	// ports. 0 picks a free port (tests); the daemon defaults to 7946,
+	// 7947 and 7948.
+	GossipPort, TransportPort, RaftPort int
+
+	// Join is a list of gossip addresses (host:port) to join at Start.
+	// Unreachable seeds are retried by the rejoin loop. Default none.
+	Join []string
+
+	// BootstrapExpect is the number of servers that form the cluster (1 for
+	// a single node, 3 or 5 for production). When that many servers with
+	// the same expectation are in gossip and none has Raft state, the
+	// first BootstrapExpect by node id bootstrap once with one identical
+	// configuration. 0: never bootstrap; wait to be added by a leader.
+	BootstrapExpect int
+
+	// Role is RoleServer (may vote in Raft; the default) or RoleClient
+	// (never votes, forwards writes).
+	Role membership.Role
+
+	// Profile picks gossip failure-detection and Raft timings: ProfileLAN
+	// (default; a crashed node's names go in ~8 s) or ProfileFast (one host
+	// or rack; ~2 s). See membership.Profile for the derivation.
+	Profile membership.Profile
+
+	// PurgeGrace, ReconcileInterval and DeadServerGrace override the
+	// profile's defaults (see membership.ControllerConfig). 0: default.
+	PurgeGrace        time.Duration
+	ReconcileInterval time.Duration
+	DeadServerGrace   time.Duration
+
+	// TransportTLS configures TLS on the transport from PEM files (all
+	// three, or none). Default: plain TCP.
+	TLSCAFile, TLSCertFile, TLSKeyFile string
+
+	// Fault-injection seams for the test harness (nil: real networking).
+	GossipTransport memberlist.Transport
+	RaftStreamLayer raft.StreamLayer
+	TuneTransport   func(*transport.Config)
+	TuneGlobal      func(*global.Config)
+	TuneGossip      func(*membership.Config)
+}
+
+// DefaultClusterConfig returns a ClusterConfig for a LAN server on
+// loopback with free ports; set DataDir (or InmemStore).
+func DefaultClusterConfig() *ClusterConfig {
+	return &ClusterConfig{ClusterID: "roster", BindAddr: "127.0.0.1", Role: membership.RoleServer,
+		Profile: membership.ProfileLAN, BootstrapExpect: 1}
+}
+
+// Validate fills defaults and checks c.
+func (c *ClusterConfig) Validate() error {
+	if c.ClusterID == "" {
+		c.ClusterID = "roster"
+	}
+	if c.BindAddr == "" {
+		c.BindAddr = "127.0.0.1"
+	}
+	if c.Role == "" {
+		c.Role = membership.RoleServer
+	}
+	if c.Profile == "" {
+		c.Profile = membership.ProfileLAN
+	}
+	if _, err := membership.ParseProfile(string(c.Profile)); err != nil {
+		return fmt.Errorf("%w: %w", ErrBadConfig, err)
+	}
+	if c.Role != membership.RoleServer && c.Role != membership.RoleClient {
+		return fmt.Errorf("%w: role %q (want server or client)", ErrBadConfig, c.Role)
+	}
+	bind := net.ParseIP(c.BindAddr)
+	if bind == nil {
+		return fmt.Errorf("%w: bind address %q is not an IP", ErrBadConfig, c.BindAddr)
+	}
+	if c.AdvertiseAddr == "" && bind.IsUnspecified() {
+		return fmt.Errorf("%w: bind address %s needs an advertise address", ErrBadConfig, c.BindAddr)
+	}
+	if c.AdvertiseAddr != "" && net.ParseIP(c.AdvertiseAddr) == nil {
+		return fmt.Errorf("%w: advertise address %q is not an IP", ErrBadConfig, c.AdvertiseAddr)
+	}
+	for _, p := range []int{c.GossipPort, c.TransportPort, c.RaftPort} {
+		if p < 0 || p > 65535 {
+			return fmt.Errorf("%w: port %d out of range", ErrBadConfig, p)
+		}
+	}
+	switch len(c.Key) {
+	case 0, 16, 24, 32:
+	default:
+		return fmt.Errorf("%w: key must be 16, 24 or 32 bytes, got %d", ErrBadConfig, len(c.Key))
+	}
+	if c.DataDir == "" && !c.InmemStore {
+		return fmt.Errorf("%w: cluster needs a DataDir (or InmemStore)", ErrBadConfig)
+	}
+	if c.BootstrapExpect < 0 || (c.Role == membership.RoleClient && c.BootstrapExpect > 0) {
+		return fmt.Errorf("%w: bootstrap-expect %d for a %s", ErrBadConfig, c.BootstrapExpect, c.Role)
+	}
+	n := 0
+	for _, f := range []string{c.TLSCAFile, c.TLSCertFile, c.TLSKeyFile} {
+		if f != "" {
+			n++
+		}
+	}
+	if n != 0 && n != 3 {
+		return fmt.Errorf("%w: TLS needs a CA, a certificate and a key file", ErrBadConfig)
+	}
+	return nil
+}
+
+func (c *ClusterConfig) advertise() string {
+	if c.AdvertiseAddr != "" {
+		return c.AdvertiseAddr
+	}
+	return c.BindAddr
+}

@@ -1,0 +1,164 @@
+package node
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/roster-dev/roster/global"
+)
+
+// ports returns the gossip, transport and raft ports nd listens on, so a
+// restart can reuse them (Raft's stored configuration names addresses).
+func ports(t *testing.T, nd *Node) func(*ClusterConfig) {
+	t.Helper()
+	port := func(addr string) int {
+		_, p, err := net.SplitHostPort(addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		n, _ := strconv.Atoi(p)
+		return n
+	}
+	g, tr, r := port(nd.cl.ml.Addr()), port(advertised(nd.tr)), port(nd.cl.table.RaftAddr())
+	return func(c *ClusterConfig) { c.GossipPort, c.TransportPort, c.RaftPort = g, tr, r }
+}
+
+func TestClusterNodeRestartKeepsNewNamesAndPurgesOld(t *testing.T) {
+	dirs := []string{t.TempDir(), t.TempDir(), t.TempDir()}
+	var nodes []*Node
+	for i, d := range dirs {
+		nodes = append(nodes, newClusterNode(t, fmt.Sprintf("n%d", i+1), d, 3, nil))
+	}
+	for _, nd := range nodes[1:] {
+		if _, err := nd.Join(context.Background(), []string{nodes[0].cl.ml.Addr()}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	waitHealthy(t, nodes...)
+	a, c := nodes[0], nodes[2]
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	pc, _ := spawnReceiver(t, c)
+	old, err := c.RegisterGlobal(ctx, "old", pc, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	keep := ports(t, c)
+	if err := c.Shutdown(ctx); err != nil {
+		t.Fatal(err)
+	}
+	// Restart at once, same data dir and ports, new incarnation.
+	c2 := newClusterNode(t, "n3", dirs[2], 3, keep)
+	if c2.Incarnation() == old.Owner.Incarnation {
+		t.Fatal("restart reused the incarnation")
+	}
+	if _, err := c2.Join(ctx, []string{a.cl.ml.Addr()}); err != nil {
+		t.Fatal(err)
+	}
+	waitHealthy(t, c2)
+	p2, _ := spawnReceiver(t, c2)
+	if _, err := c2.RegisterGlobal(ctx, "new", p2, nil); err != nil {
+		t.Fatalf("register on the restarted node: %v", err)
+	}
+	pollFor(t, 15*time.Second, nameGoneEverywhere("old", a, c2))
+	// The new incarnation's name survives the purge and a reconcile.
+	st, _ := a.Status()
+	for _, nd := range []*Node{a, c2} {
+		pollFor(t, 5*time.Second, func() error {
+			r, _, err := nd.LookupGlobal(ctx, "new")
+			if err != nil || r.Owner != p2 {
+				return fmt.Errorf("%s: new = %+v, %v", nd.ID(), r, err)
+			}
+			return nil
+		})
+	}
+	t.Logf("purges on a: %v", st.Stats.PurgesByReason)
+}
+
+func TestClusterWholeRestartKeepsCommittedNames(t *testing.T) {
+	dirs := []string{t.TempDir(), t.TempDir(), t.TempDir()}
+	var nodes []*Node
+	for i, d := range dirs {
+		nodes = append(nodes, newClusterNode(t, fmt.Sprintf("n%d", i+1), d, 3, nil))
+	}
+	for _, nd := range nodes[1:] {
+		if _, err := nd.Join(context.Background(), []string{nodes[0].cl.ml.Addr()}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	waitHealthy(t, nodes...)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	const names = 50
+	for i := 0; i < names; i++ {
+		nd := nodes[i%3]
+		pid, _ := spawnReceiver(t, nd)
+		if _, err := nd.RegisterGlobal(ctx, fmt.Sprintf("name-%d", i), pid, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var tunes []func(*ClusterConfig)
+	for _, nd := range nodes {
+		tunes = append(tunes, ports(t, nd))
+	}
+	for _, nd := range nodes {
+		if err := nd.Shutdown(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var again []*Node
+	for i, d := range dirs {
+		again = append(again, newClusterNode(t, fmt.Sprintf("n%d", i+1), d, 3, tunes[i]))
+	}
+	for _, nd := range again[1:] {
+		if _, err := nd.Join(ctx, []string{again[0].cl.ml.Addr()}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	waitHealthy(t, again...)
+	// Every committed name came back from disk, then went because its
+	// owner's incarnation no longer exists: the replayed history shows
+	// each name registered and then purged with reason "restart".
+	evs, err := again[1].WatchGlobal(ctx, "", 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	registered, purged := map[string]bool{}, map[string]bool{}
+	for len(purged) < names {
+		select {
+		case ev := <-evs:
+			switch {
+			case ev.Type == global.EventRegistered:
+				registered[ev.Name] = true
+			case ev.Type == global.EventUnregistered && ev.Reason == global.ReasonRestart && registered[ev.Name]:
+				purged[ev.Name] = true
+			case ev.Type == global.EventError:
+				t.Fatalf("watch: %v", ev.Err)
+			}
+		case <-ctx.Done():
+			t.Fatalf("saw %d registered and %d purged of %d names", len(registered), len(purged), names)
+		}
+	}
+	if len(registered) != names {
+		t.Fatalf("history has %d registrations, want %d", len(registered), names)
+	}
+	for _, nd := range again {
+		if n := nd.GlobalTable().Count(); n != 0 {
+			pollFor(t, 10*time.Second, func() error {
+				if n := nd.GlobalTable().Count(); n != 0 {
+					return fmt.Errorf("%s still has %d names of dead incarnations", nd.ID(), n)
+				}
+				return nil
+			})
+		}
+	}
+	_, _, err = again[0].LookupGlobal(ctx, "name-0")
+	if !errors.Is(err, global.ErrNotFound) {
+		t.Fatalf("name-0 after purge: %v", err)
+	}
+}

@@ -1,0 +1,285 @@
+package node
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+	"github.com/roster-dev/roster/global"
+	"github.com/roster-dev/roster/node/membership"
+)
+
+// startCluster starts n clustered nodes on loopback with the fast profile
+// and waits until they agree on a leader.
+func startCluster(t *testing.T, n int) []*Node {
+	t.Helper()
+	var nodes []*Node
+	for i := 0; i < n; i++ {
+		nd := newClusterNode(t, fmt.Sprintf("n%d", i+1), t.TempDir(), n, nil)
+		nodes = append(nodes, nd)
+	}
+	seed := nodes[0].cl.ml.Addr()
+	for _, nd := range nodes[1:] {
+		if _, err := nd.Join(context.Background(), []string{seed}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	waitHealthy(t, nodes...)
+	return nodes
+}
+
+func newClusterNode(t *testing.T, id, dir string, expect int, tune func(*ClusterConfig)) *Node {
+	t.Helper()
+	cc := DefaultClusterConfig()
+	cc.DataDir, cc.Profile, cc.BootstrapExpect = dir, membership.ProfileFast, expect
+	if tune != nil {
+		tune(cc)
+	}
+	cfg := DefaultConfig()
+	cfg.NodeID, cfg.Cluster = NodeID(id), cc
+	cfg.Logger = hclog.New(&hclog.LoggerOptions{Name: id, Level: hclog.Off})
+	nd, err := New(cfg)
+	if err != nil {
+		t.Fatalf("New(%s): %v", id, err)
+	}
+	if err := nd.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		_ = nd.Shutdown(ctx)
+	})
+	return nd
+}
+
+func waitHealthy(t *testing.T, nodes ...*Node) {
+	t.Helper()
+	pollFor(t, 15*time.Second, func() error {
+		for _, nd := range nodes {
+			if !nd.Healthy() {
+				st, _ := nd.Status()
+				return fmt.Errorf("%s not healthy: state %s leader %q", nd.ID(), st.RaftState, st.Leader)
+			}
+		}
+		return nil
+	})
+}
+
+func pollFor(t *testing.T, d time.Duration, cond func() error) {
+	t.Helper()
+	deadline := time.Now().Add(d)
+	for {
+		err := cond()
+		if err == nil {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("after %v: %v", d, err)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+func spawnReceiver(t *testing.T, nd *Node) (PID, chan Message) {
+	t.Helper()
+	got := make(chan Message, 16)
+	pid, err := nd.Spawn(func(ctx context.Context, p *Process) error {
+		for {
+			m, err := p.Receive(ctx)
+			if err != nil {
+				return err
+			}
+			got <- m
+			if m.Body == "stop" {
+				return nil
+			}
+		}
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return pid, got
+}
+
+func nameGoneEverywhere(name string, nodes ...*Node) func() error {
+	return func() error {
+		for _, nd := range nodes {
+			if _, _, err := nd.LookupGlobal(context.Background(), name); !errors.Is(err, global.ErrNotFound) {
+				return fmt.Errorf("%s still resolves %q (err %v)", nd.ID(), name, err)
+			}
+		}
+		return nil
+	}
+}
+
+func TestClusterGlobalNamesSendAndExit(t *testing.T) {
+	nodes := startCluster(t, 3)
+	a, b, c := nodes[0], nodes[1], nodes[2]
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+
+	pid, got := spawnReceiver(t, c)
+	reg, err := c.RegisterGlobal(ctx, "svc", pid, []byte("m"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if reg.Fence == 0 || reg.Owner != pid {
+		t.Fatalf("registration %+v", reg)
+	}
+	// Taken: the owner comes back in the error, from any node.
+	other, _ := spawnReceiver(t, a)
+	var already *global.AlreadyRegisteredError
+	if _, err := a.RegisterGlobal(ctx, "svc", other, nil); !errors.As(err, &already) || already.Owner != pid {
+		t.Fatalf("second register: %v", err)
+	}
+	// Foreign and dead pids are refused.
+	if _, err := a.RegisterGlobal(ctx, "x", pid, nil); !errors.Is(err, ErrNotLocal) {
+		t.Fatalf("foreign pid: %v", err)
+	}
+
+	// Send by global name from another node reaches the owner.
+	pollFor(t, 5*time.Second, func() error {
+		_, _, err := b.LookupGlobal(ctx, "svc")
+		return err
+	})
+	if err := b.Send(ctx, Global("svc"), "hello"); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case m := <-got:
+		var s string
+		if err := m.Decode(&s); err != nil || s != "hello" {
+			t.Fatalf("got %+v (%v)", m, err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("message by global name not delivered")
+	}
+	// A consistent lookup agrees.
+	r, info, err := a.LookupGlobal(ctx, "svc", global.Consistent)
+	if err != nil || r.Owner != pid || !info.Consistent {
+		t.Fatalf("consistent lookup: %+v %+v %v", r, info, err)
+	}
+
+	// The process exits: its name goes from every replica.
+	if err := c.Send(ctx, pid, "stop"); err != nil {
+		t.Fatal(err)
+	}
+	pollFor(t, 5*time.Second, nameGoneEverywhere("svc", a, b, c))
+}
+
+func TestClusterPurgesDeadAndLeftNodes(t *testing.T) {
+	nodes := startCluster(t, 3)
+	a, b, c := nodes[0], nodes[1], nodes[2]
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	pb, _ := spawnReceiver(t, b)
+	pc, _ := spawnReceiver(t, c)
+	if _, err := b.RegisterGlobal(ctx, "on-b", pb, nil); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.RegisterGlobal(ctx, "on-c", pc, nil); err != nil {
+		t.Fatal(err)
+	}
+	// a monitors the process on c: DOWN arrives when c dies.
+	watcher, downs := spawnReceiver(t, a)
+	if _, err := a.Monitor(watcher, pc); err != nil {
+		t.Fatal(err)
+	}
+
+	// Graceful leave: names gone at once.
+	start := time.Now()
+	if err := b.Leave(ctx); err != nil {
+		t.Fatalf("leave: %v", err)
+	}
+	pollFor(t, 5*time.Second, nameGoneEverywhere("on-b", a, c))
+	t.Logf("leave → names gone in %v", time.Since(start))
+
+	// Silent death (no leave): purged after detection and grace.
+	start = time.Now()
+	if err := c.Shutdown(ctx); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case m := <-downs:
+		d, ok := m.Body.(Down)
+		if !ok || d.PID != pc {
+			t.Fatalf("want Down for %s, got %+v", pc, m.Body)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("no DOWN for the dead node's process")
+	}
+	// With b gone and c dead, a alone has no quorum: the purge waits.
+	// This is the safe outcome; the name must not be served by a as live
+	// either, which the reads report as stale.
+	_, info, _ := a.LookupGlobal(ctx, "on-c")
+	t.Logf("a's view of on-c after c's death without quorum: stale=%v (%v)", info.Stale, time.Since(start))
+}
+
+func TestClusterPurgeOnDeathWithQuorum(t *testing.T) {
+	nodes := startCluster(t, 3)
+	a, b, c := nodes[0], nodes[1], nodes[2]
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	pc, _ := spawnReceiver(t, c)
+	if _, err := c.RegisterGlobal(ctx, "doomed", pc, nil); err != nil {
+		t.Fatal(err)
+	}
+	pollFor(t, 5*time.Second, func() error {
+		_, _, err := a.LookupGlobal(ctx, "doomed")
+		return err
+	})
+	start := time.Now()
+	if err := c.Shutdown(ctx); err != nil {
+		t.Fatal(err)
+	}
+	pollFor(t, 15*time.Second, nameGoneEverywhere("doomed", a, b))
+	t.Logf("silent death → name purged from every survivor in %v (fast profile)", time.Since(start))
+	st, _ := a.Status()
+	if st.Stats.PurgesByReason["node_down"] == 0 && func() bool { s, _ := b.Status(); return s.Stats.PurgesByReason["node_down"] == 0 }() {
+		t.Fatalf("no node_down purge counted: %+v", st.Stats)
+	}
+}
+
+func TestClusterNameLostOnReRegister(t *testing.T) {
+	nodes := startCluster(t, 3)
+	a, b := nodes[0], nodes[1]
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	pa, gotA := spawnReceiver(t, a)
+	first, err := a.RegisterGlobal(ctx, "leader-lock", pa, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pb, _ := spawnReceiver(t, b)
+	second, err := b.ReRegisterGlobal(ctx, "leader-lock", pb, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if second.Fence <= first.Fence {
+		t.Fatalf("fence did not advance: %d then %d", first.Fence, second.Fence)
+	}
+	select {
+	case m := <-gotA:
+		lost, ok := m.Body.(GlobalNameLost)
+		if !ok || lost.Name != "leader-lock" || lost.Reason != string(global.ReasonConflict) || lost.Fence != first.Fence {
+			t.Fatalf("want GlobalNameLost for leader-lock, got %#v", m.Body)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("old owner was not told it lost the name")
+	}
+	// A send fenced with the old registration no longer reaches anyone.
+	pollFor(t, 5*time.Second, func() error {
+		r, _, _ := a.LookupGlobal(ctx, "leader-lock")
+		if r.Fence != second.Fence {
+			return fmt.Errorf("a's replica at fence %d", r.Fence)
+		}
+		return nil
+	})
+	if err := a.Send(ctx, GlobalFenced{Name: "leader-lock", Fence: first.Fence}, "stale"); !errors.Is(err, ErrStaleFence) {
+		t.Fatalf("stale fenced send: %v", err)
+	}
+}
