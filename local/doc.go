@@ -16,8 +16,11 @@
 // RWMutex. Unique and DuplicateByKey registries shard by key hash,
 // DuplicateByPID by pid hash. Each shard indexes its entries twice, by key
 // and by owner pid (pid → key → entries), so Unregister and exit cleanup
-// cost O(entries removed) however many keys the pid holds, and Whereis is a
-// read lock and one map lookup, with no allocation.
+// cost O(entries removed) however many keys the pid holds. Unique
+// partitions also publish their entries in a lock-free-read hash table
+// (readindex.go), so Whereis and Lookup take no lock and Whereis allocates
+// nothing: reads scale with cores instead of fighting over an RWMutex's
+// reader count.
 //
 // # Concurrency contract
 //
@@ -27,7 +30,8 @@
 //  2. partition.mu (the table shard)
 //  3. tracker shard mutex (owner pid → attach state)
 //
-// A writer takes partition.mu, changes the shard, takes emitMu, releases
+// Whereis and Lookup on Unique registries take no lock at all. A writer
+// takes partition.mu, changes the shard, takes emitMu, releases
 // partition.mu and then calls the listeners, so listeners run outside the
 // table lock but in table order per partition. The meta map and the lock
 // table have their own mutexes, never held with any other.

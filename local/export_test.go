@@ -1,6 +1,9 @@
 package local
 
-import "fmt"
+import (
+	"fmt"
+	"hash/maphash"
+)
 
 // Test hooks into the registry's internals, compiled only into tests.
 
@@ -76,6 +79,13 @@ func (r *Registry[P]) checkPartition(i int, p *partition[P]) error {
 			if r.entryPart(e.key, e.pid) != p || e.next != nil {
 				return fmt.Errorf("partition %d: entry %v/%q misplaced or chained", i, e.pid, e.key)
 			}
+			rec := p.ri.get(e.key, maphash.String(p.seed, e.key))
+			if rec == nil || rec.pid != e.pid || rec.value != e.value {
+				return fmt.Errorf("partition %d: entry %v/%q not published as is", i, e.pid, e.key)
+			}
+		}
+		if p.ri.live != len(p.unique) {
+			return fmt.Errorf("partition %d: %d published, %d entries", i, p.ri.live, len(p.unique))
 		}
 	}
 	for ok, head := range p.owned {

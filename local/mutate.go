@@ -137,6 +137,7 @@ func (r *Registry[P]) UpdateValue(key string, pid P, fn func(old any) any) (newV
 	}
 	oldV = e.value
 	e.value = fn(oldV)
+	p.publish(e)
 	return e.value, oldV, nil
 }
 

@@ -1,6 +1,9 @@
 package local
 
-import "sync"
+import (
+	"hash/maphash"
+	"sync"
+)
 
 // entry is one registration. key, pid and idx change only under the
 // partition's write lock; value too (UpdateValue).
@@ -40,19 +43,25 @@ type partition[P comparable] struct {
 	mu     sync.RWMutex
 	unique map[string]*entry[P]    // Unique: key → its entry
 	dup    map[string]*bucket[P]   // duplicate kinds: key → its entries
-	owned  map[ownKey[P]]*entry[P] // (pid, key) → chain of its entries
+	owned  map[ownKey[P]]*entry[P] // duplicate kinds: (pid, key) → chain of its entries
 	heads  map[P]*entry[P]         // pid → first of its entries
 	count  int                     // entries in this partition
+
+	// Unique registries also publish their entries in ri, for lock-free
+	// Whereis and Lookup; seed is the registry's key hash seed.
+	ri   *readIndex[P]
+	seed maphash.Seed
 
 	// emitMu orders listener calls: a writer takes it before releasing mu
 	// and holds it while it calls the listeners.
 	emitMu sync.Mutex
 }
 
-func newPartition[P comparable](kind Kind) *partition[P] {
-	p := &partition[P]{heads: make(map[P]*entry[P])}
+func newPartition[P comparable](kind Kind, seed maphash.Seed) *partition[P] {
+	p := &partition[P]{heads: make(map[P]*entry[P]), seed: seed}
 	if kind == Unique {
 		p.unique = make(map[string]*entry[P])
+		p.ri = newReadIndex[P]()
 	} else {
 		p.dup = make(map[string]*bucket[P])
 		p.owned = make(map[ownKey[P]]*entry[P])
@@ -64,6 +73,7 @@ func newPartition[P comparable](kind Kind) *partition[P] {
 func (p *partition[P]) insert(e *entry[P]) {
 	if p.unique != nil {
 		p.unique[e.key] = e
+		p.publish(e)
 	} else {
 		b := p.dup[e.key]
 		if b == nil {
@@ -83,6 +93,12 @@ func (p *partition[P]) insert(e *entry[P]) {
 	}
 	p.heads[e.pid] = e
 	p.count++
+}
+
+// publish makes e (with its current value) visible to lock-free readers of
+// a Unique partition. mu must be held for writing.
+func (p *partition[P]) publish(e *entry[P]) {
+	p.ri.put(&record[P]{hash: maphash.String(p.seed, e.key), key: e.key, pid: e.pid, value: e.value})
 }
 
 // unindex removes e from the key index and its pid's list, but not from
@@ -108,6 +124,7 @@ func (p *partition[P]) unindexKey(e *entry[P]) {
 	p.count--
 	if p.unique != nil {
 		delete(p.unique, e.key)
+		p.ri.del(e.key, maphash.String(p.seed, e.key))
 		return
 	}
 	b := p.dup[e.key]

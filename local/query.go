@@ -1,6 +1,9 @@
 package local
 
-import "fmt"
+import (
+	"fmt"
+	"hash/maphash"
+)
 
 // Queries never block writers for longer than one partition scan and never
 // call user functions with a lock held, except predicates, which run under
@@ -8,17 +11,14 @@ import "fmt"
 // registry (a read lock is not reentrant once a writer waits).
 
 // Whereis returns the owner and value of key: the fast path for Unique
-// registries, allocation-free. On duplicate registries it returns one
+// registries, allocation-free and lock-free (see readIndex). On duplicate registries it returns one
 // entry under key, if any. An invalid key is simply not found.
 func (r *Registry[P]) Whereis(key string) (pid P, value any, ok bool) {
 	if r.kind == Unique {
-		p := r.keyPart(key)
-		p.mu.RLock()
-		if e := p.unique[key]; e != nil {
-			pid, value, ok = e.pid, e.value, true
+		if rec := r.published(key); rec != nil {
+			return rec.pid, rec.value, true
 		}
-		p.mu.RUnlock()
-		return pid, value, ok
+		return pid, nil, false
 	}
 	for _, p := range r.keyParts(key) {
 		p.mu.RLock()
@@ -33,9 +33,26 @@ func (r *Registry[P]) Whereis(key string) (pid P, value any, ok bool) {
 	return pid, value, ok
 }
 
+// published returns the record of key in a Unique registry, without
+// taking any lock.
+func (r *Registry[P]) published(key string) *record[P] {
+	h := maphash.String(r.seed, key)
+	p := r.parts[0]
+	if len(r.parts) > 1 {
+		p = r.parts[reduce(h, len(r.parts))]
+	}
+	return p.ri.get(key, h)
+}
+
 // Lookup returns the entries under key (at most one in a Unique registry),
 // in no particular order, or nil. An invalid key is simply not found.
 func (r *Registry[P]) Lookup(key string) []Entry[P] {
+	if r.kind == Unique {
+		if rec := r.published(key); rec != nil {
+			return []Entry[P]{{Key: key, PID: rec.pid, Value: rec.value}}
+		}
+		return nil
+	}
 	out, _ := r.match(key, nil)
 	return out
 }

@@ -52,7 +52,7 @@ func New[P comparable](cfg Config[P]) (*Registry[P], error) {
 		locks:     make(map[string]*keyLock),
 	}
 	for i := range r.parts {
-		r.parts[i] = newPartition[P](cfg.Keys)
+		r.parts[i] = newPartition[P](cfg.Keys, r.seed)
 	}
 	if cfg.Owners != nil {
 		r.tracker = newTracker(cfg.Owners, ExitListener[P](r), n)

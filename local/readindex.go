@@ -1,0 +1,136 @@
+package local
+
+import "sync/atomic"
+
+// readIndex is a lock-free-read copy of a Unique partition's key index, so
+// Whereis scales across cores: a read is an atomic load of the table and of
+// a few slots, and writes nothing shared (an RWMutex's reader count is a
+// shared counter, and cores fighting over it made reads slower in parallel
+// than on one core).
+//
+// It is an open-addressing hash table with linear probing. Slots hold
+// pointers to immutable records; a deleted slot holds the tombstone. Only
+// the partition's writer (holding partition.mu for writing) changes it; it
+// rebuilds the table into a fresh one (growing, shrinking or dropping
+// tombstones) and publishes it with one atomic store, so readers see either
+// the old table or the new one, both valid. The table is kept at most 3/4
+// full, counting tombstones, so a probe always meets an empty slot.
+type readIndex[P comparable] struct {
+	tab  atomic.Pointer[slotTable[P]]
+	tomb *record[P] // marks a deleted slot
+	used int        // slots not empty (live records and tombstones)
+	live int        // live records
+}
+
+// record is one published entry. Never modified after publication.
+type record[P comparable] struct {
+	hash  uint64
+	key   string
+	pid   P
+	value any
+}
+
+type slotTable[P comparable] struct {
+	slots []atomic.Pointer[record[P]]
+	mask  uint64
+}
+
+const minSlots = 8
+
+func newReadIndex[P comparable]() *readIndex[P] {
+	ri := &readIndex[P]{tomb: &record[P]{}}
+	ri.tab.Store(newSlotTable[P](minSlots))
+	return ri
+}
+
+func newSlotTable[P comparable](n int) *slotTable[P] {
+	return &slotTable[P]{slots: make([]atomic.Pointer[record[P]], n), mask: uint64(n - 1)}
+}
+
+// get returns the record for key, or nil. Safe without any lock.
+func (ri *readIndex[P]) get(key string, hash uint64) *record[P] {
+	t := ri.tab.Load()
+	for i := hash & t.mask; ; i = (i + 1) & t.mask {
+		r := t.slots[i].Load()
+		if r == nil {
+			return nil
+		}
+		if r.hash == hash && r != ri.tomb && r.key == key {
+			return r
+		}
+	}
+}
+
+// put publishes r, replacing the record of the same key if there is one.
+// Writer only.
+func (ri *readIndex[P]) put(r *record[P]) {
+	t := ri.tab.Load()
+	free := -1
+	for i := r.hash & t.mask; ; i = (i + 1) & t.mask {
+		cur := t.slots[i].Load()
+		switch {
+		case cur == nil:
+			if free < 0 {
+				free = int(i)
+				ri.used++
+			}
+			t.slots[free].Store(r)
+			ri.live++
+			ri.maybeRebuild()
+			return
+		case cur == ri.tomb:
+			if free < 0 {
+				free = int(i)
+			}
+		case cur.hash == r.hash && cur.key == r.key:
+			t.slots[i].Store(r)
+			return
+		}
+	}
+}
+
+// del unpublishes key. Writer only.
+func (ri *readIndex[P]) del(key string, hash uint64) {
+	t := ri.tab.Load()
+	for i := hash & t.mask; ; i = (i + 1) & t.mask {
+		cur := t.slots[i].Load()
+		if cur == nil {
+			return
+		}
+		if cur != ri.tomb && cur.hash == hash && cur.key == key {
+			t.slots[i].Store(ri.tomb)
+			ri.live--
+			ri.maybeRebuild()
+			return
+		}
+	}
+}
+
+// maybeRebuild rebuilds the table when it is over 3/4 full (counting
+// tombstones) or under 1/8 live: the table grows and shrinks with the
+// registry, so memory follows the live entries, not their high-water mark.
+func (ri *readIndex[P]) maybeRebuild() {
+	n := len(ri.tab.Load().slots)
+	if ri.used*4 <= n*3 && (ri.live*8 >= n || n == minSlots) {
+		return
+	}
+	size := minSlots
+	for size*3 < ri.live*6 { // live fills at most half the new table
+		size <<= 1
+	}
+	old := ri.tab.Load()
+	t := newSlotTable[P](size)
+	for i := range old.slots {
+		r := old.slots[i].Load()
+		if r == nil || r == ri.tomb {
+			continue
+		}
+		j := r.hash & t.mask
+		for t.slots[j].Load() != nil {
+			j = (j + 1) & t.mask
+		}
+		t.slots[j].Store(r)
+	}
+	ri.used = ri.live
+	ri.tab.Store(t)
+}
