@@ -224,3 +224,12 @@ func (n *Node) Healthy() bool {
 	st := n.cl.table.Stats()
 	return st.State == raft.Leader || (st.LastContact >= 0 && st.LastContact < 5*time.Second)
 }
+
+// GossipAddr returns the address (host:port) other nodes join this node
+// at, or "" when not clustered.
+func (n *Node) GossipAddr() string {
+	if n.cl == nil {
+		return ""
+	}
+	return n.cl.ml.Addr()
+}
