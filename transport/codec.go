@@ -394,6 +394,7 @@ type frameReader struct {
 	br       *bufio.Reader
 	maxFrame int
 	discard  int
+	hdr      [frameHeaderLen]byte // here, not on next's stack, so it does not escape
 }
 
 func newFrameReader(r io.Reader, maxFrame int) *frameReader {
@@ -407,11 +408,11 @@ func (fr *frameReader) next() (frameType, []byte, error) {
 		_, _ = fr.br.Discard(fr.discard)
 		fr.discard = 0
 	}
-	var hdr [frameHeaderLen]byte
-	if _, err := io.ReadFull(fr.br, hdr[:]); err != nil {
+	hdr := fr.hdr[:]
+	if _, err := io.ReadFull(fr.br, hdr); err != nil {
 		return 0, nil, err
 	}
-	n := int(binary.BigEndian.Uint32(hdr[:4]))
+	n := int(binary.BigEndian.Uint32(hdr))
 	switch {
 	case n < 1:
 		return 0, nil, fmt.Errorf("%w: zero length", ErrBadFrame)

@@ -121,9 +121,12 @@ func (p *peer) writeLoop() {
 	}
 }
 
-// recycle keeps a written buffer for reuse unless it grew large.
+// recycle keeps a written buffer for reuse while it is well used, so a
+// busy peer's batches do not regrow from nothing each time (that costs more
+// than the copy itself); a buffer that was mostly empty this time is let go,
+// so memory shrinks back after a burst.
 func recycle(b []byte) []byte {
-	if cap(b) > 1<<20 {
+	if cap(b) > 2*len(b)+64<<10 {
 		return nil
 	}
 	return b[:0]
