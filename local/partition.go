@@ -46,6 +46,7 @@ type partition[P comparable] struct {
 	owned  map[ownKey[P]]*entry[P] // duplicate kinds: (pid, key) → chain of its entries
 	heads  map[P]*entry[P]         // pid → first of its entries
 	count  int                     // entries in this partition
+	peak   int                     // most entries since the maps were last rebuilt
 
 	// Unique registries also publish their entries in ri, for lock-free
 	// Whereis and Lookup; seed is the registry's key hash seed.
@@ -93,6 +94,44 @@ func (p *partition[P]) insert(e *entry[P]) {
 	}
 	p.heads[e.pid] = e
 	p.count++
+	p.peak = max(p.peak, p.count)
+}
+
+// compactMin is the smallest high-water mark worth compacting after.
+const compactMin = 1024
+
+// compact rebuilds the maps once the partition holds under 1/8 of its
+// high-water mark: Go maps never give memory back, so without this a burst
+// of a million entries would pin its memory for good. The cost, O(entries
+// left), is paid once per 7/8 of the peak removed, so O(1) per removal.
+// mu must be held for writing.
+func (p *partition[P]) compact() {
+	if p.peak < compactMin || p.count*8 >= p.peak {
+		return
+	}
+	p.peak = p.count
+	p.heads = clone(p.heads)
+	if p.unique != nil {
+		p.unique = clone(p.unique)
+		return
+	}
+	p.owned = clone(p.owned)
+	dup := make(map[string]*bucket[P], len(p.dup))
+	for k, b := range p.dup {
+		b.vals = append([]Entry[P](nil), b.vals...)
+		b.ptrs = append([]*entry[P](nil), b.ptrs...)
+		dup[k] = b
+	}
+	p.dup = dup
+}
+
+// clone copies m into a map sized for its current length.
+func clone[K comparable, V any](m map[K]V) map[K]V {
+	c := make(map[K]V, len(m))
+	for k, v := range m {
+		c[k] = v
+	}
+	return c
 }
 
 // publish makes e (with its current value) visible to lock-free readers of
@@ -180,6 +219,7 @@ func (p *partition[P]) removeChain(pid P, key string) *entry[P] {
 	for e := head; e != nil; e = e.next {
 		p.unindex(e)
 	}
+	p.compact()
 	return head
 }
 
@@ -203,6 +243,7 @@ func (p *partition[P]) removeMatch(pid P, key string, pred func(any) bool) (*ent
 		e = next
 	}
 	p.setChain(pid, key, kept) // relinked (reversed), or nil
+	p.compact()
 	return removed, n
 }
 
@@ -228,5 +269,6 @@ func (p *partition[P]) removePID(pid P, fn func(*entry[P])) int {
 		}
 		e = next
 	}
+	p.compact()
 	return n
 }

@@ -92,3 +92,15 @@ func (rt *procRuntime) Attached() int {
 	}
 	return n
 }
+
+// forgetDead rebuilds the runtime's process table so the memory of exited
+// processes is released (Go maps never shrink).
+func (rt *procRuntime) forgetDead() {
+	rt.mu.Lock()
+	defer rt.mu.Unlock()
+	live := make(map[pid]map[local.ExitListener[pid]]bool, len(rt.live))
+	for p, ls := range rt.live {
+		live[p] = ls
+	}
+	rt.live = live
+}

@@ -30,7 +30,28 @@ type pidState struct {
 type trackerShard[P comparable] struct {
 	mu   sync.Mutex
 	pids map[P]*pidState
-	_    [40]byte // keep neighbouring shards' mutexes off one cache line
+	peak int      // most pids since pids was last rebuilt
+	_    [32]byte // keep neighbouring shards' mutexes off one cache line
+}
+
+// add tracks a new pid. mu must be held.
+func (sh *trackerShard[P]) add(pid P, st *pidState) {
+	sh.pids[pid] = st
+	sh.peak = max(sh.peak, len(sh.pids))
+}
+
+// remove forgets pid if st is still its state, and rebuilds the map once
+// it holds under 1/8 of its high-water mark (see partition.compact). mu
+// must be held.
+func (sh *trackerShard[P]) remove(pid P, st *pidState) {
+	if sh.pids[pid] != st {
+		return
+	}
+	delete(sh.pids, pid)
+	if sh.peak >= compactMin && len(sh.pids)*8 < sh.peak {
+		sh.pids = clone(sh.pids)
+		sh.peak = len(sh.pids)
+	}
 }
 
 // tracker attaches the registry to each owner pid while it holds entries.
@@ -77,7 +98,7 @@ func (t *tracker[P]) acquire(pid P) (*pidState, error) {
 		switch {
 		case st == nil:
 			st = &pidState{refs: 1, phase: attaching}
-			sh.pids[pid] = st
+			sh.add(pid, st)
 			sh.mu.Unlock()
 			return st, t.attach(sh, pid, st)
 		case st.phase == attached && st.dead.Load():
@@ -105,9 +126,7 @@ func (t *tracker[P]) attach(sh *trackerShard[P], pid P, st *pidState) error {
 	defer sh.mu.Unlock()
 	defer st.wake()
 	if err != nil || st.dead.Load() {
-		if sh.pids[pid] == st {
-			delete(sh.pids, pid)
-		}
+		sh.remove(pid, st)
 		if err == nil {
 			return ErrNoProc // exited during Attach; OwnerExited already ran
 		}
@@ -142,9 +161,7 @@ func (t *tracker[P]) release(pid P, n int) {
 	t.owners.Detach(pid, t.self)
 
 	sh.mu.Lock()
-	if sh.pids[pid] == st {
-		delete(sh.pids, pid)
-	}
+	sh.remove(pid, st)
 	st.wake()
 	sh.mu.Unlock()
 }
@@ -179,7 +196,7 @@ func (t *tracker[P]) forget(pid P) {
 	sh := t.shard(pid)
 	sh.mu.Lock()
 	if st := sh.pids[pid]; st != nil && st.phase == attached && st.dead.Load() {
-		delete(sh.pids, pid)
+		sh.remove(pid, st)
 	}
 	sh.mu.Unlock()
 }
