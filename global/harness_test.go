@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"runtime"
 	"strings"
 	"sync"
 	"testing"
@@ -80,6 +81,7 @@ func newTestCluster(tb testing.TB, n int, level hclog.Level) *testCluster {
 		cfg := DefaultLocalConfig()
 		cfg.NodeID = transport.NodeID(fmt.Sprintf("n%d", i+1))
 		cfg.DataDir = tb.TempDir()
+		cfg.InmemStore = raceEnabled
 		cfg.Logger = logger.Named(string(cfg.NodeID))
 		cfg.Forwarder = &fakeForwarder{net: c.net, self: cfg.NodeID}
 		c.cfgs = append(c.cfgs, cfg)
@@ -235,3 +237,5 @@ func waitClosed(tb testing.TB, ch <-chan Event) {
 		}
 	}
 }
+
+func testingProcs() int { return runtime.GOMAXPROCS(0) }

@@ -93,7 +93,7 @@ func New(cfg Config) (*Table, error) {
 		return nil, errors.Join(fmt.Errorf("global: start raft: %w", err), t.trans.Close(), t.stores.close())
 	}
 	t.leaderGC = newGroupCommit(cfg.MaxBatch, cfg.MaxInflight, t.commitBatch, t.shutdownCh, t.goFn)
-	t.fwdGC = newGroupCommit(cfg.MaxBatch, cfg.MaxInflight, t.forwardBatch, t.shutdownCh, t.goFn)
+	t.fwdGC = newGroupCommit(cfg.MaxBatch, cfg.MaxForwardInflight, t.forwardBatch, t.shutdownCh, t.goFn)
 	t.goFn(t.leaderGC.run)
 	t.goFn(t.fwdGC.run)
 	t.goFn(t.monitorLeadership)
