@@ -47,7 +47,10 @@
 // User functions: predicates (Match, Select, Count*, UnregisterMatch) and
 // UpdateValue's fn run under a partition lock and must not call the
 // registry; Dispatch's fn and Lock's fn run with no registry lock held;
-// listeners may read but not write the registry.
+// listeners may read but not write the registry. A user function that
+// panics is a bug in the caller, but it does not wedge or corrupt the
+// registry: locks are released on the way out and predicates run before
+// anything changes.
 //
 // # Usage
 //

@@ -88,11 +88,26 @@ func (r *Registry[P]) UnregisterMatch(key string, pid P, pred func(value any) bo
 		return 0, fmt.Errorf("local: unregister match %q: %w", key, ErrNilFunc)
 	}
 	p := r.entryPart(key, pid)
-	p.mu.Lock()
-	removed, n := p.removeMatch(pid, key, pred)
+	removed, n := p.lockRemoveMatch(pid, key, pred)
 	r.unlockEmitChain(p, removed, CauseUnregisterMatch)
 	r.release(pid, n)
 	return n, nil
+}
+
+// lockRemoveMatch takes p's write lock and runs removeMatch. It returns
+// with the lock held, unless pred panics: then it releases the lock (the
+// table is untouched, see removeMatch) and lets the panic go on.
+func (p *partition[P]) lockRemoveMatch(pid P, key string, pred func(any) bool) (*entry[P], int) {
+	p.mu.Lock()
+	ok := false
+	defer func() {
+		if !ok {
+			p.mu.Unlock()
+		}
+	}()
+	removed, n := p.removeMatch(pid, key, pred)
+	ok = true
+	return removed, n
 }
 
 // unlockEmitChain releases p's write lock and emits an Unregistered event

@@ -225,17 +225,27 @@ func (p *partition[P]) removeChain(pid P, key string) *entry[P] {
 
 // removeMatch removes pid's entries under key whose value satisfies pred.
 // It returns the removed entries (linked by next) and how many there were.
-// mu must be held for writing.
+// pred runs for every entry before anything changes, so a panicking pred
+// leaves the table intact. mu must be held for writing.
 func (p *partition[P]) removeMatch(pid P, key string, pred func(any) bool) (*entry[P], int) {
-	var kept, removed *entry[P]
-	n := 0
-	for e := p.chain(pid, key); e != nil; {
-		next := e.next
+	head := p.chain(pid, key)
+	var doomed []*entry[P] // in chain order
+	for e := head; e != nil; e = e.next {
 		if pred(e.value) {
+			doomed = append(doomed, e)
+		}
+	}
+	if len(doomed) == 0 {
+		return nil, 0
+	}
+	var kept, removed *entry[P]
+	for e := head; e != nil; {
+		next := e.next
+		if len(doomed) > 0 && e == doomed[0] {
+			doomed = doomed[1:]
 			p.unindex(e)
 			e.next = removed
 			removed = e
-			n++
 		} else {
 			e.next = kept
 			kept = e
@@ -244,6 +254,10 @@ func (p *partition[P]) removeMatch(pid P, key string, pred func(any) bool) (*ent
 	}
 	p.setChain(pid, key, kept) // relinked (reversed), or nil
 	p.compact()
+	n := 0
+	for e := removed; e != nil; e = e.next {
+		n++
+	}
 	return removed, n
 }
 

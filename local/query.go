@@ -72,25 +72,35 @@ func (r *Registry[P]) Match(key string, pred func(value any) bool) ([]Entry[P], 
 func (r *Registry[P]) match(key string, pred func(any) bool) ([]Entry[P], error) {
 	var out []Entry[P]
 	for _, p := range r.keyParts(key) {
-		p.mu.RLock()
-		if p.unique != nil {
-			if e := p.unique[key]; e != nil && (pred == nil || pred(e.value)) {
-				out = append(out, Entry[P]{Key: key, PID: e.pid, Value: e.value})
-			}
-		} else if b := p.dup[key]; b != nil {
-			if pred == nil {
-				out = append(out, b.vals...)
-			} else {
-				for _, e := range b.vals {
-					if pred(e.Value) {
-						out = append(out, e)
-					}
-				}
-			}
-		}
-		p.mu.RUnlock()
+		out = p.appendMatch(out, key, pred)
 	}
 	return out, nil
+}
+
+// appendMatch appends the entries of p under key accepted by pred (all if
+// nil). The deferred unlock keeps a panicking pred from wedging p.
+func (p *partition[P]) appendMatch(out []Entry[P], key string, pred func(any) bool) []Entry[P] {
+	p.mu.RLock()
+	defer p.mu.RUnlock()
+	if p.unique != nil {
+		if e := p.unique[key]; e != nil && (pred == nil || pred(e.value)) {
+			out = append(out, Entry[P]{Key: key, PID: e.pid, Value: e.value})
+		}
+		return out
+	}
+	b := p.dup[key]
+	if b == nil {
+		return out
+	}
+	if pred == nil {
+		return append(out, b.vals...)
+	}
+	for _, e := range b.vals {
+		if pred(e.Value) {
+			out = append(out, e)
+		}
+	}
+	return out
 }
 
 // CountMatch counts the entries under key whose value satisfies pred.
@@ -103,21 +113,28 @@ func (r *Registry[P]) CountMatch(key string, pred func(value any) bool) (int, er
 	}
 	n := 0
 	for _, p := range r.keyParts(key) {
-		p.mu.RLock()
-		if p.unique != nil {
-			if e := p.unique[key]; e != nil && pred(e.value) {
-				n++
-			}
-		} else if b := p.dup[key]; b != nil {
-			for _, e := range b.vals {
-				if pred(e.Value) {
-					n++
-				}
-			}
-		}
-		p.mu.RUnlock()
+		n += p.countMatch(key, pred)
 	}
 	return n, nil
+}
+
+// countMatch counts the entries of p under key accepted by pred.
+func (p *partition[P]) countMatch(key string, pred func(any) bool) int {
+	p.mu.RLock()
+	defer p.mu.RUnlock()
+	n := 0
+	if p.unique != nil {
+		if e := p.unique[key]; e != nil && pred(e.value) {
+			n++
+		}
+	} else if b := p.dup[key]; b != nil {
+		for _, e := range b.vals {
+			if pred(e.Value) {
+				n++
+			}
+		}
+	}
+	return n
 }
 
 // Select returns every entry for which pred(key, pid, value) holds, in no
@@ -153,19 +170,25 @@ func (r *Registry[P]) CountSelect(pred func(key string, pid P, value any) bool) 
 // scan calls fn for every entry, under each partition's read lock in turn.
 func (r *Registry[P]) scan(fn func(*entry[P])) {
 	for _, p := range r.parts {
-		p.mu.RLock()
-		if p.unique != nil {
-			for _, e := range p.unique {
-				fn(e)
-			}
-		} else {
-			for _, b := range p.dup {
-				for _, e := range b.ptrs {
-					fn(e)
-				}
-			}
+		p.scan(fn)
+	}
+}
+
+// scan calls fn for every entry of p under p's read lock, released even if
+// fn panics.
+func (p *partition[P]) scan(fn func(*entry[P])) {
+	p.mu.RLock()
+	defer p.mu.RUnlock()
+	if p.unique != nil {
+		for _, e := range p.unique {
+			fn(e)
 		}
-		p.mu.RUnlock()
+		return
+	}
+	for _, b := range p.dup {
+		for _, e := range b.ptrs {
+			fn(e)
+		}
 	}
 }
 
