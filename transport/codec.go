@@ -247,9 +247,10 @@ func (in *interner) str(p []byte) string {
 	return s
 }
 
-// decodeEnvelope decodes an envelope body into env. The result shares no
-// memory with body.
-func decodeEnvelope(body []byte, env *Envelope, in *interner) error {
+// decodeEnvelope decodes an envelope body into env. Unless owned, the
+// result shares no memory with body; if owned (body is the caller's to give
+// away), env.Body may alias it.
+func decodeEnvelope(body []byte, env *Envelope, in *interner, owned bool) error {
 	r := mpReader{b: body}
 	n, err := r.mapLen()
 	for i := 0; i < n && err == nil; i++ {
@@ -257,7 +258,7 @@ func decodeEnvelope(body []byte, env *Envelope, in *interner) error {
 		if key, err = r.bytes(); err != nil {
 			break
 		}
-		err = decodeEnvelopeField(&r, string(key), env, in)
+		err = decodeEnvelopeField(&r, string(key), env, in, owned)
 	}
 	if err == nil && r.off != len(body) {
 		err = errMsgpack
@@ -268,7 +269,7 @@ func decodeEnvelope(body []byte, env *Envelope, in *interner) error {
 	return nil
 }
 
-func decodeEnvelopeField(r *mpReader, key string, env *Envelope, in *interner) error {
+func decodeEnvelopeField(r *mpReader, key string, env *Envelope, in *interner, owned bool) error {
 	var err error
 	var p []byte
 	switch key {
@@ -297,7 +298,11 @@ func decodeEnvelopeField(r *mpReader, key string, env *Envelope, in *interner) e
 		env.Fence, err = r.uint()
 	case "b":
 		p, err = r.bytes()
-		if len(p) > 0 {
+		switch {
+		case len(p) == 0:
+		case owned:
+			env.Body = p[:len(p):len(p)]
+		default:
 			env.Body = append([]byte(nil), p...)
 		}
 	default:
@@ -401,38 +406,43 @@ func newFrameReader(r io.Reader, maxFrame int) *frameReader {
 	return &frameReader{br: bufio.NewReaderSize(r, 64<<10), maxFrame: maxFrame}
 }
 
+// copyThreshold: bodies up to this size are decoded in place from the
+// read buffer (and the payload copied out); larger ones are read into their
+// own allocation, which the decoded envelope then keeps (one copy less).
+const copyThreshold = 1024
+
 // next reads one frame. A length outside 1..maxFrame is rejected before
-// anything is allocated; frames that fit the read buffer are not copied.
-func (fr *frameReader) next() (frameType, []byte, error) {
+// anything is allocated. owned reports that body is a fresh allocation the
+// caller may keep; otherwise it is valid until the next call.
+func (fr *frameReader) next() (t frameType, body []byte, owned bool, err error) {
 	if fr.discard > 0 {
 		_, _ = fr.br.Discard(fr.discard)
 		fr.discard = 0
 	}
 	hdr := fr.hdr[:]
 	if _, err := io.ReadFull(fr.br, hdr); err != nil {
-		return 0, nil, err
+		return 0, nil, false, err
 	}
 	n := int(binary.BigEndian.Uint32(hdr))
 	switch {
 	case n < 1:
-		return 0, nil, fmt.Errorf("%w: zero length", ErrBadFrame)
+		return 0, nil, false, fmt.Errorf("%w: zero length", ErrBadFrame)
 	case n > fr.maxFrame:
-		return 0, nil, fmt.Errorf("%w: peer announced %d bytes > %d", ErrTooLarge, n, fr.maxFrame)
+		return 0, nil, false, fmt.Errorf("%w: peer announced %d bytes > %d", ErrTooLarge, n, fr.maxFrame)
 	}
-	t, n := frameType(hdr[4]), n-1
-	if n <= fr.br.Size() {
-		body, err := fr.br.Peek(n)
-		if err != nil {
-			return 0, nil, noEOF(err)
+	t, n = frameType(hdr[4]), n-1
+	if n <= copyThreshold {
+		if body, err = fr.br.Peek(n); err != nil {
+			return 0, nil, false, noEOF(err)
 		}
 		fr.discard = n
-		return t, body, nil
+		return t, body, false, nil
 	}
-	body := make([]byte, n)
-	if _, err := io.ReadFull(fr.br, body); err != nil {
-		return 0, nil, noEOF(err)
+	body = make([]byte, n)
+	if _, err = io.ReadFull(fr.br, body); err != nil {
+		return 0, nil, false, noEOF(err)
 	}
-	return t, body, nil
+	return t, body, true, nil
 }
 
 // noEOF turns EOF inside a frame into ErrUnexpectedEOF (a truncated frame).

@@ -51,7 +51,7 @@ func TestEnvelopeMatchesLibrary(t *testing.T) {
 			t.Fatal(err)
 		}
 		var ours Envelope
-		if err := decodeEnvelope(libBytes, &ours, &interner{}); err != nil {
+		if err := decodeEnvelope(libBytes, &ours, &interner{}, false); err != nil {
 			t.Fatalf("%d: we cannot decode library bytes: %v", i, err)
 		}
 		if !reflect.DeepEqual(&ours, env) {
@@ -110,7 +110,7 @@ func TestFrameLimits(t *testing.T) {
 	}
 	for name, c := range cases {
 		fr := newFrameReader(bytes.NewReader(c.in), 1024)
-		_, _, err := fr.next()
+		_, _, _, err := fr.next()
 		if err == nil || (c.want != nil && !errors.Is(err, c.want)) {
 			t.Errorf("%s: got %v, want %v", name, err, c.want)
 		}
@@ -120,9 +120,9 @@ func TestFrameLimits(t *testing.T) {
 	frame, _ := appendEnvelope(nil, big, DefaultMaxFrameSize)
 	fr := newFrameReader(bufio.NewReader(bytes.NewReader(append(frame, frame...))), DefaultMaxFrameSize)
 	for i := 0; i < 2; i++ {
-		ft, body, err := fr.next()
+		ft, body, _, err := fr.next()
 		var got Envelope
-		if err != nil || ft != frameEnvelope || decodeEnvelope(body, &got, &interner{}) != nil ||
+		if err != nil || ft != frameEnvelope || decodeEnvelope(body, &got, &interner{}, false) != nil ||
 			!bytes.Equal(got.Body, big.Body) {
 			t.Fatalf("big frame %d: %v", i, err)
 		}
@@ -144,7 +144,7 @@ func TestGarbageRejected(t *testing.T) {
 	bad[len(bad)-1] = append([]byte{0x81, 0xa2, 'z', 'z'}, bad[len(bad)-1]...)
 	for i, b := range bad {
 		var env Envelope
-		if err := decodeEnvelope(b, &env, &interner{}); !errors.Is(err, ErrBadFrame) {
+		if err := decodeEnvelope(b, &env, &interner{}, false); !errors.Is(err, ErrBadFrame) {
 			t.Errorf("%d (% x): want ErrBadFrame, got %v", i, b, err)
 		}
 	}
@@ -162,7 +162,7 @@ func TestDecodeAllocs(t *testing.T) {
 	var got Envelope
 	allocs := testing.AllocsPerRun(100, func() {
 		got = Envelope{}
-		_ = decodeEnvelope(body, &got, in)
+		_ = decodeEnvelope(body, &got, in, false)
 	})
 	if allocs > 1 {
 		t.Fatalf("decode allocates %.1f times per envelope, want <= 1 (the body)", allocs)

@@ -59,8 +59,9 @@ type Config struct {
 	// the same policy as QueueSize (a single frame may overshoot it). Default
 	// DefaultQueueBytes (4 MiB).
 	QueueBytes int
-	// MaxInflightRequests bounds the RPCs one connection may have running
-	// at once; a peer that exceeds it is flooding and its connection is
+	// MaxInflightRequests bounds our calls in flight to one peer (more wait
+	// for a slot, or their ctx). A peer with more than twice this many
+	// requests running on one connection is flooding and that connection is
 	// closed. Default 1024.
 	MaxInflightRequests int
 	// MaxPendingHandshakes bounds inbound connections still in their

@@ -117,7 +117,7 @@ func testSendOrderAndFields(t *testing.T, h harness) {
 	}
 	full := &Envelope{Kind: KindDown, From: PID{"a", 11, 3}, To: PID{"b", 22, 9}, ToName: "worker",
 		Ref: 99, Reason: Reason{Code: "error", Message: "bad thing"}, GlobalName: "leader", Fence: 1234,
-		Body: bytes.Repeat([]byte{0xc1}, 300)}
+		Body: bytes.Repeat([]byte{0xc1}, 3000)}
 	if err := a.Send(ctx, "b", full); err != nil {
 		t.Fatal(err)
 	}

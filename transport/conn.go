@@ -99,9 +99,9 @@ func (c *conn) writeLoop() {
 // malformed frame closes it.
 func (c *conn) readLoop() {
 	for {
-		ft, body, err := c.fr.next()
+		ft, body, owned, err := c.fr.next()
 		if err == nil {
-			err = c.dispatch(ft, body)
+			err = c.dispatch(ft, body, owned)
 		}
 		if err != nil {
 			c.close(err)
@@ -110,11 +110,11 @@ func (c *conn) readLoop() {
 	}
 }
 
-func (c *conn) dispatch(ft frameType, body []byte) error {
+func (c *conn) dispatch(ft frameType, body []byte, owned bool) error {
 	switch {
 	case ft == frameEnvelope:
 		env := new(Envelope)
-		if err := decodeEnvelope(body, env, &c.in); err != nil {
+		if err := decodeEnvelope(body, env, &c.in, owned); err != nil {
 			return err
 		}
 		if h := c.t.getHandler(); h != nil {
@@ -157,11 +157,12 @@ func (c *conn) dispatch(ft frameType, body []byte) error {
 	return fmt.Errorf("%w: unexpected frame type %d (outbound %v)", ErrBadFrame, ft, c.outbound)
 }
 
-// serve starts a request on its own goroutine; more than
-// MaxInflightRequests at once is a flood.
+// serve starts a request on its own goroutine. A peer like us never has
+// more than MaxInflightRequests running; twice that (the slack covers
+// cancelled calls still winding down here) is a flood.
 func (c *conn) serve(m *requestMsg) error {
 	c.mu.Lock()
-	if len(c.inflight) >= c.t.cfg.MaxInflightRequests {
+	if len(c.inflight) >= 2*c.t.cfg.MaxInflightRequests {
 		c.mu.Unlock()
 		return fmt.Errorf("%w: %d requests running", ErrFlood, len(c.inflight))
 	}

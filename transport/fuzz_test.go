@@ -50,7 +50,7 @@ func FuzzDecodeFrame(f *testing.F) {
 
 func checkEnvelopeRoundTrip(t *testing.T, body []byte) {
 	var env Envelope
-	if err := decodeEnvelope(body, &env, &interner{}); err != nil {
+	if err := decodeEnvelope(body, &env, &interner{}, false); err != nil {
 		return
 	}
 	frame, err := appendEnvelope(nil, &env, 1<<20)
@@ -62,7 +62,7 @@ func checkEnvelopeRoundTrip(t *testing.T, body []byte) {
 		t.Fatal(err)
 	}
 	var env2 Envelope
-	if err := decodeEnvelope(again, &env2, &interner{}); err != nil {
+	if err := decodeEnvelope(again, &env2, &interner{}, false); err != nil {
 		t.Fatalf("re-decode: %v", err)
 	}
 	if !reflect.DeepEqual(env, env2) {

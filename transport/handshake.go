@@ -131,7 +131,7 @@ func (h *handshakeIO) refuse(code string, err error) error {
 func (h *handshakeIO) recv(want frameType, v any) error {
 	saved := h.fr.maxFrame
 	h.fr.maxFrame = maxHandshakeFrame
-	t, body, err := h.fr.next()
+	t, body, _, err := h.fr.next()
 	h.fr.maxFrame = saved
 	if err != nil {
 		return fmt.Errorf("transport: handshake read: %w", err)

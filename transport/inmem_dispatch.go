@@ -12,7 +12,7 @@ func (l *inmemLink) dispatch(ft frameType, body []byte) error {
 	switch ft {
 	case frameEnvelope:
 		env := new(Envelope)
-		if err := decodeEnvelope(body, env, &l.in); err != nil {
+		if err := decodeEnvelope(body, env, &l.in, false); err != nil {
 			return err
 		}
 		if h := l.to.getHandler(); h != nil {
@@ -59,7 +59,7 @@ func (l *inmemLink) dispatch(ft frameType, body []byte) error {
 // serve runs a request from l.from on l.to, answering on the reverse link.
 func (l *inmemLink) serve(m *requestMsg) error {
 	l.mu.Lock()
-	if len(l.inflight) >= l.to.cfg.MaxInflightRequests {
+	if len(l.inflight) >= 2*l.to.cfg.MaxInflightRequests {
 		l.mu.Unlock()
 		return fmt.Errorf("%w: %d requests running", ErrFlood, len(l.inflight))
 	}

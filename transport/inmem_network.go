@@ -218,7 +218,8 @@ func newInmemConn(d, a *InmemTransport) *inmemConn {
 	for i, to := range c.side {
 		l := &inmemLink{c: c, to: to, from: c.side[1-i],
 			q:        newSendQueue(to.cfg.QueueSize, to.cfg.QueueBytes),
-			inflight: make(map[uint64]context.CancelFunc)}
+			inflight: make(map[uint64]context.CancelFunc),
+			slots:    make(chan struct{}, c.side[1-i].cfg.MaxInflightRequests)}
 		c.links[i] = l
 		to.goFunc(l.run)
 	}

@@ -180,6 +180,14 @@ func (t *InmemTransport) Call(ctx context.Context, peer NodeID, method string, b
 	if err != nil {
 		return nil, err
 	}
+	select {
+	case l.slots <- struct{}{}:
+		defer func() { <-l.slots }()
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	case <-l.c.ctx.Done():
+		return nil, &PeerError{Peer: peer, Err: ErrConnLost}
+	}
 	id := t.nextID.Add(1)
 	ch := make(chan callResult, 1)
 	t.net.mu.Lock()
@@ -199,8 +207,7 @@ func (t *InmemTransport) Call(ctx context.Context, peer NodeID, method string, b
 		return r.outcome(ctx)
 	case <-ctx.Done():
 		if t.takeCall(id) == nil {
-			r := <-ch
-			return r.body, r.err
+			return (<-ch).outcome(ctx) // the result raced in
 		}
 		_ = l.q.put(ctx, nil, false, func(b []byte) ([]byte, error) { return appendCancel(b, id), nil })
 		return nil, ctx.Err()
@@ -254,6 +261,7 @@ type inmemLink struct {
 	from, to *InmemTransport
 	q        *sendQueue
 	in       interner
+	slots    chan struct{} // calls in flight from "from": MaxInflightRequests
 
 	mu       sync.Mutex
 	inflight map[uint64]context.CancelFunc // requests from "from" served by "to"

@@ -33,6 +33,8 @@ type peer struct {
 	failures     int   // consecutive dial failures
 	backoffUntil time.Time
 
+	slots chan struct{} // one per call in flight: at most MaxInflightRequests
+
 	callMu   sync.Mutex
 	calls    map[uint64]chan callResult
 	callsErr error // set on detach: no new calls
@@ -65,6 +67,7 @@ func newPeer(t *TCPTransport, id NodeID) *peer {
 		stop:  make(chan struct{}),
 		conns: make(map[*conn]struct{}),
 		calls: make(map[uint64]chan callResult),
+		slots: make(chan struct{}, t.cfg.MaxInflightRequests),
 	}
 }
 
@@ -197,7 +200,17 @@ func (p *peer) dialFailed(err error) {
 }
 
 // call runs one RPC over the outbound connection.
+// Calls beyond MaxInflightRequests wait for a slot, so that we never look
+// like a flood to a peer configured like us.
 func (p *peer) call(ctx context.Context, method string, body []byte) ([]byte, error) {
+	select {
+	case p.slots <- struct{}{}:
+		defer func() { <-p.slots }()
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	case <-p.stop:
+		return nil, &PeerError{Peer: p.id, Err: ErrPeerRemoved}
+	}
 	id := p.t.nextID.Add(1)
 	ch := make(chan callResult, 1)
 	p.callMu.Lock()
@@ -222,8 +235,7 @@ func (p *peer) call(ctx context.Context, method string, body []byte) ([]byte, er
 		return r.outcome(ctx)
 	case <-ctx.Done():
 		if p.takeCall(id) == nil {
-			r := <-ch // the result raced in
-			return r.body, r.err
+			return (<-ch).outcome(ctx) // the result raced in
 		}
 		_ = p.q.put(ctx, nil, false, func(b []byte) ([]byte, error) {
 			return appendCancel(b, id), nil

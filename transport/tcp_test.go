@@ -67,7 +67,7 @@ func TestBadInputClosesOnlyThatConnection(t *testing.T) {
 
 	block, _ := appendRequest(nil, &requestMsg{ID: 1, Method: "block"}, 1<<20)
 	flood := []byte{}
-	for i := uint64(1); i <= 10; i++ {
+	for i := uint64(1); i <= 20; i++ {
 		flood, _ = appendRequest(flood, &requestMsg{ID: i, Method: "block"}, 1<<20)
 	}
 	cases := []struct {
