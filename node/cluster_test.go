@@ -164,11 +164,28 @@ func TestClusterGlobalNamesSendAndExit(t *testing.T) {
 		t.Fatalf("consistent lookup: %+v %+v %v", r, info, err)
 	}
 
+	// b monitors the global name: DOWN comes when its owner exits.
+	watcher, downs := spawnReceiver(t, b)
+	if _, err := b.Monitor(watcher, Global("svc")); err != nil {
+		t.Fatal(err)
+	}
+
 	// The process exits: its name goes from every replica.
 	if err := c.Send(ctx, pid, "stop"); err != nil {
 		t.Fatal(err)
 	}
 	pollFor(t, 5*time.Second, nameGoneEverywhere("svc", a, b, c))
+	select {
+	case m := <-downs:
+		// The monitor signal and "stop" travel on different paths, so the
+		// owner may exit before the monitor reaches it: then, as in
+		// Erlang, the reason is noproc.
+		if d, ok := m.Body.(Down); !ok || d.PID != pid || !(errors.Is(d.Reason, Normal) || errors.Is(d.Reason, NoProc)) {
+			t.Fatalf("want Down(normal) for %s, got %#v (%v)", pid, m.Body, m.Body.(Down).Reason)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("no DOWN for the global name's owner")
+	}
 }
 
 func TestClusterPurgesDeadAndLeftNodes(t *testing.T) {
