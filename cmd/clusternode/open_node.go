@@ -76,7 +76,7 @@ func openTable(cfg *agentConfig, log hclog.Logger, leaderChanges interface{ Add(
 	} else if ip := net.ParseIP(cfg.Bind); ip.IsUnspecified() {
 		gcfg.RaftAdvertise = net.JoinHostPort("127.0.0.1", strconv.Itoa(cfg.RaftPort))
 	}
-	gcfg.Logger = log.Named("global")
+	gcfg.Logger = log
 	gcfg.OnLeadershipChange = func(bool) { leaderChanges.Add(1) }
 	t, err := global.New(gcfg)
 	if err != nil {
