@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	goruntime "runtime"
 	"sync"
 	"testing"
 
@@ -152,6 +153,9 @@ func TestConcurrentChurn(t *testing.T) {
 			}
 			wg.Wait()
 			checkInv(t, r)
+			if v := rt.Violations(); v != 0 {
+				t.Fatalf("seed %d: %d overlapping Attach/Detach calls", seed, v)
+			}
 			for _, p := range procs {
 				rt.Exit(p, nil)
 			}
@@ -194,5 +198,42 @@ func churn(t *testing.T, r *local.Registry[pid], rt *procRuntime, procs []pid, r
 				}
 			}
 		}
+	}
+}
+
+// TestAttachDetachNeverOverlap has goroutines register and unregister keys
+// of one pid so that its first-entry Attach and last-entry Detach race: the
+// runtime must never see an Attach of an attached pid or a Detach of a
+// detached one, and every Register must succeed (the pid is live).
+func TestAttachDetachNeverOverlap(t *testing.T) {
+	rt := newRuntime()
+	rt.onDetach = func(pid) { goruntime.Gosched() } // let an Attach try to slip in
+	r := newReg(t, local.Config[pid]{Keys: local.DuplicateByKey, Partitions: 4, Owners: rt})
+	p := rt.Spawn()
+	var wg sync.WaitGroup
+	for g := range 6 {
+		wg.Go(func() {
+			key := fmt.Sprintf("k%d", g)
+			for range 500 {
+				if err := r.Register(key, p, nil); err != nil {
+					t.Errorf("Register: %v", err)
+					return
+				}
+				if err := r.Unregister(key, p); err != nil {
+					t.Errorf("Unregister: %v", err)
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	if v := rt.Violations(); v != 0 {
+		t.Fatalf("%d overlapping Attach/Detach calls", v)
+	}
+	if rt.Attached() != 0 || r.TrackedPIDs() != 0 || r.Count() != 0 {
+		t.Fatalf("attached %d tracked %d count %d", rt.Attached(), r.TrackedPIDs(), r.Count())
+	}
+	if rt.attaches != rt.detaches || rt.attaches == 0 {
+		t.Fatalf("attaches %d, detaches %d", rt.attaches, rt.detaches)
 	}
 }

@@ -19,9 +19,16 @@ type procRuntime struct {
 	live     map[pid]map[local.ExitListener[pid]]bool
 	attaches int
 	detaches int
+	// violations counts calls that break the Owners contract as the
+	// registry promises to use it: Attach of an attached pair, Detach of a
+	// pair not attached (on a live pid).
+	violations int
 	// onAttach, if set, runs at the start of Attach (tests use it to make a
 	// process exit while the registry attaches).
 	onAttach func(p pid)
+	// onDetach, if set, runs at the start of Detach (tests use it to widen
+	// race windows).
+	onDetach func(p pid)
 }
 
 var _ local.Owners[pid] = (*procRuntime)(nil)
@@ -51,6 +58,7 @@ func (rt *procRuntime) Attach(p pid, l local.ExitListener[pid]) error {
 		return fmt.Errorf("runtime: pid %d: %w", p, local.ErrNoProc)
 	}
 	if ls[l] {
+		rt.violations++
 		return fmt.Errorf("runtime: pid %d attached twice", p)
 	}
 	ls[l] = true
@@ -60,11 +68,18 @@ func (rt *procRuntime) Attach(p pid, l local.ExitListener[pid]) error {
 
 // Detach implements local.Owners.
 func (rt *procRuntime) Detach(p pid, l local.ExitListener[pid]) {
+	if rt.onDetach != nil {
+		rt.onDetach(p)
+	}
 	rt.mu.Lock()
 	defer rt.mu.Unlock()
-	if ls, ok := rt.live[p]; ok && ls[l] {
+	ls, ok := rt.live[p]
+	switch {
+	case ok && ls[l]:
 		delete(ls, l)
 		rt.detaches++
+	case ok:
+		rt.violations++
 	}
 }
 
@@ -80,6 +95,13 @@ func (rt *procRuntime) Exit(p pid, reason error) bool {
 		l.OwnerExited(p, reason)
 	}
 	return ok
+}
+
+// Violations returns how many contract-breaking calls were seen.
+func (rt *procRuntime) Violations() int {
+	rt.mu.Lock()
+	defer rt.mu.Unlock()
+	return rt.violations
 }
 
 // Attached returns how many (pid, listener) attachments are live.
