@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"runtime"
 	"sync"
 	"time"
 )
@@ -82,6 +83,7 @@ func (c *conn) writeLoop() {
 		case <-c.ctx.Done():
 			return
 		}
+		runtime.Gosched() // let other handlers add to this batch
 		b := c.q.take(spare)
 		if len(b) == 0 {
 			spare = b

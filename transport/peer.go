@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"runtime"
 	"sync"
 	"time"
 )
@@ -111,6 +112,7 @@ func (p *peer) writeLoop() {
 			p.dialFailed(err)
 			continue
 		}
+		runtime.Gosched() // let other senders add to this batch
 		b := p.q.take(spare)
 		if len(b) == 0 {
 			spare = b
