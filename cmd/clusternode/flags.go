@@ -178,6 +178,9 @@ func (f *agentFlags) validateNet(c *agentConfig) error {
 	if c.Advertise != "" && net.ParseIP(c.Advertise) == nil {
 		return usagef("-advertise %q is not an IP address", c.Advertise)
 	}
+	if c.Advertise == "" {
+		c.Advertise = defaultAdvertise(c.Bind)
+	}
 	ports := map[int]string{}
 	for _, p := range []struct {
 		name string
@@ -239,4 +242,35 @@ func (f *agentFlags) validateCluster(c *agentConfig) error {
 		c.Encrypt = key
 	}
 	return nil
+}
+
+// defaultAdvertise is the bind IP, or for 0.0.0.0 / :: the first private
+// (RFC 1918 / ULA) address of this host, else its first non-loopback one,
+// else loopback.
+func defaultAdvertise(bind string) string {
+	ip := net.ParseIP(bind)
+	if !ip.IsUnspecified() {
+		return bind
+	}
+	addrs, err := net.InterfaceAddrs()
+	if err != nil {
+		return "127.0.0.1"
+	}
+	var fallback string
+	for _, a := range addrs {
+		n, ok := a.(*net.IPNet)
+		if !ok || n.IP.IsLoopback() || n.IP.IsLinkLocalUnicast() || n.IP.To4() == nil {
+			continue
+		}
+		if n.IP.IsPrivate() {
+			return n.IP.String()
+		}
+		if fallback == "" {
+			fallback = n.IP.String()
+		}
+	}
+	if fallback != "" {
+		return fallback
+	}
+	return "127.0.0.1"
 }

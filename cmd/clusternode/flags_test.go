@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/base64"
 	"errors"
+	"net"
 	"strings"
 	"testing"
 
@@ -38,6 +39,9 @@ func TestAgentFlagsAndEnv(t *testing.T) {
 	if len(cfg.Join) != 2 || cfg.Join[0] != "a:1" || cfg.Join[1] != "b:7946" {
 		t.Errorf("join %v, want [a:1 b:7946]", cfg.Join)
 	}
+	if ip := net.ParseIP(cfg.Advertise); ip == nil || ip.IsUnspecified() {
+		t.Errorf("advertise %q for bind 0.0.0.0: want a concrete IP", cfg.Advertise)
+	}
 	if len(cfg.Encrypt) != 32 || cfg.HTTPAddr != defaultHTTPAddr || cfg.LogLevel != hclog.Info {
 		t.Errorf("defaults: %+v", cfg)
 	}
@@ -48,7 +52,7 @@ func TestDevDefaults(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if cfg.BootstrapExpect != 1 || cfg.Bind != "127.0.0.1" || cfg.Profile != "fast" || cfg.Node == "" {
+	if cfg.BootstrapExpect != 1 || cfg.Bind != "127.0.0.1" || cfg.Advertise != "127.0.0.1" || cfg.Profile != "fast" || cfg.Node == "" {
 		t.Fatalf("dev config %+v", cfg)
 	}
 }

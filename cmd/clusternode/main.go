@@ -1,5 +1,3 @@
-// Command clusternode runs a Roster node (the agent) and talks to one (the
-// CLI). See README-daemon.md for flags, the HTTP API and the CLI.
 package main
 
 import (

@@ -71,10 +71,8 @@ func openTable(cfg *agentConfig, log hclog.Logger, leaderChanges interface{ Add(
 	gcfg.DataDir = cfg.DataDir
 	gcfg.InmemStore = cfg.inmemRaft
 	gcfg.RaftBind = net.JoinHostPort(cfg.Bind, strconv.Itoa(cfg.RaftPort))
-	if cfg.Advertise != "" {
+	if cfg.RaftPort != 0 {
 		gcfg.RaftAdvertise = net.JoinHostPort(cfg.Advertise, strconv.Itoa(cfg.RaftPort))
-	} else if ip := net.ParseIP(cfg.Bind); ip.IsUnspecified() {
-		gcfg.RaftAdvertise = net.JoinHostPort("127.0.0.1", strconv.Itoa(cfg.RaftPort))
 	}
 	gcfg.Logger = log
 	gcfg.OnLeadershipChange = func(bool) { leaderChanges.Add(1) }

@@ -1,0 +1,37 @@
+// Command clusternode runs a Roster node (the agent) and talks to one (the
+// CLI). README-daemon.md documents the flags, the HTTP API and the CLI.
+//
+// # Role
+//
+// Parsing and wiring only. The agent turns flags and CLUSTERNODE_*
+// variables into an agentConfig (flags.go), opens a node (open_node.go)
+// and serves the HTTP API (http*.go) over a small backend interface
+// (api.go). nodeBackend (node_backend*.go) adapts the public node and
+// global APIs to it; the tests use an in-memory fake. The CLI (cli*.go)
+// is a thin client of the same HTTP API.
+//
+// # HTTP client processes
+//
+// POST /v1/processes spawns a real process on the node for an HTTP client
+// (clients.go). Its goroutine is the only reader of its mailbox: a
+// long-poll hands it a request and gets up to max messages back; a poll
+// or a renewal restarts its TTL; when the TTL runs out it exits with an
+// error reason, and its names go with it like any process's.
+//
+// # Concurrency and shutdown
+//
+// Every handler runs on its own net/http goroutine. clients.mu guards only
+// the pid → client map and is never held while talking to a process
+// goroutine or the backend; the backend is safe for concurrent use. On the
+// first SIGINT/SIGTERM the agent cancels its stopping context (long-polls
+// answer, SSE streams end), drains HTTP for up to 5 s, then leaves the
+// cluster (up to 20 s). The first signal also restores default signal
+// handling, so a second one exits at once.
+//
+// # Usage
+//
+//	clusternode agent -dev                 # one throwaway node, API on 127.0.0.1:7480
+//	clusternode agent -node n1 -data-dir /var/lib/roster -bootstrap-expect 3 -join 10.0.0.2,10.0.0.3
+//	clusternode status
+//	clusternode names -prefix svc.
+package main
