@@ -41,6 +41,12 @@ func (p *Process) Link(pid PID) error {
 		p.removeLink(pid)
 		return fmt.Errorf("%w: %s", ErrNoProc, pid)
 	}
+	if p.dead.Load() {
+		// p exited between the two halves: its exit signal may have
+		// reached t before t's half existed. The link never formed.
+		t.removeLink(p.pid)
+		return ErrExited
+	}
 	return nil
 }
 
