@@ -35,6 +35,7 @@ type conn struct {
 
 	mu       sync.Mutex
 	inflight map[uint64]context.CancelFunc // requests being served
+	closed   bool                          // set by close: serve no more
 }
 
 func newConn(t *TCPTransport, nc net.Conn, fr *frameReader, hello *helloMsg, outbound bool) *conn {
@@ -54,6 +55,12 @@ func (c *conn) close(err error) {
 	c.closeOnce.Do(func() {
 		c.cancel()
 		_ = c.nc.Close()
+		c.mu.Lock()
+		for _, cancel := range c.inflight {
+			cancel()
+		}
+		c.closed = true
+		c.mu.Unlock()
 		if c.q != nil {
 			c.q.close(ErrConnLost)
 		}
@@ -168,16 +175,22 @@ func (c *conn) serve(m *requestMsg) error {
 		c.mu.Unlock()
 		return fmt.Errorf("%w: %d requests running", ErrFlood, len(c.inflight))
 	}
+	if c.closed {
+		c.mu.Unlock()
+		return ErrConnLost
+	}
 	if _, dup := c.inflight[m.ID]; dup {
 		c.mu.Unlock()
 		return fmt.Errorf("%w: duplicate request id %d", ErrBadFrame, m.ID)
 	}
+	// Not derived from c.ctx: registering thousands of children on one
+	// parent contends on its lock. close cancels everything in inflight.
 	var ctx context.Context
 	var cancel context.CancelFunc
 	if m.Deadline > 0 {
-		ctx, cancel = context.WithTimeout(c.ctx, time.Duration(m.Deadline))
+		ctx, cancel = context.WithTimeout(context.Background(), time.Duration(m.Deadline))
 	} else {
-		ctx, cancel = context.WithCancel(c.ctx)
+		ctx, cancel = context.WithCancel(context.Background())
 	}
 	c.inflight[m.ID] = cancel
 	c.mu.Unlock()

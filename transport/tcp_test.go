@@ -22,13 +22,18 @@ func startTCP(t *testing.T, cfg *Config) (*TCPTransport, *recorder) {
 // handshake as node "evil", to send hand-made frames.
 func rawPeer(t *testing.T, tr *TCPTransport, handshake bool) net.Conn {
 	t.Helper()
+	return rawPeerInc(t, tr, handshake, 666)
+}
+
+func rawPeerInc(t *testing.T, tr *TCPTransport, handshake bool, inc uint64) net.Conn {
+	t.Helper()
 	nc, err := net.Dial("tcp", tr.Addr())
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = nc.Close() })
 	if handshake {
-		cfg := testConfig(t, "evil", 666)
+		cfg := testConfig(t, "evil", inc)
 		cfg.ClusterKey = tr.cfg.ClusterKey
 		if _, err := dialHandshake(cfg, &handshakeIO{w: nc, fr: newFrameReader(nc, 1<<20)}, tr.cfg.NodeID, 0); err != nil {
 			t.Fatalf("handshake: %v", err)
@@ -232,4 +237,22 @@ func TestBothDirectionsKeepOrder(t *testing.T) {
 	if ev := ra.eventList(); len(ev) != 1 {
 		t.Fatalf("two connections must still be one PeerUp: %v", ev)
 	}
+}
+
+// TestIncarnationChangeWhileConnected: a peer that reconnects with a new
+// incarnation while its old connection still looks open is reported down
+// (old) then up (new), and the old connection is closed.
+func TestIncarnationChangeWhileConnected(t *testing.T) {
+	srv, rs := startTCP(t, testConfig(t, "srv", 1))
+	old := rawPeerInc(t, srv, true, 100)
+	waitFor(t, 5*time.Second, func() error { return rs.hasEvent("up evil 100") })
+	rawPeerInc(t, srv, true, 101)
+	waitFor(t, 5*time.Second, func() error { return rs.hasEvent("up evil 101") })
+	if got, want := rs.eventList(), []string{"up evil 100", "down evil 100", "up evil 101"}; fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Fatalf("events %v, want %v", got, want)
+	}
+	if !errors.Is(rs.lastCause(), ErrIncarnationChanged) {
+		t.Fatalf("cause %v", rs.lastCause())
+	}
+	expectClosed(t, old, 3*time.Second)
 }
