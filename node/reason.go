@@ -9,6 +9,7 @@ import (
 // reason is the type of the exit reason sentinels. Its text is the wire code.
 type reason struct{ code string }
 
+// Error returns the reason's wire code, e.g. "normal".
 func (r *reason) Error() string { return r.code }
 
 // Exit reasons. A process's exit reason is an error: one of these sentinels,
