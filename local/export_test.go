@@ -51,53 +51,13 @@ func (r *Registry[P]) CheckInvariants() error {
 }
 
 func (r *Registry[P]) checkPartition(i int, p *partition[P]) error {
-	byKey := map[*entry[P]]bool{}
-	if p.unique != nil {
-		for k, e := range p.unique {
-			if e.key != k {
-				return fmt.Errorf("partition %d: key %q holds entry of %q", i, k, e.key)
-			}
-			byKey[e] = true
-		}
-	} else {
-		for k, b := range p.dup {
-			if len(b.ptrs) == 0 || len(b.ptrs) != len(b.vals) {
-				return fmt.Errorf("partition %d: bucket %q has %d/%d entries", i, k, len(b.ptrs), len(b.vals))
-			}
-			for j, e := range b.ptrs {
-				if e.key != k || e.idx != j || b.vals[j] != (Entry[P]{Key: k, PID: e.pid, Value: e.value}) {
-					return fmt.Errorf("partition %d: bucket %q slot %d holds %q idx %d", i, k, j, e.key, e.idx)
-				}
-				byKey[e] = true
-			}
-		}
+	byKey, err := r.checkKeyIndex(p)
+	if err != nil {
+		return fmt.Errorf("partition %d: %w", i, err)
 	}
-	byOwner := map[*entry[P]]bool{}
-	if p.unique != nil {
-		byOwner = byKey // the key index doubles as the (pid, key) index
-		for _, e := range p.unique {
-			if r.entryPart(e.key, e.pid) != p || e.next != nil {
-				return fmt.Errorf("partition %d: entry %v/%q misplaced or chained", i, e.pid, e.key)
-			}
-			rec := p.ri.get(e.key, maphash.String(p.seed, e.key))
-			if rec == nil || rec.pid != e.pid || rec.value != e.value {
-				return fmt.Errorf("partition %d: entry %v/%q not published as is", i, e.pid, e.key)
-			}
-		}
-		if p.ri.live != len(p.unique) {
-			return fmt.Errorf("partition %d: %d published, %d entries", i, p.ri.live, len(p.unique))
-		}
-	}
-	for ok, head := range p.owned {
-		for e := head; e != nil; e = e.next {
-			if e.pid != ok.pid || e.key != ok.key || !byKey[e] {
-				return fmt.Errorf("partition %d: owned entry %v/%q not in key index", i, ok.pid, ok.key)
-			}
-			if r.entryPart(e.key, e.pid) != p {
-				return fmt.Errorf("partition %d: entry %v/%q in wrong partition", i, ok.pid, ok.key)
-			}
-			byOwner[e] = true
-		}
+	byOwner, err := r.checkOwnerIndex(p, byKey)
+	if err != nil {
+		return fmt.Errorf("partition %d: %w", i, err)
 	}
 	n := 0
 	for pid, head := range p.heads {
@@ -115,4 +75,58 @@ func (r *Registry[P]) checkPartition(i int, p *partition[P]) error {
 		return fmt.Errorf("partition %d: pid lists %d, owned %d, key index %d, count %d", i, n, len(byOwner), len(byKey), p.count)
 	}
 	return nil
+}
+
+// checkKeyIndex checks the key index (and the published copy of a Unique
+// one) and returns its entries.
+func (r *Registry[P]) checkKeyIndex(p *partition[P]) (map[*entry[P]]bool, error) {
+	byKey := map[*entry[P]]bool{}
+	for k, e := range p.unique {
+		rec := p.ri.get(e.key, maphash.String(p.seed, e.key))
+		switch {
+		case e.key != k || e.next != nil:
+			return nil, fmt.Errorf("key %q holds entry of %q or a chain", k, e.key)
+		case rec == nil || rec.pid != e.pid || rec.value != e.value:
+			return nil, fmt.Errorf("entry %v/%q not published as is", e.pid, e.key)
+		}
+		byKey[e] = true
+	}
+	if p.ri != nil && p.ri.live != len(p.unique) {
+		return nil, fmt.Errorf("%d published, %d entries", p.ri.live, len(p.unique))
+	}
+	for k, b := range p.dup {
+		if len(b.ptrs) == 0 || len(b.ptrs) != len(b.vals) {
+			return nil, fmt.Errorf("bucket %q has %d/%d entries", k, len(b.ptrs), len(b.vals))
+		}
+		for j, e := range b.ptrs {
+			if e.key != k || e.idx != j || b.vals[j] != (Entry[P]{Key: k, PID: e.pid, Value: e.value}) {
+				return nil, fmt.Errorf("bucket %q slot %d holds %q idx %d", k, j, e.key, e.idx)
+			}
+			byKey[e] = true
+		}
+	}
+	for e := range byKey {
+		if r.entryPart(e.key, e.pid) != p {
+			return nil, fmt.Errorf("entry %v/%q in wrong partition", e.pid, e.key)
+		}
+	}
+	return byKey, nil
+}
+
+// checkOwnerIndex checks the (pid, key) index against the key index and
+// returns its entries.
+func (r *Registry[P]) checkOwnerIndex(p *partition[P], byKey map[*entry[P]]bool) (map[*entry[P]]bool, error) {
+	if p.unique != nil {
+		return byKey, nil // the key index doubles as the (pid, key) index
+	}
+	byOwner := map[*entry[P]]bool{}
+	for ok, head := range p.owned {
+		for e := head; e != nil; e = e.next {
+			if e.pid != ok.pid || e.key != ok.key || !byKey[e] {
+				return nil, fmt.Errorf("owned entry %v/%q not in key index", ok.pid, ok.key)
+			}
+			byOwner[e] = true
+		}
+	}
+	return byOwner, nil
 }
