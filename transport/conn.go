@@ -205,10 +205,7 @@ func (c *conn) runRequest(ctx context.Context, cancel context.CancelFunc, m *req
 	if h == nil {
 		resp.Error = "no handler installed"
 	} else if body, err := h.HandleRequest(ctx, c.peer, m.Method, m.Body); err != nil {
-		resp.Error = err.Error()
-		if resp.Error == "" {
-			resp.Error = "error"
-		}
+		resp.Error = errorText(err)
 	} else {
 		resp.Body = body
 	}
@@ -225,4 +222,13 @@ func (c *conn) respond(resp *responseMsg) error {
 	return c.q.put(c.ctx, c.t.shutdown, true, func(b []byte) ([]byte, error) {
 		return appendResponse(b, resp, maxFrame)
 	})
+}
+
+// errorText is err's text for a response; never empty, since an empty
+// error string means success on the wire.
+func errorText(err error) string {
+	if s := err.Error(); s != "" {
+		return s
+	}
+	return "error"
 }

@@ -79,7 +79,7 @@ func (l *inmemLink) serve(m *requestMsg) error {
 		if h := l.to.getHandler(); h == nil {
 			resp.Error = "no handler installed"
 		} else if body, err := h.HandleRequest(ctx, l.from.cfg.NodeID, m.Method, m.Body); err != nil {
-			resp.Error = err.Error()
+			resp.Error = errorText(err)
 		} else {
 			resp.Body = body
 		}

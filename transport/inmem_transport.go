@@ -11,7 +11,10 @@ import (
 	"github.com/hashicorp/go-hclog"
 )
 
-var _ Transport = (*InmemTransport)(nil)
+var (
+	_ Transport = (*InmemTransport)(nil)
+	_ TrySender = (*InmemTransport)(nil)
+)
 
 // InmemTransport is a Transport inside an InmemNetwork. Every frame goes
 // through the same codec as TCP (encoded on send, decoded on delivery), so

@@ -14,7 +14,10 @@ import (
 	"github.com/hashicorp/go-hclog"
 )
 
-var _ Transport = (*TCPTransport)(nil)
+var (
+	_ Transport = (*TCPTransport)(nil)
+	_ TrySender = (*TCPTransport)(nil)
+)
 
 // TCPTransport is the Transport between real nodes: msgpack frames over
 // TCP, optionally mutual TLS. Create it with NewTCPTransport.

@@ -103,3 +103,10 @@ type Reason struct {
 	Code    string `msgpack:"c"`
 	Message string `msgpack:"m,omitempty"`
 }
+
+// TrySender is implemented by transports that can queue without blocking
+// (both TCPTransport and InmemTransport): TrySend is Send that returns
+// ErrQueueFull at once when the peer's queue is full.
+type TrySender interface {
+	TrySend(peer NodeID, env *Envelope) error
+}
