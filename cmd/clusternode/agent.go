@@ -100,7 +100,7 @@ func agent(ctx context.Context, cfg *agentConfig, log hclog.Logger, sink *promSi
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ln) }()
 	node, inc := be.Self()
-	log.Info("agent running", "node", node, "incarnation", inc, "http", ln.Addr().String())
+	log.Info("agent running", append([]any{"node", node, "incarnation", inc, "http", ln.Addr().String()}, describeNode(cfg)...)...)
 	if hooks.ready != nil {
 		hooks.ready(ln.Addr())
 	}

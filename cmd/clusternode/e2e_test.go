@@ -12,7 +12,7 @@ import (
 // TestAgentEndToEnd runs the real stand-alone node (node + global table
 // on disk, raft bootstrapped by itself) behind the HTTP API.
 func TestAgentEndToEnd(t *testing.T) {
-	cfg, err := parseAgentConfig([]string{"-dev", "-node", "e2e", "-http", "127.0.0.1:0", "-raft-port", "0"}, noEnv)
+	cfg, err := parseAgentConfig([]string{"-dev", "-node", "e2e", "-http", "127.0.0.1:0", "-raft-port", "0", "-port", "0", "-gossip-port", "0"}, noEnv)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"sync/atomic"
 
 	"github.com/roster-dev/roster/global"
 	"github.com/roster-dev/roster/local"
@@ -13,46 +12,14 @@ import (
 	"github.com/roster-dev/roster/transport"
 )
 
-// nodeBackend adapts a *node.Node to the daemon's backend. The process,
-// send and local-registry parts use node's public API directly. The global
-// and cluster parts go through two small interfaces, globalTable and
-// clusterView: *global.Table satisfies globalTable today, and the lead's
-// cluster wiring in node is meant to provide both (see the report).
+// nodeBackend adapts a cluster *node.Node to the daemon's backend, using
+// node's public API only: processes, send and local registries here, the
+// global table and cluster status in node_backend_global.go.
 type nodeBackend struct {
-	n       *node.Node
-	table   globalTable // nil: global names are not wired (503)
-	cluster clusterView // nil: single node without membership
-	// onRegistered, when set, is called after a global registration of
-	// pid (the stand-alone wiring uses it to drop names on exit).
-	onRegistered func(pid transport.PID)
-
-	leaderChanges atomic.Uint64
+	n *node.Node
 }
 
 var _ backend = (*nodeBackend)(nil)
-
-// globalTable is what the daemon needs from the cluster-wide name table.
-// *global.Table implements it; so can node once it wraps the table (the
-// owner checks, "is pid a live local process", are node's job there).
-type globalTable interface {
-	Register(ctx context.Context, name string, owner transport.PID, meta []byte) (global.Registration, error)
-	Unregister(ctx context.Context, name string, owner transport.PID) error
-	Lookup(name string, opts ...global.ReadOption) (global.Registration, global.ReadInfo, error)
-	List(prefix string, opts ...global.ReadOption) ([]global.Registration, global.ReadInfo, error)
-	Watch(ctx context.Context, prefix string, fromIndex uint64) (<-chan global.Event, error)
-	Leader() (transport.NodeID, string)
-	Stats() global.Stats
-	Configuration() ([]global.Server, error)
-}
-
-// clusterView is what the daemon needs from membership (TODO(lead): the
-// node's memberlist wiring provides it).
-type clusterView interface {
-	// Members lists the nodes memberlist knows, with their state.
-	Members() []member
-	// ForwardedWrites counts global writes this node forwarded to the leader.
-	ForwardedWrites() uint64
-}
 
 func (b *nodeBackend) Self() (transport.NodeID, uint64) { return b.n.ID(), b.n.Incarnation() }
 
@@ -179,13 +146,12 @@ func (b *nodeBackend) Stats() stats {
 		MessagesIn:      s.MsgsIn,
 		MessagesOut:     s.MsgsOut,
 		MessagesDropped: s.Dropped,
-		LeaderChanges:   b.leaderChanges.Load(),
 	}
-	if b.table != nil {
-		st.GlobalNames = b.table.Stats().Names
+	if t := b.n.GlobalTable(); t != nil {
+		st.GlobalNames = t.Count()
 	}
-	if b.cluster != nil {
-		st.ForwardedWrites = b.cluster.ForwardedWrites()
+	if cs, err := b.n.Status(); err == nil {
+		st.LeaderChanges = cs.Stats.LeaderChanges
 	}
 	return st
 }
@@ -230,6 +196,6 @@ var errMap = []struct {
 	{errMailboxFull, []error{node.ErrMailboxFull}},
 	{errUnavailable, []error{
 		global.ErrNoQuorum, global.ErrNoLeader, global.ErrNotLeader, global.ErrShutdown,
-		node.ErrShutdown, node.ErrNoGlobal, node.ErrNoRoute,
+		node.ErrShutdown, node.ErrNoGlobal, node.ErrNoRoute, node.ErrNotClustered,
 	}},
 }

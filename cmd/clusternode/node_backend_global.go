@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"strings"
 	"time"
 
 	"github.com/roster-dev/roster/global"
@@ -12,16 +11,9 @@ import (
 	"github.com/roster-dev/roster/transport"
 )
 
-// The global and cluster half of nodeBackend. TODO(lead): once node wraps
-// the global table (owner checks, UnregisterPID on exit, membership), point
-// b.table and b.cluster at node's methods; nothing else here changes.
-
-func (b *nodeBackend) tableOrErr() (globalTable, error) {
-	if b.table == nil {
-		return nil, fmt.Errorf("%w: global names are not configured on this node", errUnavailable)
-	}
-	return b.table, nil
-}
+// The global and cluster half of nodeBackend, over node's cluster API
+// (Config.Cluster). node checks that an owner is a live local process and
+// drops a process's global names when it exits.
 
 func toRegistration(r global.Registration, info global.ReadInfo) registration {
 	var meta json.RawMessage
@@ -42,29 +34,15 @@ func readOpts(ctx context.Context, consistent bool) []global.ReadOption {
 }
 
 func (b *nodeBackend) RegisterGlobal(ctx context.Context, name string, pid transport.PID, meta json.RawMessage) (registration, error) {
-	t, err := b.tableOrErr()
-	if err != nil {
-		return registration{}, err
-	}
-	if !b.n.Alive(pid) {
-		return registration{}, fmt.Errorf("%w: %s is not a live process on this node", errNoProc, pid)
-	}
-	reg, err := t.Register(ctx, name, pid, meta)
+	reg, err := b.n.RegisterGlobal(ctx, name, pid, meta)
 	if err != nil {
 		return registration{}, mapErr(err)
-	}
-	if b.onRegistered != nil {
-		b.onRegistered(pid)
 	}
 	return toRegistration(reg, global.ReadInfo{Index: reg.Index}), nil
 }
 
 func (b *nodeBackend) LookupGlobal(ctx context.Context, name string, consistent bool) (registration, error) {
-	t, err := b.tableOrErr()
-	if err != nil {
-		return registration{}, err
-	}
-	reg, info, err := t.Lookup(name, readOpts(ctx, consistent)...)
+	reg, info, err := b.n.LookupGlobal(ctx, name, readOpts(ctx, consistent)...)
 	if err != nil {
 		return registration{}, mapErr(err)
 	}
@@ -72,19 +50,11 @@ func (b *nodeBackend) LookupGlobal(ctx context.Context, name string, consistent 
 }
 
 func (b *nodeBackend) UnregisterGlobal(ctx context.Context, name string, pid transport.PID) error {
-	t, err := b.tableOrErr()
-	if err != nil {
-		return err
-	}
-	return mapErr(t.Unregister(ctx, name, pid))
+	return mapErr(b.n.UnregisterGlobal(ctx, name, pid))
 }
 
 func (b *nodeBackend) ListGlobal(ctx context.Context, prefix string, consistent bool) ([]registration, error) {
-	t, err := b.tableOrErr()
-	if err != nil {
-		return nil, err
-	}
-	regs, info, err := t.List(prefix, readOpts(ctx, consistent)...)
+	regs, info, err := b.n.ListGlobal(ctx, prefix, readOpts(ctx, consistent)...)
 	if err != nil {
 		return nil, mapErr(err)
 	}
@@ -98,11 +68,7 @@ func (b *nodeBackend) ListGlobal(ctx context.Context, prefix string, consistent 
 // SendGlobal looks the name up in the local replica and sends with that
 // registration's fence, so the message reaches that owner or nobody.
 func (b *nodeBackend) SendGlobal(ctx context.Context, name string, body json.RawMessage) (registration, error) {
-	t, err := b.tableOrErr()
-	if err != nil {
-		return registration{}, err
-	}
-	reg, info, err := t.Lookup(name)
+	reg, info, err := b.n.LookupGlobal(ctx, name)
 	if err != nil {
 		return registration{}, mapErr(err)
 	}
@@ -112,18 +78,14 @@ func (b *nodeBackend) SendGlobal(ctx context.Context, name string, body json.Raw
 	return toRegistration(reg, info), nil
 }
 
-// WatchGlobal converts global events. global.Watch replays from an index
-// inclusive; the API's index is the last one the client saw, so +1.
+// WatchGlobal converts global events. global's fromIndex is inclusive; the
+// API's index is the last one the client saw, so +1.
 func (b *nodeBackend) WatchGlobal(ctx context.Context, prefix string, after uint64) (<-chan nameEvent, error) {
-	t, err := b.tableOrErr()
-	if err != nil {
-		return nil, err
-	}
 	from := after
 	if after > 0 {
 		from = after + 1
 	}
-	in, err := t.Watch(ctx, prefix, from)
+	in, err := b.n.WatchGlobal(ctx, prefix, from)
 	if err != nil {
 		return nil, mapErr(err)
 	}
@@ -164,49 +126,42 @@ func toNameEvent(ev global.Event) nameEvent {
 }
 
 func (b *nodeBackend) Health() error {
-	t, err := b.tableOrErr()
-	if err != nil {
-		return err
-	}
-	if leader, _ := t.Leader(); leader == "" {
-		return fmt.Errorf("%w: no raft leader known", errUnavailable)
+	if !b.n.Healthy() {
+		return fmt.Errorf("%w: no raft leader known, or not heard from it recently", errUnavailable)
 	}
 	return nil
 }
 
 func (b *nodeBackend) Status(ctx context.Context) (status, error) {
-	self, inc := b.Self()
-	st := status{Node: self, Incarnation: inc, Voters: []transport.NodeID{}, Members: []member{}}
-	if b.table != nil {
-		st.Leader, _ = b.table.Leader()
-		s := b.table.Stats()
-		st.Raft = raftStatus{State: s.State.String(), Term: s.Term, LastIndex: s.LastIndex, AppliedIndex: s.AppliedIndex}
-		if s.LastContact > 0 {
-			st.Raft.LastContact = s.LastContact.Round(time.Millisecond).String()
-		}
-		servers, err := b.table.Configuration()
-		if err != nil {
-			return status{}, mapErr(err)
-		}
-		for _, sv := range servers {
-			if !sv.Nonvoter {
-				st.Voters = append(st.Voters, sv.ID)
-			}
+	cs, err := b.n.Status()
+	if err != nil {
+		return status{}, mapErr(err)
+	}
+	st := status{
+		Node: cs.Node, Incarnation: cs.Incarnation, Leader: cs.Leader,
+		Raft:    raftStatus{State: cs.RaftState, Term: cs.Term, LastIndex: cs.LastIndex, AppliedIndex: cs.Applied},
+		Voters:  []transport.NodeID{},
+		Members: make([]member, 0, len(cs.Members)),
+	}
+	if cs.LastContact > 0 {
+		st.Raft.LastContact = cs.LastContact.Round(time.Millisecond).String()
+	}
+	roles := map[transport.NodeID]string{}
+	for _, sv := range cs.Servers {
+		roles[sv.ID] = "nonvoter"
+		if !sv.Nonvoter {
+			roles[sv.ID] = "voter"
+			st.Voters = append(st.Voters, sv.ID)
 		}
 	}
-	if b.cluster != nil {
-		st.Members = b.cluster.Members()
-	} else {
-		st.Members = append(st.Members, member{Node: self, State: "alive", Role: strings.ToLower(roleOf(st, self)), Incarnation: inc})
+	for _, m := range cs.Members {
+		role := roles[m.Meta.Node]
+		if role == "" {
+			role = string(m.Meta.Role)
+		}
+		st.Members = append(st.Members, member{
+			Node: m.Meta.Node, Addr: m.Addr, State: string(m.State), Role: role, Incarnation: m.Meta.Incarnation,
+		})
 	}
 	return st, nil
-}
-
-func roleOf(st status, id transport.NodeID) string {
-	for _, v := range st.Voters {
-		if v == id {
-			return "voter"
-		}
-	}
-	return "nonvoter"
 }
