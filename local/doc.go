@@ -14,9 +14,12 @@
 //
 // The table is split into Config.Partitions shards, each behind its own
 // RWMutex. Unique and DuplicateByKey registries shard by key hash,
-// DuplicateByPID by pid hash. Each shard indexes its entries twice, by key
-// and by owner pid (pid → key → entries), so Unregister and exit cleanup
-// cost O(entries removed) however many keys the pid holds. Unique
+// DuplicateByPID by pid hash. Each shard indexes an entry by key, by
+// (pid, key) and in a linked list of its pid's entries, so Unregister and
+// exit cleanup cost O(entries removed) however many keys the pid holds
+// (Elixir's unregister scans the pid's keys). When a shard falls below 1/8
+// of its high-water mark it rebuilds its maps, so memory follows the live
+// entries after a burst (Go maps never shrink on their own). Unique
 // partitions also publish their entries in a lock-free-read hash table
 // (readindex.go), so Whereis and Lookup take no lock and Whereis allocates
 // nothing: reads scale with cores instead of fighting over an RWMutex's
