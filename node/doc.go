@@ -47,14 +47,17 @@
 // PeerDown) never block: deliveries take a mailbox lock and signals to other
 // nodes go through an outbox drained by one goroutine, in order.
 //
-// Lock order (a lock may be taken while holding the ones before it, never
-// the reverse): Process.mu, then mailbox.mu. Node.mu (the process table)
-// and Node.monMu (the monitor table) are leaves: taken alone, never while
-// holding another node lock. Exit listeners (registries), Down and exit
-// signal delivery run with no node lock held. A process exit runs, in
-// order: mark dead, cancel ctx, discard the mailbox, call exit listeners
-// (registries drop its names), remove it from the table, fire monitors of
-// it, drop monitors it holds, signal its links.
+// Lock order: the process runtime has none to get wrong, because none of
+// its locks is taken while another is held. Node.mu (the process table), Node.monMu
+// (the monitor table), Process.mu (links, monitors, exit listeners) and
+// mailbox.mu (the queue) are all leaves; code copies what it needs under
+// one lock, releases it, then takes the next. Exit listeners (registries),
+// Down and exit-signal delivery and transport sends run with no node lock
+// held, so a listener may call back into the node. A ReceiveMatch match
+// function runs under mailbox.mu and must not call the process. A process
+// exit runs, in order: mark dead, cancel ctx, discard the mailbox, call
+// exit listeners (registries drop its names), remove it from the table,
+// fire monitors of it, drop monitors it holds, signal its links.
 //
 // # Usage
 //

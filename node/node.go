@@ -130,11 +130,10 @@ func (n *Node) Start(ctx context.Context) error {
 		return err
 	}
 	n.startOnce.Do(func() {
-		// Holding the read lock orders the wg.Add in goTracked before
-		// shutdown's wg.Wait (shutdown sets closing under the write lock).
 		n.mu.RLock()
-		defer n.mu.RUnlock()
-		if n.closing {
+		closing := n.closing
+		n.mu.RUnlock()
+		if closing {
 			n.startErr = ErrShutdown
 			return
 		}
@@ -144,7 +143,10 @@ func (n *Node) Start(ctx context.Context) error {
 				return
 			}
 		}
-		n.goTracked(n.out.run)
+		if !n.goTracked(n.out.run) {
+			n.startErr = ErrShutdown
+			return
+		}
 		if n.cl != nil {
 			if err := n.cl.start(ctx); err != nil {
 				n.startErr = err
@@ -215,12 +217,21 @@ func (n *Node) shutdown() {
 }
 
 // goTracked runs fn on a goroutine counted by Shutdown's wait.
-func (n *Node) goTracked(fn func()) {
+// It returns false, and does not run fn, once Shutdown has begun: holding
+// the read lock orders the wg.Add before shutdown's wg.Wait (shutdown sets
+// closing under the write lock).
+func (n *Node) goTracked(fn func()) bool {
+	n.mu.RLock()
+	defer n.mu.RUnlock()
+	if n.closing {
+		return false
+	}
 	n.wg.Add(1)
 	go func() {
 		defer n.wg.Done()
 		fn()
 	}()
+	return true
 }
 
 // ID returns the node's id.
