@@ -187,7 +187,7 @@ func churn(t *testing.T, r *local.Registry[pid], rt *procRuntime, procs []pid, r
 		case op < 9:
 			r.Lookup(key)
 			r.Keys(p)
-			_ = r.Dispatch(key, func([]local.Entry[pid]) {})
+			_ = r.Dispatch(key, func([]local.Entry[pid]) {}, local.Parallel())
 		default:
 			if rng.IntN(20) == 0 {
 				// Once the exit that killed p returns, p holds nothing.
