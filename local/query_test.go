@@ -204,3 +204,22 @@ func TestQueryBadInput(t *testing.T) {
 		}
 	}
 }
+
+// TestWhereisAllocatesNothing pins the zero-allocation promise of the
+// unique fast path, hit and miss.
+func TestWhereisAllocatesNothing(t *testing.T) {
+	r := newReg(t, local.Config[pid]{Partitions: 4})
+	if err := r.Register("k", 1, "v"); err != nil {
+		t.Fatal(err)
+	}
+	if n := testing.AllocsPerRun(1000, func() {
+		if _, _, ok := r.Whereis("k"); !ok {
+			t.Fatal("not found")
+		}
+		if _, _, ok := r.Whereis("missing"); ok {
+			t.Fatal("found")
+		}
+	}); n != 0 {
+		t.Fatalf("Whereis allocates %v times per call", n)
+	}
+}
