@@ -12,10 +12,17 @@ import (
 // a process's exit), so they are queued here rather than sent inline. The
 // queue is unbounded: signals are small and bounded by the number of
 // monitors and links.
+//
+// User messages normally go straight to the transport (with its
+// backpressure), but while signals for a peer are still queued here, a
+// message for that peer queues behind them: signals and messages from one
+// sender to one peer arrive in the order they were issued (Erlang's
+// pairwise ordering), e.g. a Monitor then a Send.
 type outbox struct {
 	n        *Node
 	mu       sync.Mutex
 	q        []outSignal
+	pending  map[NodeID]int // envelopes queued or being sent, per peer
 	notify   chan struct{}
 	done     chan struct{} // closed by stop
 	finished chan struct{} // closed when run returns
@@ -28,18 +35,50 @@ type outSignal struct {
 }
 
 func newOutbox(n *Node) *outbox {
-	return &outbox{n: n, notify: make(chan struct{}, 1), done: make(chan struct{}), finished: make(chan struct{})}
+	return &outbox{
+		n: n, pending: make(map[NodeID]int),
+		notify: make(chan struct{}, 1), done: make(chan struct{}), finished: make(chan struct{}),
+	}
 }
 
 // push queues env for peer. It never blocks.
 func (o *outbox) push(peer NodeID, env *transport.Envelope) {
 	o.mu.Lock()
 	o.q = append(o.q, outSignal{peer: peer, env: env})
+	o.pending[peer]++
 	o.mu.Unlock()
+	o.wake()
+}
+
+// pushIfPending queues env for peer only if envelopes for peer are queued
+// or being sent, and reports whether it did.
+func (o *outbox) pushIfPending(peer NodeID, env *transport.Envelope) bool {
+	o.mu.Lock()
+	if o.pending[peer] == 0 {
+		o.mu.Unlock()
+		return false
+	}
+	o.q = append(o.q, outSignal{peer: peer, env: env})
+	o.pending[peer]++
+	o.mu.Unlock()
+	o.wake()
+	return true
+}
+
+func (o *outbox) wake() {
 	select {
 	case o.notify <- struct{}{}:
 	default:
 	}
+}
+
+// sent marks one envelope for peer as handed to the transport (or failed).
+func (o *outbox) sent(peer NodeID) {
+	o.mu.Lock()
+	if o.pending[peer]--; o.pending[peer] <= 0 {
+		delete(o.pending, peer)
+	}
+	o.mu.Unlock()
 }
 
 // stop makes run return after it has sent what is queued.
@@ -80,12 +119,17 @@ func (o *outbox) drain() {
 func (o *outbox) send(s outSignal) {
 	n := o.n
 	err := n.tr.Send(n.ctx, s.peer, s.env)
+	o.sent(s.peer)
 	if err == nil {
-		n.stats.signals.Add(1)
+		if s.env.Kind != transport.KindMessage {
+			n.stats.signals.Add(1)
+		}
 		return
 	}
 	n.logger.Debug("signal not sent", "peer", s.peer, "kind", s.env.Kind, "error", err)
 	switch s.env.Kind {
+	case transport.KindMessage:
+		n.stats.dropped.Add(1)
 	case transport.KindMonitor:
 		n.fireDown(Ref(s.env.Ref), s.env.To, NoConnection)
 	case transport.KindLink:

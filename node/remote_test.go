@@ -368,3 +368,23 @@ func TestShutdownTellsRemoteWatchers(t *testing.T) {
 		t.Fatalf("start after shutdown: %v", err)
 	}
 }
+
+// TestRemoteMonitorThenSendKeepsOrder: a Monitor followed by a Send reaches
+// the peer in that order, so a target that crashes on the message reports
+// its real reason, not noproc.
+func TestRemoteMonitorThenSendKeepsOrder(t *testing.T) {
+	_, a, b := pair(t)
+	watch := spawnProbe(t, a)
+	for i := 0; i < 20; i++ {
+		target := spawnWaiter(t, b)
+		if _, err := watch.p.Monitor(target); err != nil {
+			t.Fatal(err)
+		}
+		if err := watch.p.Send(context.Background(), target, "crash"); err != nil {
+			t.Fatal(err)
+		}
+		if d := watch.down(t); errors.Is(d.Reason, NoProc) {
+			t.Fatalf("round %d: message overtook the monitor: %v", i, d.Reason)
+		}
+	}
+}

@@ -33,8 +33,10 @@ type RemoteName struct {
 // mailbox, ErrNameNotFound for an unregistered name. A remote destination
 // gets the value msgpack-encoded (ErrEncode if it cannot be): Send returns
 // once the transport has queued it (blocking while the peer's queue is full,
-// until ctx is done); delivery is then at most once, and a message to a dead
-// or stale remote pid is dropped there. Without a transport, remote sends
+// until ctx is done), or once it is queued behind monitor and link signals
+// for that peer still waiting to be sent, so that a Monitor or Link followed
+// by a Send reaches the peer in that order. Delivery is then at most once,
+// and a message to a dead or stale remote pid is dropped there. Without a transport, remote sends
 // fail with ErrNoRoute.
 func (n *Node) Send(ctx context.Context, to Dest, msg any) error {
 	return n.send(ctx, PID{}, to, msg)
@@ -109,6 +111,10 @@ func (n *Node) sendRemote(ctx context.Context, peer NodeID, env *transport.Envel
 		return err
 	}
 	env.Body = body
+	if n.out.pushIfPending(peer, env) { // behind queued signals, in order
+		n.stats.out.Add(1)
+		return nil
+	}
 	if err := n.tr.Send(ctx, peer, env); err != nil {
 		n.stats.dropped.Add(1)
 		if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
