@@ -45,7 +45,11 @@ func nodeConfig(cfg *agentConfig, log hclog.Logger) *node.Config {
 	cc.DataDir = cfg.DataDir
 	cc.InmemStore = cfg.inmemRaft
 	cc.BindAddr = cfg.Bind
-	cc.AdvertiseAddr = cfg.Advertise
+	if cfg.Advertise != cfg.Bind {
+		// Only when it differs: node advertises AdvertiseAddr with the
+		// configured port, which is 0 (not the bound one) in tests.
+		cc.AdvertiseAddr = cfg.Advertise
+	}
 	cc.GossipPort, cc.TransportPort, cc.RaftPort = cfg.GossipPort, cfg.Port, cfg.RaftPort
 	cc.Join = cfg.Join
 	cc.BootstrapExpect = cfg.BootstrapExpect

@@ -1,0 +1,109 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"testing"
+	"time"
+)
+
+// startAgent runs an agent with the real node on free ports and returns a
+// client for its API. It stops when the test ends.
+func startAgent(t *testing.T, args ...string) *testAPI {
+	t.Helper()
+	base := []string{"-http", "127.0.0.1:0", "-bind", "127.0.0.1", "-port", "0", "-raft-port", "0", "-gossip-port", "0", "-profile", "fast", "-data-dir", t.TempDir()}
+	cfg, err := parseAgentConfig(append(base, args...), noEnv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.inmemRaft = raceEnabled
+	ctx, cancel := context.WithCancel(context.Background())
+	addrCh := make(chan net.Addr, 1)
+	done := make(chan error, 1)
+	go func() {
+		done <- agent(ctx, cfg, testLogger(t).Named(string(cfg.Node)), nil, openNode, agentHooks{ready: func(a net.Addr) { addrCh <- a }})
+	}()
+	t.Cleanup(func() {
+		cancel()
+		select {
+		case <-done:
+		case <-time.After(30 * time.Second):
+			t.Errorf("agent %s did not stop", cfg.Node)
+		}
+	})
+	select {
+	case a := <-addrCh:
+		return &testAPI{t: t, base: "http://" + a.String(), client: &http.Client{}}
+	case err := <-done:
+		t.Fatalf("agent %s: %v", cfg.Node, err)
+	case <-time.After(30 * time.Second):
+		t.Fatalf("agent %s did not start", cfg.Node)
+	}
+	return nil
+}
+
+// TestThreeAgents forms a 3-server cluster of real agents with
+// -bootstrap-expect 3 and -join, registers a name on one node and sends to
+// it through another.
+func TestThreeAgents(t *testing.T) {
+	if testing.Short() {
+		t.Skip("forms a real 3-node cluster")
+	}
+	a1 := startAgent(t, "-node", "a1", "-bootstrap-expect", "3")
+	st := a1.expect("GET", "/v1/status", "", http.StatusOK, "")
+	seed := st["members"].([]any)[0].(map[string]any)["addr"].(string)
+	a2 := startAgent(t, "-node", "a2", "-bootstrap-expect", "3", "-join", seed)
+	a3 := startAgent(t, "-node", "a3", "-bootstrap-expect", "3", "-join", seed)
+	for i, a := range []*testAPI{a1, a2, a3} {
+		waitForLong(t, fmt.Sprintf("agent %d healthy", i+1), func() error {
+			if st, _, out := a.do("GET", "/v1/health", ""); st != http.StatusOK {
+				return fmt.Errorf("%d %v", st, out)
+			}
+			return nil
+		})
+	}
+	pid := a2.spawn("1m")
+	reg := a2.expect("PUT", "/v1/names/svc", `{"pid":"`+pid+`"}`, http.StatusCreated, "")
+	waitForLong(t, "the name on a3's replica", func() error {
+		if st, _, _ := a3.do("GET", "/v1/names/svc", ""); st != http.StatusOK {
+			return fmt.Errorf("status %d", st)
+		}
+		return nil
+	})
+	out := a3.expect("POST", "/v1/names/svc/messages", `{"from":"a3"}`, http.StatusAccepted, "")
+	if out["pid"] != pid || out["fence"] != reg["fence"] {
+		t.Fatalf("send answer %v", out)
+	}
+	a1.expect("POST", "/v1/processes/"+pid+"/messages", `"direct"`, http.StatusAccepted, "")
+	a1.expect("GET", "/v1/processes/"+pid+"/messages", "", http.StatusMisdirectedRequest, "remote_pid")
+	var got []any
+	waitForLong(t, "both messages at a2", func() error {
+		out := a2.expect("GET", "/v1/processes/"+pid+"/messages?wait=1s", "", http.StatusOK, "")
+		got = append(got, out["messages"].([]any)...)
+		if len(got) < 2 {
+			return fmt.Errorf("got %v", got)
+		}
+		return nil
+	})
+	st = a3.expect("GET", "/v1/status", "", http.StatusOK, "")
+	if v := st["voters"].([]any); len(v) != 3 || len(st["members"].([]any)) != 3 {
+		t.Fatalf("status on a3: %v", st)
+	}
+}
+
+// waitForLong is waitFor with a deadline fit for cluster formation.
+func waitForLong(t *testing.T, what string, cond func() error) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	last := errors.New("never checked")
+	for time.Now().Before(deadline) {
+		if last = cond(); last == nil {
+			return
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	t.Fatalf("timed out waiting for %s: %v", what, last)
+}
