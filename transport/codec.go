@@ -58,6 +58,11 @@ type helloMsg struct {
 	// Proof is the acceptor's HMAC over the dialer's nonce (empty without
 	// a cluster key, and in the dialer's hello).
 	Proof []byte `msgpack:"p,omitempty"`
+	// Gen numbers the dialer's connections (increasing within one
+	// incarnation). The acceptor delivers only from the newest connection
+	// of a peer, so frames still buffered on a dead one cannot overtake
+	// newer ones.
+	Gen uint64 `msgpack:"g,omitempty"`
 }
 
 // authMsg carries the dialer's HMAC over the acceptor's nonce.

@@ -329,9 +329,12 @@ func testNewIncarnation(t *testing.T, h harness) {
 		return err
 	})
 	want := []string{"up b 22", "down b 22", "up b 23"}
-	if got := ra.eventList(); !reflect.DeepEqual(got, want) {
-		t.Fatalf("events %v, want %v", got, want)
-	}
+	waitFor(t, 5*time.Second, func() error {
+		if got := ra.eventList(); !reflect.DeepEqual(got, want) {
+			return fmt.Errorf("events %v, want %v", got, want)
+		}
+		return nil
+	})
 }
 
 func testTrySendQueueFull(t *testing.T, h harness) {

@@ -25,6 +25,7 @@ type conn struct {
 	fr       *frameReader
 	peer     NodeID
 	inc      uint64
+	gen      uint64 // the dialer's connection number (inbound)
 	outbound bool
 	in       interner
 	q        *sendQueue // inbound only: responses
@@ -39,7 +40,7 @@ type conn struct {
 }
 
 func newConn(t *TCPTransport, nc net.Conn, fr *frameReader, hello *helloMsg, outbound bool) *conn {
-	c := &conn{t: t, nc: nc, fr: fr, peer: hello.Node, inc: hello.Incarnation, outbound: outbound}
+	c := &conn{t: t, nc: nc, fr: fr, peer: hello.Node, inc: hello.Incarnation, gen: hello.Gen, outbound: outbound}
 	c.ctx, c.cancel = context.WithCancel(t.ctx)
 	c.in.str([]byte(hello.Node))
 	c.in.str([]byte(t.cfg.NodeID))
@@ -121,20 +122,20 @@ func (c *conn) readLoop() {
 
 func (c *conn) dispatch(ft frameType, body []byte, owned bool) error {
 	switch {
-	case ft == frameEnvelope:
+	case ft == frameEnvelope && !c.outbound:
 		env := new(Envelope)
 		if err := decodeEnvelope(body, env, &c.in, owned); err != nil {
 			return err
 		}
-		if h := c.t.getHandler(); h != nil {
-			h.HandleEnvelope(c.peer, env)
-		}
-		return nil
+		return c.deliver(env)
 	case ft == frameRequest && !c.outbound:
 		m := new(requestMsg)
 		var ignored string
 		if err := decodeRPC(body, m, &ignored); err != nil {
 			return err
+		}
+		if !c.current() {
+			return errSuperseded
 		}
 		return c.serve(m)
 	case ft == frameCancel && !c.outbound:
@@ -164,6 +165,33 @@ func (c *conn) dispatch(ft frameType, body []byte, owned bool) error {
 		return nil
 	}
 	return fmt.Errorf("%w: unexpected frame type %d (outbound %v)", ErrBadFrame, ft, c.outbound)
+}
+
+// errSuperseded closes an inbound connection once the peer has opened a
+// newer one: whatever is still buffered on it is dropped, never delivered
+// after newer frames.
+var errSuperseded = errors.New("transport: superseded by a newer connection from the peer")
+
+// deliver hands env to the Handler if c is still the peer's newest inbound
+// connection; the check and the delivery are atomic under deliverMu.
+func (c *conn) deliver(env *Envelope) error {
+	p := c.p
+	p.deliverMu.Lock()
+	defer p.deliverMu.Unlock()
+	if c.inc != p.inInc || c.gen != p.inGen {
+		return errSuperseded
+	}
+	if h := c.t.getHandler(); h != nil {
+		h.HandleEnvelope(c.peer, env)
+	}
+	return nil
+}
+
+// current reports whether c is the peer's newest inbound connection.
+func (c *conn) current() bool {
+	c.p.deliverMu.Lock()
+	defer c.p.deliverMu.Unlock()
+	return c.inc == c.p.inInc && c.gen == c.p.inGen
 }
 
 // serve starts a request on its own goroutine. A peer like us never has

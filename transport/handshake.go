@@ -154,9 +154,10 @@ func (h *handshakeIO) recv(want frameType, v any) error {
 }
 
 // dialHandshake runs the dialer's side. want and wantInc (0: any) are the
-// identity we expect at the address.
-func dialHandshake(cfg *Config, h *handshakeIO, want NodeID, wantInc uint64) (*helloMsg, error) {
+// identity we expect at the address; gen numbers this connection.
+func dialHandshake(cfg *Config, h *handshakeIO, want NodeID, wantInc, gen uint64) (*helloMsg, error) {
 	mine := newHello(cfg)
+	mine.Gen = gen
 	if err := h.send(frameHello, mine); err != nil {
 		return nil, fmt.Errorf("transport: handshake write: %w", err)
 	}

@@ -30,6 +30,9 @@ type InmemTransport struct {
 	shutdown chan struct{}
 	nextID   atomic.Uint64
 	wg       sync.WaitGroup
+	// deliverMu serialises deliveries from all links into this node, so a
+	// broken connection's link cannot deliver after its successor's.
+	deliverMu sync.Mutex
 
 	// Under net.mu.
 	peers   map[NodeID]inmemPeer
@@ -293,7 +296,10 @@ func (l *inmemLink) run() {
 		for rest := b; len(rest) > 0; {
 			ft, body, next, err := splitFrame(rest, l.to.cfg.MaxFrameSize)
 			if err == nil {
-				err = l.dispatch(ft, body)
+				err = l.deliver(ft, body)
+			}
+			if errors.Is(err, context.Canceled) {
+				return // the connection broke: drop the rest, like TCP
 			}
 			if err != nil {
 				l.fail(err)
@@ -303,6 +309,17 @@ func (l *inmemLink) run() {
 		}
 		spare = recycle(b)
 	}
+}
+
+// deliver dispatches one frame unless the connection has broken, atomically
+// with respect to other links into the same node.
+func (l *inmemLink) deliver(ft frameType, body []byte) error {
+	l.to.deliverMu.Lock()
+	defer l.to.deliverMu.Unlock()
+	if err := l.c.ctx.Err(); err != nil {
+		return err
+	}
+	return l.dispatch(ft, body)
 }
 
 // fail breaks the connection because of a bad frame, as TCP would.

@@ -36,6 +36,12 @@ type peer struct {
 
 	slots chan struct{} // one per call in flight: at most MaxInflightRequests
 
+	// deliverMu serialises delivery from the peer's inbound connections;
+	// only the newest (inInc, inGen) may deliver. Never taken under t.mu.
+	deliverMu sync.Mutex
+	inInc     uint64
+	inGen     uint64
+
 	callMu   sync.Mutex
 	calls    map[uint64]chan callResult
 	callsErr error // set on detach: no new calls
@@ -97,6 +103,18 @@ func (p *peer) detachLocked(cause *PeerError) []*conn {
 	return conns
 }
 
+// admit makes inbound connection c the one the peer delivers from, unless
+// a newer one already is.
+func (p *peer) admit(c *conn) {
+	p.deliverMu.Lock()
+	if c.inc != p.inInc {
+		p.inInc, p.inGen = c.inc, c.gen
+	} else if c.gen > p.inGen {
+		p.inGen = c.gen
+	}
+	p.deliverMu.Unlock()
+}
+
 // writeLoop is the peer's writer: it dials when there is something to send
 // and no connection, and writes everything queued with one Write.
 func (p *peer) writeLoop() {
@@ -118,6 +136,7 @@ func (p *peer) writeLoop() {
 			spare = b
 			continue
 		}
+		spare = nil // handed to the queue by take
 		if err := c.write(b); err != nil {
 			c.close(err)
 			continue
@@ -162,7 +181,7 @@ func (p *peer) dial(addr string, inc uint64) (*conn, error) {
 	}
 	_ = nc.SetDeadline(time.Now().Add(t.cfg.HandshakeTimeout))
 	fr := newFrameReader(nc, t.cfg.MaxFrameSize)
-	hello, err := dialHandshake(t.cfg, &handshakeIO{w: nc, fr: fr}, p.id, inc)
+	hello, err := dialHandshake(t.cfg, &handshakeIO{w: nc, fr: fr}, p.id, inc, t.dialGen.Add(1))
 	if err != nil {
 		t.untrack(nc)
 		_ = nc.Close()
@@ -374,5 +393,5 @@ func (t *TCPTransport) dialer(ctx context.Context, addr string) (net.Conn, error
 // isQuiet reports errors that are a normal end of a connection.
 func isQuiet(err error) bool {
 	return errors.Is(err, io.EOF) || errors.Is(err, net.ErrClosed) || errors.Is(err, ErrClosed) ||
-		errors.Is(err, ErrPeerRemoved) || errors.Is(err, ErrIncarnationChanged)
+		errors.Is(err, ErrPeerRemoved) || errors.Is(err, ErrIncarnationChanged) || errors.Is(err, errSuperseded)
 }

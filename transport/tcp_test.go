@@ -37,7 +37,7 @@ func rawPeerInc(t *testing.T, tr *TCPTransport, handshake bool, inc uint64) net.
 	if handshake {
 		cfg := testConfig(t, "evil", inc)
 		cfg.ClusterKey = tr.cfg.ClusterKey
-		if _, err := dialHandshake(cfg, &handshakeIO{w: nc, fr: newFrameReader(nc, 1<<20)}, tr.cfg.NodeID, 0); err != nil {
+		if _, err := dialHandshake(cfg, &handshakeIO{w: nc, fr: newFrameReader(nc, 1<<20)}, tr.cfg.NodeID, 0, uint64(time.Now().UnixNano())); err != nil {
 			t.Fatalf("handshake: %v", err)
 		}
 	}
@@ -236,6 +236,7 @@ func TestBothDirectionsKeepOrder(t *testing.T) {
 			}
 		}
 	}
+	waitFor(t, 5*time.Second, func() error { return ra.hasEvent("up b 2") })
 	if ev := ra.eventList(); len(ev) != 1 {
 		t.Fatalf("two connections must still be one PeerUp: %v", ev)
 	}

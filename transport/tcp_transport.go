@@ -37,6 +37,7 @@ type TCPTransport struct {
 	wg        sync.WaitGroup
 	events    *eventQueue
 	nextID    atomic.Uint64
+	dialGen   atomic.Uint64 // numbers outbound connections (helloMsg.Gen)
 	handshake chan struct{} // semaphore: inbound connections in handshake
 
 	// mu guards peers and every peer's fields marked "under t.mu".
@@ -181,6 +182,7 @@ func (t *TCPTransport) serveInbound(nc net.Conn) {
 		_ = nc.Close()
 		return
 	}
+	c.p.admit(c)
 	t.log.Debug("inbound connection up", "peer", hello.Node, "remote", nc.RemoteAddr())
 	t.goFunc(c.writeLoop)
 	c.readLoop()
