@@ -53,11 +53,16 @@ func BenchmarkWhereis(b *testing.B) {
 	}
 }
 
+// BenchmarkWhereisParallel reads from all GOMAXPROCS goroutines. Besides
+// wall ns/op it reports cpu-ns/op, the process CPU time per lookup: it
+// stays flat as -cpu grows when reads scale linearly, whatever else the
+// machine is running, while contention (cache-line bouncing) makes it grow.
 func BenchmarkWhereisParallel(b *testing.B) {
 	for _, parts := range []int{1, 8} {
 		b.Run(fmt.Sprintf("partitions=%d", parts), func(b *testing.B) {
 			r, ks := uniqueReg(b, parts, 10_000)
 			b.ReportAllocs()
+			cpu := processCPU()
 			b.RunParallel(func(pb *testing.PB) {
 				i := 0
 				for pb.Next() {
@@ -68,8 +73,36 @@ func BenchmarkWhereisParallel(b *testing.B) {
 					i++
 				}
 			})
+			b.ReportMetric(float64(processCPU()-cpu)/float64(b.N), "cpu-ns/op")
 		})
 	}
+}
+
+// BenchmarkBaselineRWMutexMap is the control for BenchmarkWhereisParallel:
+// the same reads through a map behind one sync.RWMutex, the design the
+// read index replaces.
+func BenchmarkBaselineRWMutexMap(b *testing.B) {
+	var mu sync.RWMutex
+	m := make(map[string]pid)
+	ks := keysN(10_000)
+	for i, k := range ks {
+		m[k] = pid(i + 1)
+	}
+	cpu := processCPU()
+	b.RunParallel(func(pb *testing.PB) {
+		i := 0
+		for pb.Next() {
+			mu.RLock()
+			_, ok := m[ks[i%len(ks)]]
+			mu.RUnlock()
+			if !ok {
+				b.Error("not found")
+				return
+			}
+			i++
+		}
+	})
+	b.ReportMetric(float64(processCPU()-cpu)/float64(b.N), "cpu-ns/op")
 }
 
 // BenchmarkLookup is the slice-returning lookup (one allocation for the
