@@ -188,3 +188,39 @@ func ExampleRegistry_PutMeta() {
 	// payments-team true
 	// false
 }
+
+// Duplicate keys: subscribers of a topic, found with Lookup and Match.
+func ExampleRegistry_Lookup() {
+	reg, _ := local.New(local.Config[pid]{Keys: local.DuplicateByPID, Partitions: 2})
+	_ = reg.Register("topic:prices", 1, "eur")
+	_ = reg.Register("topic:prices", 2, "usd")
+	_ = reg.Register("topic:prices", 3, "eur")
+
+	fmt.Println(len(reg.Lookup("topic:prices")), "subscribers")
+	eur, _ := reg.Match("topic:prices", func(v any) bool { return v == "eur" })
+	var ps []int
+	for _, e := range eur {
+		ps = append(ps, int(e.PID))
+	}
+	sort.Ints(ps)
+	fmt.Println("eur:", ps)
+	// Output:
+	// 3 subscribers
+	// eur: [1 3]
+}
+
+// Unregister only touches the caller's own entries.
+func ExampleRegistry_Unregister() {
+	reg, _ := local.New(local.DefaultConfig[pid]())
+	_ = reg.Register("leader", 1, nil)
+
+	err := reg.Unregister("leader", 2)
+	fmt.Println(errors.Is(err, local.ErrNotOwner))
+	fmt.Println(reg.Unregister("leader", 1))
+	err = reg.Unregister("leader", 1)
+	fmt.Println(errors.Is(err, local.ErrNotFound))
+	// Output:
+	// true
+	// <nil>
+	// true
+}
