@@ -33,7 +33,10 @@
 // *PeerError). It sends envelopes, requests and cancels only on that
 // connection, so what one node sends to another arrives in order, at most
 // once; responses travel back on the connection the request came in on.
-// Frames queued when a connection breaks are dropped, never resent.
+// Frames queued when a connection breaks are dropped, never resent. The
+// dialer numbers its connections in the hello, and the receiver delivers
+// only from a peer's newest one, so frames still buffered on a dead
+// connection can never overtake those sent on its successor.
 // Each peer's queue is bounded (Config.QueueSize frames, Config.QueueBytes
 // bytes): Send blocks until there is room or its ctx ends; TrySend returns
 // ErrQueueFull instead. The writer takes everything queued at once and
@@ -46,10 +49,15 @@
 // writer per inbound connection, one goroutine per RPC being served, and
 // one that delivers PeerUp/PeerDown in order; all are tracked and Close waits
 // for them. HandleEnvelope runs on the reader goroutine (in order; it must
-// not block). Lock order: TCPTransport.mu, then peer.callMu, then
-// sendQueue.mu; conn.mu and eventQueue.mu are leaves. No lock is held while
-// a Handler method runs. The in-memory transport uses InmemNetwork.mu, then
-// sendQueue.mu, with inmemLink.mu a leaf.
+// not block; it runs under peer.deliverMu, which is never taken with
+// TCPTransport.mu held, so it may call Send). Lock order: TCPTransport.mu,
+// then peer.callMu, then sendQueue.mu; conn.mu and eventQueue.mu are
+// leaves. PeerUp and PeerDown run with no lock held. The in-memory
+// transport uses InmemNetwork.mu, then sendQueue.mu, with inmemLink.mu a
+// leaf, and InmemTransport.deliverMu around HandleEnvelope.
+//
+// The Handler's from argument is the peer's authenticated node id;
+// Envelope.From is what the peer claims and is not checked here.
 //
 // # Usage
 //
