@@ -1,0 +1,315 @@
+package cluster
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"strconv"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+	"github.com/roster-dev/roster/node"
+	"github.com/roster-dev/roster/node/membership"
+	"github.com/roster-dev/roster/transport"
+)
+
+// Errors of the harness.
+var (
+	ErrNoSuchNode  = errors.New("cluster: no such node index")
+	ErrNodeDown    = errors.New("cluster: node is not running")
+	ErrNodeRunning = errors.New("cluster: node is already running")
+	ErrNoLeader    = errors.New("cluster: no leader agreed on")
+)
+
+// Options shape an in-process cluster.
+type Options struct {
+	// Nodes is how many server nodes to start. Default 3.
+	Nodes int
+	// Profile picks gossip and Raft timings. Default membership.ProfileFast
+	// (detection in ~1.5 s), so that tests spend their time on faults,
+	// not on waiting.
+	Profile membership.Profile
+	// StartTimeout bounds New's wait for a healthy cluster. Default 30 s
+	// (generous: CI runs under -race on 2 shared cores).
+	StartTimeout time.Duration
+	// Tune, when set, adjusts each node's cluster config before it starts
+	// (after the harness filled in its fault-injection seams).
+	Tune func(i int, cc *node.ClusterConfig)
+}
+
+func (o *Options) fill() {
+	if o.Nodes <= 0 {
+		o.Nodes = 3
+	}
+	if o.Profile == "" {
+		o.Profile = membership.ProfileFast
+	}
+	if o.StartTimeout <= 0 {
+		o.StartTimeout = 30 * time.Second
+	}
+}
+
+// Cluster is an in-process cluster of real nodes (memberlist, Raft on
+// raft-boltdb, our TCP transport) on loopback, with every layer's traffic
+// routed through one fault-injecting Net. Methods are safe for concurrent
+// use; node indexes run from 0 to Options.Nodes-1.
+type Cluster struct {
+	t    testing.TB
+	opts Options
+	net  *Net
+	log  *testLog
+	lvl  hclog.Level
+
+	mu    sync.Mutex
+	slots []*slot
+}
+
+// slot is one node position: its identity, data dir and ports outlive a
+// Kill, so Restart brings the same server back.
+type slot struct {
+	id                    transport.NodeID
+	dir                   string
+	gossip, trans, raftPt int
+	n                     *node.Node // nil while killed
+	frozen                bool
+}
+
+// New starts opts.Nodes nodes that bootstrap one cluster, and waits until
+// every node is healthy. The cluster shuts down in t.Cleanup.
+func New(t testing.TB, opts Options) *Cluster {
+	t.Helper()
+	opts.fill()
+	c := &Cluster{t: t, opts: opts, net: NewNet()}
+	c.log, c.lvl = newTestLog(t)
+	for i := 0; i < opts.Nodes; i++ {
+		c.slots = append(c.slots, &slot{id: transport.NodeID(fmt.Sprintf("n%d", i+1)), dir: t.TempDir()})
+	}
+	t.Cleanup(c.shutdownAll)
+	for i := range c.slots {
+		if err := c.start(i); err != nil {
+			t.Fatalf("start node %d: %v", i, err)
+		}
+	}
+	if err := c.WaitHealthy(opts.StartTimeout); err != nil {
+		t.Fatalf("cluster did not form: %v", err)
+	}
+	return c
+}
+
+// Net returns the fault network every node's traffic goes through.
+func (c *Cluster) Net() *Net { return c.net }
+
+// Size is the number of node slots.
+func (c *Cluster) Size() int { return len(c.slots) }
+
+// ID returns node i's id.
+func (c *Cluster) ID(i int) transport.NodeID { return c.slots[i].id }
+
+// Logger returns an hclog logger that writes where the nodes' logs go.
+func (c *Cluster) Logger(name string) hclog.Logger { return c.log.logger(name, c.lvl) }
+
+// Node returns node i, or nil while it is killed.
+func (c *Cluster) Node(i int) *node.Node {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if i < 0 || i >= len(c.slots) {
+		return nil
+	}
+	return c.slots[i].n
+}
+
+// Running returns the indexes of the nodes that are up.
+func (c *Cluster) Running() []int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	var out []int
+	for i, s := range c.slots {
+		if s.n != nil {
+			out = append(out, i)
+		}
+	}
+	return out
+}
+
+// start boots slot i on its ports (0: free ones, then remembered) and
+// joins it to the running nodes.
+func (c *Cluster) start(i int) error {
+	c.mu.Lock()
+	s := c.slots[i]
+	if s.n != nil {
+		c.mu.Unlock()
+		return fmt.Errorf("%w: %d", ErrNodeRunning, i)
+	}
+	var seeds []string
+	for j, o := range c.slots {
+		if j != i && o.n != nil {
+			seeds = append(seeds, o.n.GossipAddr())
+		}
+	}
+	c.mu.Unlock()
+	nd, err := c.boot(i, s)
+	if err != nil {
+		return err
+	}
+	c.mu.Lock()
+	s.n = nd
+	c.mu.Unlock()
+	if len(seeds) > 0 {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		if _, err := nd.Join(ctx, seeds); err != nil {
+			// Not fatal: the node's rejoin loop retries (seeds may be cut).
+			c.Logger("harness").Warn("join failed", "node", s.id, "error", err)
+		}
+	}
+	return nil
+}
+
+// boot builds and starts one node with its listeners on the fault network.
+func (c *Cluster) boot(i int, s *slot) (*node.Node, error) {
+	loop := func(p int) string { return net.JoinHostPort("127.0.0.1", strconv.Itoa(p)) }
+	gt, err := c.net.NewGossipTransport(s.id, s.gossip)
+	if err != nil {
+		return nil, fmt.Errorf("gossip listener: %w", err)
+	}
+	sl, err := c.net.NewStreamLayer(s.id, loop(s.raftPt))
+	if err != nil {
+		return nil, errors.Join(fmt.Errorf("raft listener: %w", err), gt.Shutdown())
+	}
+	ln, err := c.net.NewListener(s.id, loop(s.trans))
+	if err != nil {
+		return nil, errors.Join(fmt.Errorf("transport listener: %w", err), gt.Shutdown(), sl.Close())
+	}
+	s.gossip, s.raftPt, s.trans = gt.Port(), port(sl.Addr()), port(ln.Addr())
+	cc := node.DefaultClusterConfig()
+	cc.DataDir, cc.Profile, cc.BootstrapExpect = s.dir, c.opts.Profile, len(c.slots)
+	cc.GossipPort, cc.RaftPort, cc.TransportPort = s.gossip, s.raftPt, s.trans
+	cc.GossipTransport, cc.RaftStreamLayer = gt, sl
+	dial := c.net.Dialer(s.id)
+	cc.TuneTransport = func(tc *transport.Config) { tc.Listener, tc.Dialer = ln, dial }
+	if c.opts.Tune != nil {
+		c.opts.Tune(i, cc)
+	}
+	cfg := node.DefaultConfig()
+	cfg.NodeID, cfg.Cluster = s.id, cc
+	cfg.Logger = c.log.logger(string(s.id), c.lvl)
+	nd, err := node.New(cfg)
+	if err != nil {
+		return nil, errors.Join(err, gt.Shutdown(), sl.Close(), ln.Close())
+	}
+	if err := nd.Start(context.Background()); err != nil {
+		return nil, errors.Join(err, c.stop(nd))
+	}
+	return nd, nil
+}
+
+func port(a net.Addr) int {
+	if t, ok := a.(*net.TCPAddr); ok {
+		return t.Port
+	}
+	return 0
+}
+
+// stop shuts nd down without leaving (a crash, as far as the cluster can
+// tell: nothing is purged or handed over first).
+func (c *Cluster) stop(nd *node.Node) error {
+	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+	defer cancel()
+	return nd.Shutdown(ctx)
+}
+
+// Kill crashes node i: it is cut off the network first (so nothing it does
+// while stopping reaches anyone), then shut down without leaving. Its data
+// dir and ports are kept for Restart.
+func (c *Cluster) Kill(i int) error {
+	c.mu.Lock()
+	if i < 0 || i >= len(c.slots) {
+		c.mu.Unlock()
+		return fmt.Errorf("%w: %d", ErrNoSuchNode, i)
+	}
+	s := c.slots[i]
+	nd := s.n
+	s.n = nil
+	c.mu.Unlock()
+	if nd == nil {
+		return fmt.Errorf("%w: %d", ErrNodeDown, i)
+	}
+	c.net.Freeze(s.id)
+	err := c.stop(nd)
+	c.mu.Lock()
+	frozen := s.frozen
+	c.mu.Unlock()
+	if !frozen {
+		c.net.Thaw(s.id) // the ports are closed now; nothing to cut
+	}
+	return err
+}
+
+// Restart boots killed node i again with the same data dir and ports (Raft's
+// stored configuration names its address) and a new incarnation.
+func (c *Cluster) Restart(i int) error {
+	if i < 0 || i >= len(c.slots) {
+		return fmt.Errorf("%w: %d", ErrNoSuchNode, i)
+	}
+	return c.start(i)
+}
+
+// Partition splits the nodes (by index) into groups that cannot reach each
+// other, on every layer. Nodes not named form one more group.
+func (c *Cluster) Partition(groups ...[]int) {
+	ids := make([][]transport.NodeID, len(groups))
+	for g, idx := range groups {
+		for _, i := range idx {
+			ids[g] = append(ids[g], c.slots[i].id)
+		}
+	}
+	c.net.Partition(ids...)
+}
+
+// Heal ends any partition and thaws every frozen node.
+func (c *Cluster) Heal() {
+	c.net.Heal()
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, s := range c.slots {
+		if s.frozen {
+			s.frozen = false
+			c.net.Thaw(s.id)
+		}
+	}
+}
+
+// Freeze cuts node i off from everyone while its goroutines run on (an
+// in-process SIGSTOP). Thaw or Heal undoes it.
+func (c *Cluster) Freeze(i int) {
+	c.mu.Lock()
+	c.slots[i].frozen = true
+	c.mu.Unlock()
+	c.net.Freeze(c.slots[i].id)
+}
+
+// Thaw reconnects frozen node i.
+func (c *Cluster) Thaw(i int) {
+	c.mu.Lock()
+	c.slots[i].frozen = false
+	c.mu.Unlock()
+	c.net.Thaw(c.slots[i].id)
+}
+
+// shutdownAll stops every running node (t.Cleanup).
+func (c *Cluster) shutdownAll() {
+	c.net.Heal()
+	var wg sync.WaitGroup
+	for _, i := range c.Running() {
+		nd := c.Node(i)
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			_ = c.stop(nd)
+		}()
+	}
+	wg.Wait()
+}
