@@ -3,8 +3,10 @@ package main
 import (
 	"context"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
+	"strings"
 	"testing"
 	"time"
 )
@@ -18,11 +20,15 @@ func TestAgentEndToEnd(t *testing.T) {
 	}
 	cfg.DataDir = t.TempDir()
 	cfg.inmemRaft = raceEnabled
+	sink, err := newMetricsSink() // the go-metrics global sink: only this test sets it
+	if err != nil {
+		t.Fatal(err)
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	addrCh := make(chan net.Addr, 1)
 	done := make(chan error, 1)
 	go func() {
-		done <- agent(ctx, cfg, testLogger(t), newPromSink(nil), openNode, agentHooks{ready: func(a net.Addr) { addrCh <- a }})
+		done <- agent(ctx, cfg, testLogger(t), sink, openNode, agentHooks{ready: func(a net.Addr) { addrCh <- a }})
 	}()
 	var addr net.Addr
 	select {
@@ -63,6 +69,17 @@ func TestAgentEndToEnd(t *testing.T) {
 	out = a.expect("GET", "/v1/status", "", http.StatusOK, "")
 	if out["leader"] != "e2e" || out["raft"].(map[string]any)["state"] != "Leader" {
 		t.Fatalf("status %v", out)
+	}
+	resp, err := a.client.Get(a.base + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	text, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	for _, want := range []string{"# TYPE raft_apply ", "memberlist_", "roster_processes ", "roster_global_names 0\n", "roster_leader_changes "} {
+		if !strings.Contains(string(text), want) {
+			t.Errorf("/metrics lacks %q", want)
+		}
 	}
 	cancel()
 	select {

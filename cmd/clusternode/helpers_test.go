@@ -30,7 +30,7 @@ func newTestAPI(t *testing.T) *testAPI {
 	t.Helper()
 	fake, clk := newFakeBackend(), newFakeClock()
 	stopping, stop := context.WithCancel(context.Background())
-	sink := newPromSink(map[string][]float64{flatten(purgeLatencyKey): purgeBucketsMS})
+	sink := newPromSink(histogramBuckets())
 	api := &apiServer{
 		be: fake, clients: newClients(fake, clk), log: testLogger(t),
 		metrics: &metricsHandler{sink: sink, be: fake}, stopping: stopping,

@@ -7,27 +7,26 @@ import (
 	"time"
 
 	metrics "github.com/hashicorp/go-metrics"
+	"github.com/roster-dev/roster/node"
 )
 
-// metricsPrefix is the service name go-metrics puts in front of every key
-// (raft's "raft.apply" becomes roster_raft_apply).
-const metricsPrefix = "roster"
+// purgeLatencyKey is the go-metrics sample node emits (seconds, labelled
+// by reason) from a dead node's last contact to its names being purged.
+// The sink renders it as a histogram with node.PurgeLatencyBuckets.
+var purgeLatencyKey = []string{"roster", "purge", "latency_seconds"}
 
-// purgeLatencyKey is the go-metrics sample node/global emit (in ms, via
-// metrics.MeasureSince) from a node's death being detected to its names'
-// purge being committed. It is rendered as a histogram.
-var purgeLatencyKey = []string{metricsPrefix, "global", "purge_latency"}
-
-// purgeBucketsMS are the purge latency histogram's bounds, milliseconds:
-// the fast profile purges in about 1.5 s, lan in about 6–8 s.
-var purgeBucketsMS = []float64{100, 250, 500, 1000, 2000, 4000, 8000, 16000, 32000}
+// histogramBuckets maps flattened sample names to histogram bounds.
+func histogramBuckets() map[string][]float64 {
+	return map[string][]float64{flatten(purgeLatencyKey): node.PurgeLatencyBuckets}
+}
 
 // newMetricsSink builds the sink and makes it the go-metrics global sink,
-// which is where raft and memberlist report. Runtime metrics are on;
-// hostname prefixes are off (Prometheus labels the target instead).
+// which is where raft (raft_*), memberlist (memberlist_*) and node
+// (roster_*) report. Keys are kept as emitted: no service-name prefix, no
+// hostname (Prometheus labels the target). Runtime metrics are on.
 func newMetricsSink() (*promSink, error) {
-	sink := newPromSink(map[string][]float64{flatten(purgeLatencyKey): purgeBucketsMS})
-	cfg := metrics.DefaultConfig(metricsPrefix)
+	sink := newPromSink(histogramBuckets())
+	cfg := metrics.DefaultConfig("")
 	cfg.EnableHostname = false
 	cfg.EnableHostnameLabel = false
 	cfg.EnableServiceLabel = false
@@ -39,8 +38,9 @@ func newMetricsSink() (*promSink, error) {
 }
 
 // metricsHandler serves GET /metrics: the go-metrics sink (raft,
-// memberlist, runtime, purge latency) followed by the node's counters read
-// from the backend at scrape time.
+// memberlist, runtime, node's purge latency histogram, leader changes and
+// members by state, and the global table's write metrics) followed by the
+// node's counters read from the backend at scrape time.
 type metricsHandler struct {
 	sink *promSink
 	be   backend
@@ -70,8 +70,6 @@ func (m *metricsHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		{"roster_messages_in_total", "counter", "Messages delivered to this node's mailboxes.", float64(st.MessagesIn)},
 		{"roster_messages_out_total", "counter", "Messages sent by this node.", float64(st.MessagesOut)},
 		{"roster_messages_dropped_total", "counter", "Messages dropped (dead pid, full mailbox, stale fence).", float64(st.MessagesDropped)},
-		{"roster_forwarded_writes_total", "counter", "Global table writes forwarded to the leader.", float64(st.ForwardedWrites)},
-		{"roster_leader_changes_total", "counter", "Raft leader changes seen by this node.", float64(st.LeaderChanges)},
 	} {
 		fmt.Fprintf(&b, "# HELP %s %s\n# TYPE %s %s\n%s %s\n", mt.name, mt.help, mt.name, mt.typ, mt.name, fmtFloat(mt.v))
 	}

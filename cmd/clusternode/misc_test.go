@@ -62,11 +62,12 @@ func TestRenderBody(t *testing.T) {
 func TestMetrics(t *testing.T) {
 	a := newTestAPI(t)
 	a.spawn("")
-	a.sink.IncrCounterWithLabels([]string{"roster", "raft", "apply"}, 3, []metrics.Label{{Name: "peer", Value: `a"b`}})
-	a.sink.SetGauge([]string{"roster", "memberlist", "health", "score"}, 0)
-	a.sink.AddSample([]string{"roster", "raft", "commitTime"}, 1.5)
-	for _, v := range []float32{80, 300, 50000} {
-		a.sink.AddSample(purgeLatencyKey, v)
+	a.sink.IncrCounterWithLabels([]string{"raft", "apply"}, 3, []metrics.Label{{Name: "peer", Value: `a"b`}})
+	a.sink.SetGauge([]string{"memberlist", "health", "score"}, 0)
+	a.sink.AddSample([]string{"raft", "commitTime"}, 1.5)
+	reason := []metrics.Label{{Name: "reason", Value: "node_down"}}
+	for _, v := range []float32{0.1, 0.4, 500} {
+		a.sink.AddSampleWithLabels(purgeLatencyKey, v, reason)
 	}
 	resp, err := a.client.Get(a.base + "/metrics")
 	if err != nil {
@@ -76,13 +77,15 @@ func TestMetrics(t *testing.T) {
 	resp.Body.Close()
 	text := string(body)
 	for _, want := range []string{
-		"# TYPE roster_raft_apply counter\n" + `roster_raft_apply{peer="a\"b"} 3`,
-		"# TYPE roster_memberlist_health_score gauge\nroster_memberlist_health_score 0\n",
-		"roster_raft_commitTime_sum 1.5\nroster_raft_commitTime_count 1\n",
-		`roster_global_purge_latency_bucket{le="100"} 1`,
-		`roster_global_purge_latency_bucket{le="500"} 2`,
-		`roster_global_purge_latency_bucket{le="+Inf"} 3`,
-		"roster_global_purge_latency_count 3\n",
+		"# TYPE raft_apply counter\n" + `raft_apply{peer="a\"b"} 3`,
+		"# TYPE memberlist_health_score gauge\nmemberlist_health_score 0\n",
+		"raft_commitTime_sum 1.5\nraft_commitTime_count 1\n",
+		"# TYPE roster_purge_latency_seconds histogram\n",
+		`roster_purge_latency_seconds_bucket{reason="node_down",le="0.25"} 1`,
+		`roster_purge_latency_seconds_bucket{reason="node_down",le="0.5"} 2`,
+		`roster_purge_latency_seconds_bucket{reason="node_down",le="60"} 2`,
+		`roster_purge_latency_seconds_bucket{reason="node_down",le="+Inf"} 3`,
+		`roster_purge_latency_seconds_count{reason="node_down"} 3`,
 		"roster_processes 1\n",
 		"roster_node_healthy 1\n",
 		"# TYPE roster_messages_dropped_total counter\n",

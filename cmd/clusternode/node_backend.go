@@ -150,9 +150,6 @@ func (b *nodeBackend) Stats() stats {
 	if t := b.n.GlobalTable(); t != nil {
 		st.GlobalNames = t.Count()
 	}
-	if cs, err := b.n.Status(); err == nil {
-		st.LeaderChanges = cs.Stats.LeaderChanges
-	}
 	return st
 }
 
