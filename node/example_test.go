@@ -254,3 +254,69 @@ func ExampleMessage_Decode() {
 	fmt.Println(o.ID, o.SKU)
 	// Output: 1 x
 }
+
+// Register a running process under a local name, find it, and send to it by
+// name; the name goes when the process does.
+func ExampleNode_Register() {
+	ctx := context.Background()
+	n := newNode()
+	defer n.Shutdown(ctx)
+
+	got := make(chan any, 1)
+	pid, _ := n.Spawn(func(ctx context.Context, p *node.Process) error {
+		m, err := p.Receive(ctx)
+		if err != nil {
+			return err
+		}
+		got <- m.Body
+		return nil
+	})
+	if err := n.Register("logger", pid); err != nil {
+		fmt.Println(err)
+		return
+	}
+	where, _ := n.Whereis("logger")
+	fmt.Println(where == pid)
+	_ = n.Send(ctx, node.Name("logger"), "line 1")
+	fmt.Println(<-got)
+	err := n.Register("logger", pid)
+	fmt.Println(errors.Is(err, local.ErrAlreadyRegistered))
+	// Output:
+	// true
+	// line 1
+	// true
+}
+
+// Kill a process with Exit; its monitor hears "killed".
+func ExampleNode_Exit() {
+	ctx := context.Background()
+	n := newNode()
+	defer n.Shutdown(ctx)
+
+	stuck, _ := n.Spawn(func(ctx context.Context, p *node.Process) error {
+		<-ctx.Done() // cancelled when killed
+		return nil
+	})
+	downs := make(chan node.Down, 1)
+	ready := make(chan struct{})
+	_, _ = n.Spawn(func(ctx context.Context, p *node.Process) error {
+		if _, err := p.Monitor(stuck); err != nil {
+			return err
+		}
+		close(ready)
+		m, err := p.Receive(ctx)
+		if err != nil {
+			return err
+		}
+		downs <- m.Body.(node.Down)
+		return nil
+	})
+	<-ready
+	if err := n.Exit(stuck, node.Killed); err != nil {
+		fmt.Println(err)
+		return
+	}
+	d := <-downs
+	fmt.Println(d.Reason, n.Alive(stuck))
+	// Output: killed false
+}
