@@ -277,14 +277,14 @@ func ExampleNode_Register() {
 	}
 	where, _ := n.Whereis("logger")
 	fmt.Println(where == pid)
-	_ = n.Send(ctx, node.Name("logger"), "line 1")
-	fmt.Println(<-got)
 	err := n.Register("logger", pid)
 	fmt.Println(errors.Is(err, local.ErrAlreadyRegistered))
+	_ = n.Send(ctx, node.Name("logger"), "line 1")
+	fmt.Println(<-got)
 	// Output:
 	// true
-	// line 1
 	// true
+	// line 1
 }
 
 // Kill a process with Exit; its monitor hears "killed".
