@@ -33,7 +33,10 @@ type Transport interface {
 	// Send queues env for peer. It returns once env is queued (not
 	// delivered). When the peer's queue is full it blocks until there is
 	// room or ctx is done (then it returns ctx's error). It fails fast with
-	// ErrUnknownPeer, ErrTooLarge or ErrClosed.
+	// ErrUnknownPeer, ErrTooLarge or ErrClosed, and with a *PeerError while
+	// the peer is known to be unreachable (TCP: during the redial backoff;
+	// in-memory: partitioned or down). Envelopes queued on a connection
+	// that then breaks are dropped (at most once, never resent).
 	Send(ctx context.Context, peer NodeID, env *Envelope) error
 
 	// Call sends a request to peer and waits for the response, ctx's end, or
