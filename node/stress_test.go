@@ -20,12 +20,14 @@ func TestStressMonitorsLinksExits(t *testing.T) {
 	_, a, b := pair(t)
 	nodes := []*Node{a, b}
 
-	var mu sync.Mutex
-	downs := map[Ref]int{}
+	// Refs are unique per node, so a monitor is keyed by the watcher's node
+	// and its ref.
 	type refKey struct {
 		node *Node
 		ref  Ref
 	}
+	var mu sync.Mutex
+	downs := map[refKey]int{}
 	expected := map[refKey]bool{}
 	var watchers [][]PID
 	for _, n := range nodes {
@@ -39,7 +41,7 @@ func TestStressMonitorsLinksExits(t *testing.T) {
 					}
 					if d, ok := m.Body.(Down); ok {
 						mu.Lock()
-						downs[d.Ref]++
+						downs[refKey{p.Node(), d.Ref}]++
 						mu.Unlock()
 					}
 				}
@@ -104,7 +106,7 @@ func TestStressMonitorsLinksExits(t *testing.T) {
 		defer mu.Unlock()
 		missing := 0
 		for k := range expected {
-			if downs[k.ref] == 0 {
+			if downs[k] == 0 {
 				missing++
 			}
 		}
@@ -113,16 +115,10 @@ func TestStressMonitorsLinksExits(t *testing.T) {
 		}
 		return nil
 	})
-	// Refs are per node, so two nodes may issue the same number; count per
-	// node to check "exactly once".
-	perRef := map[Ref]int{}
-	for k := range expected {
-		perRef[k.ref]++
-	}
 	mu.Lock()
-	for ref, c := range downs {
-		if c != perRef[ref] {
-			t.Errorf("ref %d: %d Downs for %d monitors", ref, c, perRef[ref])
+	for k, c := range downs {
+		if c != 1 || !expected[k] {
+			t.Errorf("node %s ref %d: %d Downs (monitor expected: %v)", k.node.ID(), k.ref, c, expected[k])
 		}
 	}
 	mu.Unlock()
