@@ -357,3 +357,25 @@ func TestListenerHook(t *testing.T) {
 		t.Fatal("listener still open after Close")
 	}
 }
+
+// TestVersionMismatchRefused: a hello with another protocol version is
+// refused with a reason the dialer can match.
+func TestVersionMismatchRefused(t *testing.T) {
+	srv, rs := startTCP(t, testConfig(t, "srv", 1))
+	nc := rawPeer(t, srv, false)
+	h := &handshakeIO{w: nc, fr: newFrameReader(nc, 1<<20)}
+	hello := newHello(testConfig(t, "future", 5))
+	hello.Version = ProtocolVersion + 1
+	if err := h.send(frameHello, hello); err != nil {
+		t.Fatal(err)
+	}
+	var reply helloMsg
+	err := h.recv(frameHello, &reply)
+	if !errors.Is(err, ErrVersionMismatch) || !errors.Is(err, ErrHandshake) {
+		t.Fatalf("want ErrVersionMismatch, got %v", err)
+	}
+	expectClosed(t, nc, 3*time.Second)
+	if len(rs.eventList()) != 0 {
+		t.Fatalf("refused peer came up: %v", rs.eventList())
+	}
+}
