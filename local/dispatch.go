@@ -2,13 +2,13 @@ package local
 
 import (
 	"fmt"
+	"slices"
 	"sync"
 )
 
-// DispatchOption tunes Dispatch.
-type DispatchOption func(*dispatchOptions)
-
-type dispatchOptions struct {
+// DispatchOption tunes Dispatch. The zero value changes nothing. (A plain
+// value rather than a func, so passing options allocates nothing.)
+type DispatchOption struct {
 	parallel bool
 }
 
@@ -17,7 +17,7 @@ type dispatchOptions struct {
 // matters for DuplicateByPID registries with more than one partition; in the
 // others a key lives in one partition.
 func Parallel() DispatchOption {
-	return func(o *dispatchOptions) { o.parallel = true }
+	return DispatchOption{parallel: true}
 }
 
 // Dispatch calls fn with the entries under key, once per partition that
@@ -33,14 +33,12 @@ func (r *Registry[P]) Dispatch(key string, fn func([]Entry[P]), opts ...Dispatch
 	if fn == nil {
 		return fmt.Errorf("local: dispatch %q: %w", key, ErrNilFunc)
 	}
-	var o dispatchOptions
+	parallel := false
 	for _, opt := range opts {
-		if opt != nil {
-			opt(&o)
-		}
+		parallel = parallel || opt.parallel
 	}
 	parts := r.keyParts(key)
-	if !o.parallel || len(parts) == 1 {
+	if !parallel || len(parts) == 1 {
 		for _, p := range parts {
 			r.dispatchPart(p, key, fn)
 		}
@@ -68,7 +66,7 @@ func (r *Registry[P]) dispatchPart(p *partition[P], key string, fn func([]Entry[
 			buf = append(buf, Entry[P]{Key: key, PID: e.pid, Value: e.value})
 		}
 	} else if b := p.dup[key]; b != nil {
-		buf = append(buf, b.vals...)
+		buf = append(slices.Grow(buf, len(b.vals)), b.vals...)
 	}
 	p.mu.RUnlock()
 	if len(buf) > 0 {

@@ -81,7 +81,7 @@ func TestDispatchMayWrite(t *testing.T) {
 				t.Error(err)
 			}
 		}
-	}, nil) // a nil option is ignored
+	}, local.DispatchOption{}) // the zero option changes nothing
 	if err != nil || r.Count() != 0 {
 		t.Fatalf("err %v, count %d", err, r.Count())
 	}
