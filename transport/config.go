@@ -74,6 +74,11 @@ type Config struct {
 	HandshakeTimeout time.Duration
 	// DialTimeout bounds one TCP (and TLS) dial. Default 5s.
 	DialTimeout time.Duration
+	// WriteTimeout bounds one coalesced write; a peer that stops reading
+	// for this long has its connection closed, so it cannot pin our queue
+	// (senders see the connection fail instead of blocking forever).
+	// Default 10s.
+	WriteTimeout time.Duration
 	// RedialMin and RedialMax bound the backoff between failed dials to a
 	// peer (doubling, with up to 50% jitter). While a peer is backing off,
 	// Send and Call to it fail fast with a *PeerError. Default 50ms, 5s.
@@ -115,6 +120,7 @@ func DefaultConfig() *Config {
 		MaxPendingHandshakes: 64,
 		HandshakeTimeout:     5 * time.Second,
 		DialTimeout:          5 * time.Second,
+		WriteTimeout:         10 * time.Second,
 		RedialMin:            50 * time.Millisecond,
 		RedialMax:            5 * time.Second,
 	}
@@ -152,8 +158,8 @@ func (c *Config) Validate() error {
 		return bad("QueueBytes %d < 1", c.QueueBytes)
 	case c.MaxInflightRequests < 1 || c.MaxPendingHandshakes < 1:
 		return bad("MaxInflightRequests and MaxPendingHandshakes must be >= 1")
-	case c.HandshakeTimeout <= 0 || c.DialTimeout <= 0:
-		return bad("HandshakeTimeout and DialTimeout must be > 0")
+	case c.HandshakeTimeout <= 0 || c.DialTimeout <= 0 || c.WriteTimeout <= 0:
+		return bad("HandshakeTimeout, DialTimeout and WriteTimeout must be > 0")
 	case c.RedialMin <= 0 || c.RedialMax < c.RedialMin:
 		return bad("need 0 < RedialMin <= RedialMax")
 	case c.CertFile != "" && (c.KeyFile == "" || c.CAFile == ""):
@@ -190,6 +196,7 @@ func (c *Config) clone() *Config {
 	}
 	setDur(&n.HandshakeTimeout, d.HandshakeTimeout)
 	setDur(&n.DialTimeout, d.DialTimeout)
+	setDur(&n.WriteTimeout, d.WriteTimeout)
 	setDur(&n.RedialMin, d.RedialMin)
 	setDur(&n.RedialMax, max(d.RedialMax, n.RedialMin))
 	n.ClusterKey = append([]byte(nil), c.ClusterKey...)

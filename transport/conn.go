@@ -10,10 +10,6 @@ import (
 	"time"
 )
 
-// writeTimeout bounds one coalesced write; a peer that stops reading for
-// this long has its connection closed (and so cannot pin our memory).
-const writeTimeout = 10 * time.Second
-
 // conn is one authenticated connection. An outbound conn carries our
 // envelopes, requests and cancels (written by its peer's writeLoop) and
 // their responses; an inbound conn carries the peer's envelopes, requests
@@ -77,7 +73,7 @@ func (c *conn) close(err error) {
 
 // write writes one coalesced batch of frames.
 func (c *conn) write(b []byte) error {
-	_ = c.nc.SetWriteDeadline(time.Now().Add(writeTimeout))
+	_ = c.nc.SetWriteDeadline(time.Now().Add(c.t.cfg.WriteTimeout))
 	_, err := c.nc.Write(b)
 	return err
 }

@@ -7,6 +7,7 @@ import (
 	"io"
 	"math/rand/v2"
 	"net"
+	"os"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -377,5 +378,47 @@ func TestVersionMismatchRefused(t *testing.T) {
 	expectClosed(t, nc, 3*time.Second)
 	if len(rs.eventList()) != 0 {
 		t.Fatalf("refused peer came up: %v", rs.eventList())
+	}
+}
+
+// TestStalledReaderHitsWriteTimeout: a peer that completes the handshake
+// and then never reads has its connection closed after WriteTimeout.
+func TestStalledReaderHitsWriteTimeout(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = ln.Close() })
+	stalled := make(chan net.Conn, 1)
+	go func() {
+		nc, err := ln.Accept()
+		if err != nil {
+			return
+		}
+		cfg := testConfig(t, "stalled", 9)
+		if _, err := acceptHandshake(cfg, &handshakeIO{w: nc, fr: newFrameReader(nc, 1<<20)}); err != nil {
+			_ = nc.Close()
+			return
+		}
+		stalled <- nc // and never read again
+	}()
+	cfg := testConfig(t, "cli", 2)
+	cfg.WriteTimeout = 100 * time.Millisecond
+	cli, rc := startTCP(t, cfg)
+	cli.SetPeer("stalled", ln.Addr().String(), 0)
+	body := make([]byte, 64<<10)
+	waitFor(t, 10*time.Second, func() error {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Millisecond)
+		defer cancel()
+		_ = cli.Send(ctx, "stalled", &Envelope{Kind: KindMessage, Body: body})
+		return rc.hasEvent("down stalled 9")
+	})
+	if !errors.Is(rc.lastCause(), os.ErrDeadlineExceeded) {
+		t.Fatalf("cause %v, want a write deadline", rc.lastCause())
+	}
+	select {
+	case nc := <-stalled:
+		_ = nc.Close()
+	default:
 	}
 }
