@@ -135,6 +135,7 @@ func advertised(tr transport.Transport) string {
 func (c *cluster) start(ctx context.Context) error {
 	c.ctl.Start()
 	c.n.goTracked(c.owned.run)
+	c.n.goTracked(c.owned.watchContact)
 	c.n.goTracked(c.exits.run)
 	if len(c.cfg.Join) > 0 {
 		if _, err := c.ml.Join(ctx, c.cfg.Join); err != nil {
@@ -197,6 +198,15 @@ func (g globalNames) Lookup(_ context.Context, name string) (PID, uint64, error)
 		return PID{}, 0, err
 	}
 	return reg.Owner, reg.Fence, nil
+}
+
+// purgeGrace is how long the cluster waits after a node's death before
+// purging its names.
+func (c *cluster) purgeGrace() time.Duration {
+	if c.cfg.PurgeGrace > 0 {
+		return c.cfg.PurgeGrace
+	}
+	return c.cfg.Profile.PurgeGrace()
 }
 
 // retryCtx bounds background writes (exit unregisters, resyncs).

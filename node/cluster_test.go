@@ -300,3 +300,37 @@ func TestClusterNameLostOnReRegister(t *testing.T) {
 		t.Fatalf("stale fenced send: %v", err)
 	}
 }
+
+func TestClusterCutOffNodeMarksNamesSuspect(t *testing.T) {
+	nodes := startCluster(t, 3)
+	a, b, c := nodes[0], nodes[1], nodes[2]
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	pc, got := spawnReceiver(t, c)
+	reg, err := c.RegisterGlobal(ctx, "fragile", pc, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// c loses both peers: it cannot know whether the majority (elsewhere)
+	// purged the name, so its owner is told the name is suspect.
+	start := time.Now()
+	_ = a.Shutdown(ctx)
+	_ = b.Shutdown(ctx)
+	select {
+	case m := <-got:
+		s, ok := m.Body.(GlobalNameSuspect)
+		if !ok || s.Name != "fragile" || s.Fence != reg.Fence {
+			t.Fatalf("want GlobalNameSuspect for fragile, got %#v", m.Body)
+		}
+		t.Logf("owner told its name is suspect %v after losing the majority", time.Since(start))
+	case <-time.After(10 * time.Second):
+		t.Fatal("owner not told its name is suspect")
+	}
+	// Writes on the minority side fail; they never succeed.
+	short, cancel2 := context.WithTimeout(ctx, 2*time.Second)
+	defer cancel2()
+	p2, _ := spawnReceiver(t, c)
+	if _, err := c.RegisterGlobal(short, "minority", p2, nil); err == nil {
+		t.Fatal("a minority node registered a global name")
+	}
+}

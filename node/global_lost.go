@@ -104,9 +104,13 @@ func (o *ownedNames) onEvent(ev global.Event) {
 // resync compares the tracked names with the replica and notifies the
 // owners of names that are gone or held by someone else now.
 func (o *ownedNames) resync() {
+	applied := o.c.table.Stats().AppliedIndex
 	o.mu.Lock()
 	var lost []global.Registration
 	for name, r := range o.names {
+		if applied < r.Index {
+			continue // the replica has not caught up with this registration yet
+		}
 		cur, _, err := o.c.table.Lookup(name)
 		if err != nil || cur.Owner != r.Owner || cur.Fence != r.Fence {
 			lost = append(lost, r)

@@ -100,7 +100,9 @@ func (c *Controller) Stop() {
 func (c *Controller) run() {
 	now := c.now()
 	for _, mem := range c.m.Members() {
-		c.onAlive(mem.Meta, now)
+		if mem.State == StateAlive {
+			c.onAlive(mem.Meta, now)
+		}
 	}
 	t := time.NewTicker(tick)
 	defer t.Stop()

@@ -100,12 +100,14 @@ func (d *delegate) publish(t EventType, n *memberlist.Node) {
 	case EventDead:
 		mem.State = StateDead
 	}
+	id := transport.NodeID(n.Name)
 	d.m.mu.Lock()
 	if t == EventLeave {
-		delete(d.m.seen, transport.NodeID(n.Name))
+		delete(d.m.seen, id)
 	} else {
-		d.m.seen[transport.NodeID(n.Name)] = n.Address()
+		d.m.seen[id] = n.Address()
 	}
+	d.m.members[id] = mem
 	d.m.mu.Unlock()
 	d.m.events.push(Event{Type: t, Member: mem, At: time.Now()})
 }

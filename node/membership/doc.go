@@ -11,9 +11,8 @@
 // node's cluster controller does that from these events.
 //
 // Concurrency: all methods are safe for concurrent use. memberlist calls the
-// delegates from its own goroutines; they never block (events go to a
-// buffered channel; on overflow the oldest are kept and a Resync event tells
-// the consumer to re-read Members()).
+// delegates from its own goroutines; they never block (events go to an
+// unbounded FIFO that a pump goroutine feeds to Events in order).
 //
 // Usage:
 //

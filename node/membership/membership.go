@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net"
+	"sort"
 	"strconv"
 	"sync"
 	"time"
@@ -24,9 +25,10 @@ type Membership struct {
 	meta   Meta
 	metaB  []byte
 
-	mu    sync.Mutex
-	seeds []string
-	seen  map[transport.NodeID]string // node → last gossip address
+	mu      sync.Mutex
+	seeds   []string
+	seen    map[transport.NodeID]string // node → last gossip address
+	members map[transport.NodeID]Member // as the delegates last reported
 
 	stopOnce sync.Once
 	stopCh   chan struct{}
@@ -41,13 +43,14 @@ func New(cfg *Config) (*Membership, error) {
 		return nil, err
 	}
 	m := &Membership{
-		cfg:    c,
-		log:    c.Logger.Named("membership"),
-		events: newEventQueue(),
-		meta:   c.Meta,
-		metaB:  mustEncode(&c.Meta),
-		seen:   make(map[transport.NodeID]string),
-		stopCh: make(chan struct{}),
+		cfg:     c,
+		log:     c.Logger.Named("membership"),
+		events:  newEventQueue(),
+		meta:    c.Meta,
+		metaB:   mustEncode(&c.Meta),
+		seen:    make(map[transport.NodeID]string),
+		members: make(map[transport.NodeID]Member),
+		stopCh:  make(chan struct{}),
 	}
 	mc, err := m.memberlistConfig()
 	if err != nil {
@@ -128,26 +131,27 @@ func (m *Membership) Join(ctx context.Context, seeds []string) (int, error) {
 // Shutdown. Events are delivered in order; slow readers delay nothing else.
 func (m *Membership) Events() <-chan Event { return m.events.out }
 
-// Members returns every member memberlist knows, including this node and
-// dead or left ones it still remembers.
+// Members returns every member gossip has reported, with its state, this
+// node included; dead and left members stay listed until they come back.
+// (memberlist's own Members hands out nodes it keeps mutating; this keeps
+// copies made in its callbacks instead.)
 func (m *Membership) Members() []Member {
-	var out []Member
-	for _, n := range m.ml.Members() {
-		if mem, ok := toMember(n); ok {
-			out = append(out, mem)
-		}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	out := make([]Member, 0, len(m.members))
+	for _, mem := range m.members {
+		out = append(out, mem)
 	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Meta.Node < out[j].Meta.Node })
 	return out
 }
 
-// Member returns the member with id, if gossip knows it alive or suspect.
+// Member returns the member with id, if gossip has reported it.
 func (m *Membership) Member(id transport.NodeID) (Member, bool) {
-	for _, n := range m.ml.Members() {
-		if n.Name == string(id) {
-			return toMember(n)
-		}
-	}
-	return Member{}, false
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	mem, ok := m.members[id]
+	return mem, ok
 }
 
 // NumAlive returns the number of alive members, this node included.
@@ -238,19 +242,18 @@ func (m *Membership) rejoinLoop() {
 }
 
 func (m *Membership) rejoinTargets() []string {
-	alive := make(map[string]bool)
-	for _, n := range m.ml.Members() {
-		alive[n.Name] = true
-	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	var targets []string
+	alive := 0
 	for id, addr := range m.seen {
-		if !alive[string(id)] && id != m.cfg.Meta.Node {
+		if m.members[id].State == StateAlive {
+			alive++
+		} else if id != m.cfg.Meta.Node {
 			targets = append(targets, addr)
 		}
 	}
-	if len(targets) > 0 || len(alive) <= 1 {
+	if len(targets) > 0 || alive <= 1 {
 		targets = append(targets, m.seeds...)
 	}
 	return targets

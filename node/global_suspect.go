@@ -1,0 +1,130 @@
+package node
+
+import (
+	"time"
+
+	"github.com/hashicorp/raft"
+	"github.com/roster-dev/roster/global"
+	"github.com/roster-dev/roster/node/membership"
+)
+
+// GlobalNameSuspect is delivered to a process (as Message.Body) that holds
+// a global name while its node has been cut off from the Raft leader for
+// longer than the purge grace: the majority may have purged the name and
+// given it to someone else. The process should stop acting as the name's
+// owner until it gets GlobalNameConfirmed (the name is still its own) or
+// GlobalNameLost (it is not).
+type GlobalNameSuspect struct {
+	Name  string
+	Fence uint64
+	Since time.Duration // how long the node has been cut off
+}
+
+// GlobalNameConfirmed is delivered after GlobalNameSuspect when contact
+// with the leader is back and the name is still the process's own.
+type GlobalNameConfirmed struct {
+	Name  string
+	Fence uint64
+}
+
+// contactPoll is how often a node checks its contact with the leader.
+const contactPoll = 100 * time.Millisecond
+
+// cutOff reports how long this node has been without a leader it hears
+// from (0 when in contact).
+func (c *cluster) cutOff() time.Duration {
+	st := c.table.Stats()
+	if st.State == raft.Leader {
+		return 0
+	}
+	if leader, _ := c.table.Leader(); leader == "" || st.LastContact < 0 {
+		return -1 // no leader known: measured from when we noticed
+	}
+	if st.LastContact > c.heartbeatSlack() {
+		return st.LastContact
+	}
+	return 0
+}
+
+// heartbeatSlack is how long without leader contact is still normal: a
+// few Raft heartbeats of the profile.
+func (c *cluster) heartbeatSlack() time.Duration {
+	if c.cfg.Profile == membership.ProfileFast {
+		return 500 * time.Millisecond
+	}
+	return 2 * time.Second
+}
+
+// watchContact marks this node's global names suspect after it has been
+// cut off longer than the purge grace, and confirms the survivors (or, via
+// resync, reports the lost) when contact returns.
+func (o *ownedNames) watchContact() {
+	grace := o.c.purgeGrace()
+	t := time.NewTicker(contactPoll)
+	defer t.Stop()
+	var since time.Time // start of the current cut-off; zero when in contact
+	suspect := false
+	var told []global.Registration // names marked suspect in this cut-off
+	for {
+		select {
+		case <-o.c.stopCh:
+			return
+		case <-o.n.ctx.Done():
+			return
+		case <-t.C:
+		}
+		d := o.c.cutOff()
+		switch {
+		case d != 0 && since.IsZero():
+			since = time.Now()
+			if d > 0 {
+				since = since.Add(-d)
+			}
+		case d == 0 && !since.IsZero():
+			since = time.Time{}
+			if suspect {
+				suspect = false
+				o.resync()
+				o.confirm(told)
+				told = nil
+			}
+		}
+		if !since.IsZero() && !suspect && time.Since(since) > grace {
+			suspect = true
+			cut := time.Since(since)
+			o.n.logger.Warn("cut off from the raft leader; this node's global names are suspect", "for", cut)
+			told = o.broadcast(func(r global.Registration) any {
+				return GlobalNameSuspect{Name: r.Name, Fence: r.Fence, Since: cut}
+			})
+		}
+	}
+}
+
+// confirm tells the owners of the names in told that still hold them.
+func (o *ownedNames) confirm(told []global.Registration) {
+	for _, r := range told {
+		o.mu.Lock()
+		cur, ok := o.names[r.Name]
+		o.mu.Unlock()
+		if ok && cur.Owner == r.Owner && cur.Fence == r.Fence && o.n.Alive(r.Owner) {
+			_ = o.n.Send(o.n.ctx, r.Owner, GlobalNameConfirmed{Name: r.Name, Fence: r.Fence})
+		}
+	}
+}
+
+// broadcast sends msg(r) to the owner of every tracked name and returns
+// the names it told.
+func (o *ownedNames) broadcast(msg func(global.Registration) any) []global.Registration {
+	o.mu.Lock()
+	regs := make([]global.Registration, 0, len(o.names))
+	for _, r := range o.names {
+		regs = append(regs, r)
+	}
+	o.mu.Unlock()
+	for _, r := range regs {
+		if o.n.Alive(r.Owner) {
+			_ = o.n.Send(o.n.ctx, r.Owner, msg(r))
+		}
+	}
+	return regs
+}
