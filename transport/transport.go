@@ -9,6 +9,10 @@ import (
 //
 // Ordering: envelopes sent from one node to one peer are delivered in the
 // order Send was called (from a single goroutine), at most once.
+//
+// All methods may be called from any goroutine, including from inside
+// Handler callbacks. Only Send and Call block (bounded by their ctx), and
+// Close (until the transport's goroutines have exited).
 type Transport interface {
 	// LocalNode returns this node's id and incarnation.
 	LocalNode() (NodeID, uint64)
@@ -31,7 +35,8 @@ type Transport interface {
 	RemovePeer(peer NodeID)
 
 	// Send queues env for peer. It returns once env is queued (not
-	// delivered). When the peer's queue is full it blocks until there is
+	// delivered); env is encoded before Send returns, so the caller may
+	// reuse it. When the peer's queue is full it blocks until there is
 	// room or ctx is done (then it returns ctx's error). It fails fast with
 	// ErrUnknownPeer, ErrTooLarge or ErrClosed, and with a *PeerError while
 	// the peer is known to be unreachable (TCP: during the redial backoff;
