@@ -25,7 +25,7 @@ func (p *Process) terminate(reason error) {
 	p.mu.Unlock()
 
 	n := p.node
-	p.cancel()
+	p.ctx.cancel()
 	if dropped := p.mb.close(); dropped > 0 {
 		n.stats.dropped.Add(uint64(dropped))
 	}

@@ -22,13 +22,12 @@ type ProcessFunc func(ctx context.Context, p *Process) error
 // self()-scoped BIFs); they are race-free from any goroutine, but only one
 // goroutine may receive at a time.
 type Process struct {
-	node   *Node
-	pid    PID
-	mb     mailbox
-	ctx    context.Context
-	cancel context.CancelFunc
-	trap   atomic.Bool
-	dead   atomic.Bool // set once, under mu, when the process exits
+	node *Node
+	pid  PID
+	mb   mailbox
+	ctx  procCtx
+	trap atomic.Bool
+	dead atomic.Bool // set once, under mu, when the process exits
 
 	mu        sync.Mutex
 	exited    bool
@@ -91,12 +90,10 @@ func (n *Node) Spawn(fn ProcessFunc, opts ...SpawnOption) (PID, error) {
 	p.mb.init(o.mailbox)
 	p.pid = PID{Node: n.id, Incarnation: n.inc, Serial: n.serial.Add(1)}
 	p.trap.Store(o.trap)
-	p.ctx, p.cancel = context.WithCancel(context.Background())
 
 	n.mu.Lock()
 	if n.closing {
 		n.mu.Unlock()
-		p.cancel()
 		return PID{}, ErrShutdown
 	}
 	n.procs[p.pid.Serial] = p
@@ -143,7 +140,7 @@ func (p *Process) call(fn ProcessFunc) (reason error) {
 			p.node.logger.Error("process panicked", "pid", p.pid, "panic", v)
 		}
 	}()
-	if err := fn(p.ctx, p); err != nil {
+	if err := fn(&p.ctx, p); err != nil {
 		return err
 	}
 	return Normal
@@ -173,7 +170,7 @@ func (p *Process) Receive(ctx context.Context) (Message, error) {
 // needs no watching: a kill closes the mailbox, which wakes the receiver,
 // and a receive that watches one channel instead of two is cheaper.
 func (p *Process) waitCtx(ctx context.Context) context.Context {
-	if ctx == p.ctx {
+	if c, ok := ctx.(*procCtx); ok && c == &p.ctx {
 		return context.Background()
 	}
 	return ctx
