@@ -214,8 +214,8 @@ func (p *peer) dialFailed(err error) {
 	dropped := p.q.reset()
 	p.failCalls(perr)
 	level := t.log.Warn
-	if errors.Is(err, ErrHandshake) {
-		level = t.log.Error
+	if errors.Is(err, ErrHandshake) && !errors.Is(err, ErrWrongPeer) {
+		level = t.log.Error // misconfiguration; a wrong peer is usually a restart in progress
 	}
 	level("cannot connect to peer", "peer", p.id, "error", err, "dropped", dropped, "retry_after", wait)
 }
