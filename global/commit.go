@@ -19,13 +19,14 @@ func (t *Table) commitBatch(batch []*pending) {
 	for i, p := range batch {
 		cmds[i] = p.cmd
 	}
+	t.sample([]string{"global", "commit", "batch"}, len(cmds))
 	data, err := encodeEntry(cmds)
 	if err != nil {
 		deliverAll(batch, resultOf(err))
 		return
 	}
 	f := t.raft.Apply(data, enqueueTimeout)
-	if err := f.Error(); err != nil {
+	if err := t.waitFuture(f); err != nil {
 		deliverAll(batch, result{Code: raftErrCode(err)})
 		return
 	}
@@ -55,5 +56,20 @@ func raftErrCode(err error) errCode {
 		return codeShutdown
 	default: // ErrLeadershipLost and anything unexpected
 		return codeUnknown
+	}
+}
+
+// waitFuture waits for f, or returns raft.ErrRaftShutdown once the table
+// shuts down: raft leaves futures still queued in its buffered apply
+// channel unanswered when it stops. The helper goroutine then stays blocked
+// on f for good; at most MaxInflight+1 such futures exist per Table.
+func (t *Table) waitFuture(f raft.Future) error {
+	done := make(chan error, 1)
+	go func() { done <- f.Error() }()
+	select {
+	case err := <-done:
+		return err
+	case <-t.shutdownCh:
+		return raft.ErrRaftShutdown
 	}
 }

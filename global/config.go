@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/hashicorp/go-hclog"
+	metrics "github.com/hashicorp/go-metrics"
 	"github.com/hashicorp/raft"
 	"github.com/roster-dev/roster/transport"
 )
@@ -114,6 +115,11 @@ type Config struct {
 	// becomes leader (after its FSM caught up) and false when it stops.
 	// Called from one goroutine, in order; it must not block for long.
 	OnLeadershipChange func(isLeader bool)
+
+	// Metrics, when set, receives the table's metrics (see metrics.go for
+	// the keys). Default nil: none. raft itself reports to go-metrics'
+	// global instance, as it always does.
+	Metrics *metrics.Metrics
 
 	// Logger receives the table's and raft's logs. Default: a null logger.
 	Logger hclog.Logger

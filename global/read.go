@@ -142,6 +142,7 @@ func (t *Table) consistentLookup(ctx context.Context, name string) (Registration
 // consistentRead serves req on the leader (here, or over the Forwarder),
 // retrying across leader changes until ctx (default: HoldWindow) ends.
 func (t *Table) consistentRead(ctx context.Context, req readRequest) (*readResponse, error) {
+	defer t.measure([]string{"global", "read", "consistent"}, time.Now())
 	if ctx == nil {
 		ctx = context.Background()
 	}

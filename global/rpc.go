@@ -130,6 +130,7 @@ func (t *Table) forwardBatch(batch []*pending) {
 	for i, p := range batch {
 		req.Cmds[i] = p.cmd
 	}
+	t.sample([]string{"global", "forward", "batch"}, len(batch))
 	body, err := msgpack.Marshal(&req)
 	if err != nil {
 		deliverAll(batch, resultOf(err))

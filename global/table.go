@@ -154,7 +154,7 @@ func (t *Table) monitorLeadership() {
 		case leader := <-t.raft.LeaderCh():
 			t.readyForReads.Store(false)
 			if leader {
-				if err := t.raft.Barrier(0).Error(); err != nil {
+				if err := t.waitFuture(t.raft.Barrier(0)); err != nil {
 					t.logger.Warn("barrier after gaining leadership failed", "error", err)
 					continue
 				}

@@ -24,6 +24,7 @@ func (t *Table) write(ctx context.Context, cmd command) (result, error) {
 	if err := cmd.validate(); err != nil {
 		return result{}, err
 	}
+	defer t.measure([]string{"global", "write", opNames[cmd.Op]}, time.Now())
 	ctx, cancel := context.WithTimeout(ctx, t.cfg.HoldWindow)
 	defer cancel()
 	uncertain := false
@@ -92,8 +93,10 @@ func (t *Table) giveUp(ctx context.Context, uncertain bool) error {
 		cause = fmt.Errorf("%w (%w)", ErrNoQuorum, ErrNoLeader)
 	}
 	if uncertain {
+		t.incr([]string{"global", "write", "unknown"})
 		return fmt.Errorf("%w: %w: %w", ErrOutcomeUnknown, cause, ctx.Err())
 	}
+	t.incr([]string{"global", "write", "no_quorum"})
 	return fmt.Errorf("%w: %w", cause, ctx.Err())
 }
 
