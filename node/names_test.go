@@ -40,6 +40,15 @@ func TestNamesSendAndVanish(t *testing.T) {
 	if len(ran) != 0 {
 		t.Fatal("process with a taken name ran")
 	}
+	// With a link as well: the failed spawn does not signal the linked process.
+	linkedTo := spawnProbe(t, n, WithTrapExit())
+	if _, err := n.Spawn(func(context.Context, *Process) error { return nil }, WithName("worker"), WithLink(linkedTo.pid)); !errors.Is(err, local.ErrAlreadyRegistered) {
+		t.Fatalf("spawn with taken name and link: %v", err)
+	}
+	linkedTo.none(t)
+	if got := linkedTo.p.Links(); len(got) != 0 {
+		t.Fatalf("links left: %v", got)
+	}
 	if err := n.Register("worker", spawnWaiter(t, n)); !errors.Is(err, local.ErrAlreadyRegistered) {
 		t.Fatalf("Register taken: %v", err)
 	}

@@ -110,16 +110,18 @@ func (n *Node) Spawn(fn ProcessFunc, opts ...SpawnOption) (PID, error) {
 	return p.pid, nil
 }
 
-// applyOptions links and names a process that has not started yet.
+// applyOptions names and links a process that has not started yet. Names
+// come first: a taken name then fails the spawn before any link exists, so
+// the would-be linked process hears nothing of the failed spawn.
 func (p *Process) applyOptions(o *spawnOptions) error {
-	for _, l := range o.links {
-		if err := p.Link(l); err != nil {
-			return fmt.Errorf("node: spawn: link %s: %w", l, err)
-		}
-	}
 	for _, name := range o.names {
 		if err := p.node.names.Register(name, p.pid, nil); err != nil {
 			return fmt.Errorf("node: spawn: name %q: %w", name, err)
+		}
+	}
+	for _, l := range o.links {
+		if err := p.Link(l); err != nil {
+			return fmt.Errorf("node: spawn: link %s: %w", l, err)
 		}
 	}
 	return nil
