@@ -7,10 +7,12 @@ import (
 )
 
 // terminate ends the process with reason, once: it marks the process dead,
-// cancels its ctx, discards its mailbox, removes it from the node, tells
-// the exit listeners (registries drop its names), fires the monitors of it,
-// removes the monitors it holds and sends exit signals to its links, in that
-// order. It may run on any goroutine; it is a no-op after the first call.
+// cancels its ctx, discards its mailbox, tells the exit listeners
+// (registries drop its names), removes it from the node's table, fires the
+// monitors of it, removes the monitors it holds and sends exit signals to
+// its links, in that order, so a watcher that gets Down finds the names
+// already gone. It may run on any goroutine; it is a no-op after the first
+// call.
 func (p *Process) terminate(reason error) {
 	p.mu.Lock()
 	if p.exited {
