@@ -162,3 +162,56 @@ func TestClusterWholeRestartKeepsCommittedNames(t *testing.T) {
 		t.Fatalf("name-0 after purge: %v", err)
 	}
 }
+
+// A node restarted with its data dir but new ports (a new address) is
+// taken back by gossip once its old self is dead, Raft learns its new
+// address, and its old incarnation's names go.
+func TestClusterNodeRestartAtNewAddress(t *testing.T) {
+	dirs := []string{t.TempDir(), t.TempDir(), t.TempDir()}
+	var nodes []*Node
+	for i, d := range dirs {
+		nodes = append(nodes, newClusterNode(t, fmt.Sprintf("n%d", i+1), d, 3, nil))
+	}
+	for _, nd := range nodes[1:] {
+		if _, err := nd.Join(context.Background(), []string{nodes[0].GossipAddr()}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	waitHealthy(t, nodes...)
+	a, c := nodes[0], nodes[2]
+	ctx, cancel := context.WithTimeout(context.Background(), 40*time.Second)
+	defer cancel()
+	pc, _ := spawnReceiver(t, c)
+	if _, err := c.RegisterGlobal(ctx, "moved", pc, nil); err != nil {
+		t.Fatal(err)
+	}
+	oldRaft := c.GlobalTable().RaftAddr()
+	if err := c.Shutdown(ctx); err != nil {
+		t.Fatal(err)
+	}
+	c2 := newClusterNode(t, "n3", dirs[2], 3, nil) // fresh ports
+	if c2.GlobalTable().RaftAddr() == oldRaft {
+		t.Skip("the OS handed out the same raft port again")
+	}
+	if _, err := c2.Join(ctx, []string{a.GossipAddr()}); err != nil {
+		t.Fatal(err)
+	}
+	pollFor(t, 30*time.Second, func() error {
+		servers, err := a.GlobalTable().Configuration()
+		if err != nil {
+			return err
+		}
+		for _, s := range servers {
+			if s.ID == "n3" && s.Address == c2.GlobalTable().RaftAddr() {
+				return nil
+			}
+		}
+		return fmt.Errorf("raft configuration still has n3 at its old address: %+v", servers)
+	})
+	waitHealthy(t, c2)
+	pollFor(t, 10*time.Second, nameGoneEverywhere("moved", a, c2))
+	p2, _ := spawnReceiver(t, c2)
+	if _, err := c2.RegisterGlobal(ctx, "moved", p2, nil); err != nil {
+		t.Fatalf("register after moving: %v", err)
+	}
+}

@@ -164,3 +164,31 @@ func TestMetaLimits(t *testing.T) {
 		t.Fatalf("bad profile: %v", err)
 	}
 }
+
+// A second live node claiming a name already in the cluster is refused
+// (memberlist's conflict: the first holder keeps the name until it is dead).
+func TestDuplicateNodeNameRefused(t *testing.T) {
+	a := start(t, "a", "c1", nil)
+	b := start(t, "b", "c1", nil)
+	if _, err := b.Join(context.Background(), []string{a.Addr()}); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 5*time.Second, func() error {
+		if a.NumAlive() != 2 {
+			return fmt.Errorf("a sees %d", a.NumAlive())
+		}
+		return nil
+	})
+	impostor := start(t, "b", "c1", nil)
+	_, _ = impostor.Join(context.Background(), []string{a.Addr()})
+	// Give gossip time to spread the impostor's claim, then check that a
+	// still holds the original b's address.
+	deadline := time.Now().Add(2 * time.Second)
+	for time.Now().Before(deadline) {
+		mem, ok := a.Member("b")
+		if !ok || mem.Addr != b.Addr() {
+			t.Fatalf("a's b is now %+v (original at %s, impostor at %s)", mem, b.Addr(), impostor.Addr())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
