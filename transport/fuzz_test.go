@@ -1,6 +1,8 @@
 package transport
 
 import (
+	"bytes"
+	"io"
 	"reflect"
 	"testing"
 
@@ -78,4 +80,24 @@ func testConfigNoLog(id NodeID) *Config {
 	c := DefaultConfig()
 	c.NodeID, c.Incarnation = id, 1
 	return c
+}
+
+// FuzzDecodeHandshake feeds arbitrary bytes to the acceptor's side of the
+// handshake (what an unauthenticated stranger controls). It must fail
+// cleanly, never panic, and never admit a peer without the cluster key.
+func FuzzDecodeHandshake(f *testing.F) {
+	cfg := testConfigNoLog("srv")
+	cfg.ClusterKey = []byte("0123456789abcdef0123456789abcdef")
+	hello, _ := appendMsgpack(nil, frameHello, newHello(testConfigNoLog("cli")), maxHandshakeFrame)
+	auth, _ := appendMsgpack(nil, frameAuth, &authMsg{Proof: make([]byte, 32)}, maxHandshakeFrame)
+	f.Add(hello)
+	f.Add(append(append([]byte{}, hello...), auth...))
+	f.Add([]byte{0, 0, 0, 2, byte(frameHello), 0x80})
+	f.Add([]byte{0, 0, 16, 0, byte(frameHello)})
+	f.Fuzz(func(t *testing.T, data []byte) {
+		h := &handshakeIO{w: io.Discard, fr: newFrameReader(bytes.NewReader(data), cfg.MaxFrameSize)}
+		if peer, err := acceptHandshake(cfg, h); err == nil {
+			t.Fatalf("admitted %+v without knowing the key", peer)
+		}
+	})
 }
