@@ -84,6 +84,8 @@ func (r *Registry[P]) checkKeyIndex(p *partition[P]) (map[*entry[P]]bool, error)
 	for k, e := range p.unique {
 		rec := p.ri.get(e.key, maphash.String(p.seed, e.key))
 		switch {
+		case rec != e.rec:
+			return nil, fmt.Errorf("entry %v/%q: published record is not the entry's", e.pid, e.key)
 		case e.key != k || e.next != nil:
 			return nil, fmt.Errorf("key %q holds entry of %q or a chain", k, e.key)
 		case rec == nil || rec.pid != e.pid || rec.value != e.value:

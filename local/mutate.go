@@ -35,7 +35,7 @@ func (r *Registry[P]) Register(key string, pid P, value any) error {
 			return &AlreadyRegisteredError[P]{Key: key, Owner: owner}
 		}
 	}
-	e := &entry[P]{key: key, pid: pid, value: value}
+	e := p.newEntry(key, pid, value)
 	p.insert(e)
 	if len(r.listeners) == 0 {
 		p.mu.Unlock()
@@ -152,7 +152,7 @@ func (r *Registry[P]) UpdateValue(key string, pid P, fn func(old any) any) (newV
 	}
 	oldV = e.value
 	e.value = fn(oldV)
-	p.publish(e)
+	p.republish(e)
 	return e.value, oldV, nil
 }
 

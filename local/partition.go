@@ -17,6 +17,29 @@ type entry[P comparable] struct {
 	// pprev and pnext link all of pid's entries in the partition, so exit
 	// cleanup and Keys walk them without a scan.
 	pprev, pnext *entry[P]
+
+	// rec is the entry as published to lock-free readers (Unique only).
+	rec *record[P]
+}
+
+// uniqueEntry allocates an entry of a Unique registry together with its
+// first published record, in one allocation.
+type uniqueEntry[P comparable] struct {
+	e   entry[P]
+	pub record[P]
+}
+
+// newEntry returns a new entry for p, with its record if p is Unique.
+func (p *partition[P]) newEntry(key string, pid P, value any) *entry[P] {
+	if p.unique == nil {
+		return &entry[P]{key: key, pid: pid, value: value}
+	}
+	ue := &uniqueEntry[P]{
+		e:   entry[P]{key: key, pid: pid, value: value},
+		pub: record[P]{hash: maphash.String(p.seed, key), key: key, pid: pid, value: value},
+	}
+	ue.e.rec = &ue.pub
+	return &ue.e
 }
 
 // ownKey names the entries of one pid under one key.
@@ -74,7 +97,7 @@ func newPartition[P comparable](kind Kind, seed maphash.Seed) *partition[P] {
 func (p *partition[P]) insert(e *entry[P]) {
 	if p.unique != nil {
 		p.unique[e.key] = e
-		p.publish(e)
+		p.ri.put(e.rec)
 	} else {
 		b := p.dup[e.key]
 		if b == nil {
@@ -134,10 +157,13 @@ func clone[K comparable, V any](m map[K]V) map[K]V {
 	return c
 }
 
-// publish makes e (with its current value) visible to lock-free readers of
-// a Unique partition. mu must be held for writing.
-func (p *partition[P]) publish(e *entry[P]) {
-	p.ri.put(&record[P]{hash: maphash.String(p.seed, e.key), key: e.key, pid: e.pid, value: e.value})
+// republish shows e's new value to lock-free readers of a Unique
+// partition. Published records are immutable: it publishes a new one. mu
+// must be held for writing.
+func (p *partition[P]) republish(e *entry[P]) {
+	r := &record[P]{hash: e.rec.hash, key: e.key, pid: e.pid, value: e.value}
+	p.ri.replace(e.rec, r)
+	e.rec = r
 }
 
 // unindex removes e from the key index and its pid's list, but not from
@@ -163,7 +189,7 @@ func (p *partition[P]) unindexKey(e *entry[P]) {
 	p.count--
 	if p.unique != nil {
 		delete(p.unique, e.key)
-		p.ri.del(e.key, maphash.String(p.seed, e.key))
+		p.ri.del(e.rec)
 		return
 	}
 	b := p.dup[e.key]

@@ -89,19 +89,32 @@ func (ri *readIndex[P]) put(r *record[P]) {
 	}
 }
 
-// del unpublishes key. Writer only.
-func (ri *readIndex[P]) del(key string, hash uint64) {
+// del unpublishes r, found by identity (no key comparison, so no reads of
+// other records). Writer only.
+func (ri *readIndex[P]) del(r *record[P]) {
+	if i, ok := ri.find(r); ok {
+		ri.tab.Load().slots[i].Store(ri.tomb)
+		ri.live--
+		ri.maybeRebuild()
+	}
+}
+
+// replace publishes r in place of old (same key). Writer only.
+func (ri *readIndex[P]) replace(old, r *record[P]) {
+	if i, ok := ri.find(old); ok {
+		ri.tab.Load().slots[i].Store(r)
+	}
+}
+
+// find returns the slot holding r. Writer only.
+func (ri *readIndex[P]) find(r *record[P]) (uint64, bool) {
 	t := ri.tab.Load()
-	for i := hash & t.mask; ; i = (i + 1) & t.mask {
-		cur := t.slots[i].Load()
-		if cur == nil {
-			return
-		}
-		if cur != ri.tomb && cur.hash == hash && cur.key == key {
-			t.slots[i].Store(ri.tomb)
-			ri.live--
-			ri.maybeRebuild()
-			return
+	for i := r.hash & t.mask; ; i = (i + 1) & t.mask {
+		switch t.slots[i].Load() {
+		case nil:
+			return 0, false
+		case r:
+			return i, true
 		}
 	}
 }

@@ -15,7 +15,7 @@ func TestReadIndexModel(t *testing.T) {
 	seed := maphash.MakeSeed()
 	rng := rand.New(rand.NewPCG(1, 2))
 	ri := newReadIndex[int]()
-	model := map[string]int{}
+	model := map[string]*record[int]{}
 	rec := func(k string, v int) *record[int] {
 		return &record[int]{hash: maphash.String(seed, k), key: k, pid: v, value: v}
 	}
@@ -23,21 +23,25 @@ func TestReadIndexModel(t *testing.T) {
 		n := 5000 * (round + 1)
 		for range 4 * n {
 			k := "k" + strconv.Itoa(rng.IntN(n))
-			h := maphash.String(seed, k)
-			switch rng.IntN(3) {
-			case 0, 1:
-				v := rng.Int()
-				ri.put(rec(k, v))
-				model[k] = v
+			old := model[k]
+			switch r := rec(k, rng.Int()); {
+			case rng.IntN(3) == 2:
+				if old != nil {
+					ri.del(old)
+					delete(model, k)
+				}
+			case old != nil && rng.IntN(2) == 0:
+				ri.replace(old, r)
+				model[k] = r
 			default:
-				ri.del(k, h)
-				delete(model, k)
+				ri.put(r) // a new key, or replacing by key
+				model[k] = r
 			}
 		}
 		checkReadIndex(t, ri, model, seed)
 		// Drain to nothing: the table must shrink back.
-		for k := range model {
-			ri.del(k, maphash.String(seed, k))
+		for k, r := range model {
+			ri.del(r)
 			delete(model, k)
 		}
 		checkReadIndex(t, ri, model, seed)
@@ -47,7 +51,7 @@ func TestReadIndexModel(t *testing.T) {
 	}
 }
 
-func checkReadIndex(t *testing.T, ri *readIndex[int], model map[string]int, seed maphash.Seed) {
+func checkReadIndex(t *testing.T, ri *readIndex[int], model map[string]*record[int], seed maphash.Seed) {
 	t.Helper()
 	if ri.live != len(model) {
 		t.Fatalf("live %d, model %d", ri.live, len(model))
@@ -55,10 +59,9 @@ func checkReadIndex(t *testing.T, ri *readIndex[int], model map[string]int, seed
 	if n := len(ri.tab.Load().slots); ri.used*4 > n*3 {
 		t.Fatalf("table over 3/4 full: used %d of %d", ri.used, n)
 	}
-	for k, v := range model {
-		r := ri.get(k, maphash.String(seed, k))
-		if r == nil || r.pid != v {
-			t.Fatalf("get(%q) = %v, want %d", k, r, v)
+	for k, want := range model {
+		if r := ri.get(k, maphash.String(seed, k)); r != want {
+			t.Fatalf("get(%q) = %v, want %v", k, r, want)
 		}
 	}
 	if r := ri.get("absent", maphash.String(seed, "absent")); r != nil {
@@ -90,13 +93,15 @@ func TestReadIndexConcurrentReaders(t *testing.T) {
 			}
 		})
 	}
+	recs := map[string]*record[int]{}
 	for i := range 20000 {
 		k := "k" + strconv.Itoa(i%3000)
-		h := maphash.String(seed, k)
-		if i%3000 < 1500 {
-			ri.put(&record[int]{hash: h, key: k, pid: i})
+		if old := recs[k]; old != nil {
+			ri.del(old)
+			delete(recs, k)
 		} else {
-			ri.del(k, h)
+			recs[k] = &record[int]{hash: maphash.String(seed, k), key: k, pid: i}
+			ri.put(recs[k])
 		}
 	}
 	close(done)
