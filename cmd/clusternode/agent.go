@@ -112,9 +112,6 @@ func agent(ctx context.Context, cfg *agentConfig, log hclog.Logger, sink *promSi
 	case serveErr = <-served:
 		log.Error("HTTP server failed", "error", serveErr)
 	}
-	if stop, ok := ctx.Value(stopSignalsKey{}).(context.CancelFunc); ok {
-		stop() // restore default signal handling: a second signal kills
-	}
 	return shutdown(srv, stopStreams, leave, log, serveErr)
 }
 

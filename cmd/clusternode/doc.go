@@ -25,8 +25,8 @@
 // goroutine or the backend; the backend is safe for concurrent use. On the
 // first SIGINT/SIGTERM the agent cancels its stopping context (long-polls
 // answer, SSE streams end), drains HTTP for up to 5 s, then leaves the
-// cluster (up to 20 s). The first signal also restores default signal
-// handling, so a second one exits at once.
+// cluster (up to 20 s). main restores default signal handling after the
+// first signal, so a second one exits at once.
 //
 // # Usage
 //

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net"
@@ -88,6 +89,14 @@ func TestThreeAgents(t *testing.T) {
 		}
 		return nil
 	})
+	bodies := map[string]bool{}
+	for _, m := range got {
+		b, _ := json.Marshal(m.(map[string]any)["body"])
+		bodies[string(b)] = true
+	}
+	if !bodies[`{"from":"a3"}`] || !bodies[`"direct"`] {
+		t.Fatalf("remote JSON bodies arrived as %v", bodies)
+	}
 	st = a3.expect("GET", "/v1/status", "", http.StatusOK, "")
 	if v := st["voters"].([]any); len(v) != 3 || len(st["members"].([]any)) != 3 {
 		t.Fatalf("status on a3: %v", st)

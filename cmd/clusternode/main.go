@@ -12,9 +12,13 @@ import (
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	// The agent calls stop once the first signal arrived, so that a second
-	// signal gets Go's default action: exit at once.
-	ctx = context.WithValue(ctx, stopSignalsKey{}, stop)
+	// Once the first signal arrived, restore the default handling so that
+	// a second one exits at once while the agent leaves the cluster.
+	go func() {
+		<-ctx.Done()
+		stop()
+		signal.Reset(os.Interrupt, syscall.SIGTERM)
+	}()
 	err := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
 	stop()
 	if err != nil {
@@ -25,9 +29,6 @@ func main() {
 		os.Exit(exitStatus(err))
 	}
 }
-
-// stopSignalsKey carries main's signal.NotifyContext stop function.
-type stopSignalsKey struct{}
 
 // exitCode is an error that only sets the exit status (its message, if
 // any, was already printed).
