@@ -6,7 +6,8 @@ import (
 )
 
 // Registry is a node-scoped process registry with the semantics of Elixir's
-// Registry. It is safe for concurrent use. Create one with New.
+// Registry. It is safe for concurrent use. Create one with New; the zero
+// Registry is not usable. It starts no goroutines and needs no Close.
 type Registry[P comparable] struct {
 	name      string
 	kind      Kind
