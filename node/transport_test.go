@@ -134,6 +134,7 @@ func BenchmarkRemoteSendTCP(b *testing.B) {
 	msg := job{ID: 42, Tags: []string{"bench"}}
 	b.ReportAllocs()
 	b.ResetTimer()
+	cpu0 := cpuTime()
 	for i := 0; i < b.N; i++ {
 		if err := na.Send(ctx, pid, msg); err != nil {
 			b.Fatal(err)
@@ -141,4 +142,5 @@ func BenchmarkRemoteSendTCP(b *testing.B) {
 	}
 	<-got
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "msgs/s")
+	reportCPU(b, cpu0, float64(b.N), "cpu-ns/msg") // both nodes: encode, TCP, decode, deliver
 }
