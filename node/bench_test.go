@@ -56,21 +56,6 @@ func BenchmarkSpawnExit(b *testing.B) {
 	reportCPU(b, cpu0, float64(b.N), "cpu-ns/op")
 }
 
-// BenchmarkSpawnExitParallel spawns from many goroutines.
-func BenchmarkSpawnExitParallel(b *testing.B) {
-	n := benchNode(b)
-	fn := func(context.Context, *Process) error { return nil }
-	b.ReportAllocs()
-	b.RunParallel(func(pb *testing.PB) {
-		for pb.Next() {
-			if _, err := n.Spawn(fn); err != nil {
-				b.Error(err)
-				return
-			}
-		}
-	})
-}
-
 // BenchmarkSendReceiveRoundTrip measures a ping-pong between two local
 // processes: one op is a Send plus a Receive in each direction.
 func BenchmarkSendReceiveRoundTrip(b *testing.B) {
