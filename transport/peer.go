@@ -209,7 +209,7 @@ func (p *peer) dialFailed(err error) {
 	p.failures++
 	wait := t.backoff(p.failures)
 	p.lastErr = perr
-	p.backoffUntil = time.Now().Add(wait)
+	p.backoffUntil = t.now().Add(wait)
 	t.mu.Unlock()
 	dropped := p.q.reset()
 	p.failCalls(perr)

@@ -148,15 +148,23 @@ func TestTooManyHandshakes(t *testing.T) {
 	expectClosed(t, rawPeer(t, srv, false), 3*time.Second)
 }
 
-// TestRedialWithBackoff: dial failures fail fast during the backoff, and
-// the transport reconnects once dialling works again.
+// fakeClock is a settable clock for the redial backoff.
+type fakeClock struct{ ns atomic.Int64 }
+
+func (c *fakeClock) now() time.Time          { return time.Unix(0, c.ns.Load()) }
+func (c *fakeClock) advance(d time.Duration) { c.ns.Add(int64(d)) }
+func newFakeClock() *fakeClock               { c := &fakeClock{}; c.ns.Store(1e18); return c }
+
+// TestRedialWithBackoff: dial failures fail fast during the backoff (on a
+// fake clock, so the test does not depend on timing), and the transport
+// reconnects once dialling works again.
 func TestRedialWithBackoff(t *testing.T) {
 	srv, _ := startTCP(t, testConfig(t, "srv", 1))
 	var failing atomic.Bool
 	var dials atomic.Int32
 	failing.Store(true)
 	cfg := testConfig(t, "cli", 2)
-	cfg.RedialMin, cfg.RedialMax = 20*time.Millisecond, 40*time.Millisecond
+	cfg.RedialMin, cfg.RedialMax = time.Second, time.Minute
 	cfg.Dialer = func(ctx context.Context, network, addr string) (net.Conn, error) {
 		dials.Add(1)
 		if failing.Load() {
@@ -166,22 +174,30 @@ func TestRedialWithBackoff(t *testing.T) {
 		return d.DialContext(ctx, network, addr)
 	}
 	cli, _ := startTCP(t, cfg)
+	clock := newFakeClock()
+	cli.now = clock.now // before SetPeer starts the writer
 	cli.SetPeer("srv", srv.Addr(), 1)
 	_, err := cli.Call(context.Background(), "srv", "echo", nil)
 	var pe *PeerError
 	if !errors.As(err, &pe) {
 		t.Fatalf("want *PeerError while dialling fails, got %v", err)
 	}
+	failing.Store(false)
 	// During the backoff calls fail without dialling.
 	n := dials.Load()
-	if _, err := cli.Call(context.Background(), "srv", "echo", nil); !errors.As(err, &pe) || dials.Load() != n {
-		t.Fatalf("want a fast failure without a dial, got %v (dials %d -> %d)", err, n, dials.Load())
+	for i := 0; i < 3; i++ {
+		if _, err := cli.Call(context.Background(), "srv", "echo", nil); !errors.As(err, &pe) {
+			t.Fatalf("want a fast *PeerError during the backoff, got %v", err)
+		}
+		clock.advance(100 * time.Millisecond) // the first backoff is 500ms..1s (jitter)
 	}
-	failing.Store(false)
-	waitFor(t, 5*time.Second, func() error {
-		_, err := cli.Call(context.Background(), "srv", "echo", nil)
-		return err
-	})
+	if dials.Load() != n {
+		t.Fatalf("dialled %d times during the backoff", dials.Load()-n)
+	}
+	clock.advance(time.Second)
+	if _, err := cli.Call(context.Background(), "srv", "echo", nil); err != nil {
+		t.Fatalf("after the backoff: %v", err)
+	}
 }
 
 // TestWrongIdentityRefused: the node at an address must be the one

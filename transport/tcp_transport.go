@@ -46,6 +46,7 @@ type TCPTransport struct {
 	peers  map[NodeID]*peer
 	live   map[net.Conn]struct{} // every open socket, closed by Close
 	rng    *rand.Rand            // backoff jitter
+	now    func() time.Time      // the redial backoff's clock; tests replace it
 	closed bool
 }
 
@@ -78,6 +79,7 @@ func NewTCPTransport(cfg *Config) (*TCPTransport, error) {
 		peers:     make(map[NodeID]*peer),
 		live:      make(map[net.Conn]struct{}),
 		rng:       rand.New(rand.NewPCG(c.Incarnation, uint64(time.Now().UnixNano()))),
+		now:       time.Now,
 	}
 	t.ctx, t.cancel = context.WithCancel(context.Background())
 	if t.addr == "" {
@@ -280,7 +282,7 @@ func (t *TCPTransport) sendable(id NodeID) (*peer, error) {
 	if p == nil || p.addr == "" {
 		return nil, fmt.Errorf("%w: %s", ErrUnknownPeer, id)
 	}
-	if p.out == nil && p.lastErr != nil && time.Now().Before(p.backoffUntil) {
+	if p.out == nil && p.lastErr != nil && t.now().Before(p.backoffUntil) {
 		return nil, p.lastErr
 	}
 	return p, nil
