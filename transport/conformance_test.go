@@ -181,8 +181,8 @@ func testCallDeadlineCancel(t *testing.T, h harness) {
 	rb.mu.Lock()
 	dl := append([]time.Duration(nil), rb.deadlines...)
 	rb.mu.Unlock()
-	if len(dl) != 1 || dl[0] <= 0 || dl[0] > 200*time.Millisecond {
-		t.Fatalf("handler deadlines %v, want one in (0, 200ms]", dl)
+	if len(dl) != 1 || dl[0] > 200*time.Millisecond {
+		t.Fatalf("handler deadlines %v, want one within the caller's 200ms", dl)
 	}
 	// Explicit cancellation reaches the handler.
 	ctx2, cancel2 := context.WithCancel(context.Background())
