@@ -1,0 +1,234 @@
+package cluster
+
+import (
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/roster-dev/roster/node"
+	"github.com/roster-dev/roster/transport"
+)
+
+// FaultKind is one kind of fault the nemesis injects.
+type FaultKind string
+
+// Fault kinds.
+const (
+	FaultKill          FaultKind = "kill"           // crash a random node; restart it later
+	FaultKillLeader    FaultKind = "kill-leader"    // crash the leader; measure failover
+	FaultFreeze        FaultKind = "freeze"         // cut one node off everything
+	FaultMinority      FaultKind = "partition"      // split off a random minority
+	FaultIsolateLeader FaultKind = "isolate-leader" // cut the leader off the rest
+)
+
+// AllFaults is every fault kind, the nemesis's default menu.
+var AllFaults = []FaultKind{FaultKill, FaultKillLeader, FaultFreeze, FaultMinority, FaultIsolateLeader}
+
+// incarnation names one boot of one node.
+type incarnation struct {
+	Node transport.NodeID
+	Inc  uint64
+}
+
+// nemesis injects seeded faults one at a time and records what it did:
+// which incarnations were cut off or killed (and when), purge times of
+// killed nodes' names, and failover times.
+type nemesis struct {
+	c       *Cluster
+	h       *History
+	r       *rand.Rand
+	faults  []FaultKind
+	hold    [2]time.Duration // fault duration range
+	quiet   [2]time.Duration // pause between faults
+	bound   time.Duration    // a dead node's names must go within this
+	started func(slot int, nd *node.Node)
+
+	mu       sync.Mutex
+	cutOff   map[incarnation]int64 // first time the incarnation was cut off or killed
+	killed   map[incarnation]int64
+	purges   []time.Duration
+	slow     []string // purges over bound
+	failover []time.Duration
+	log      []string
+}
+
+func (n *nemesis) logf(format string, args ...any) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	n.log = append(n.log, fmt.Sprintf("%8.3fs ", float64(n.h.Now())/1e9)+fmt.Sprintf(format, args...))
+}
+
+func (n *nemesis) markCut(slots []int, killed bool) {
+	now := n.h.Now()
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	for _, i := range slots {
+		nd := n.c.Node(i)
+		if nd == nil {
+			continue
+		}
+		k := incarnation{Node: nd.ID(), Inc: nd.Incarnation()}
+		if _, ok := n.cutOff[k]; !ok {
+			n.cutOff[k] = now
+		}
+		if killed {
+			n.killed[k] = now
+		}
+	}
+}
+
+// run injects faults until ctx ends, then heals and restarts everything.
+func (n *nemesis) run(ctx context.Context) {
+	for ctx.Err() == nil {
+		if !n.sleep(ctx, n.quiet) {
+			break
+		}
+		n.inject(ctx, n.faults[n.r.IntN(len(n.faults))])
+	}
+	n.healAll()
+}
+
+// sleep waits a random duration in rng; false if ctx ended first.
+func (n *nemesis) sleep(ctx context.Context, rng [2]time.Duration) bool {
+	d := rng[0] + time.Duration(n.r.Int64N(int64(rng[1]-rng[0])+1))
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return false
+	case <-t.C:
+		return true
+	}
+}
+
+// inject applies one fault, holds it, and undoes it.
+func (n *nemesis) inject(ctx context.Context, f FaultKind) {
+	size := n.c.Size()
+	leader := n.c.Leader()
+	switch f {
+	case FaultKill, FaultKillLeader:
+		victim := n.r.IntN(size)
+		if f == FaultKillLeader && leader >= 0 {
+			victim = leader
+		}
+		n.kill(ctx, victim, victim == leader)
+	case FaultFreeze:
+		victim := n.r.IntN(size)
+		n.logf("freeze %s", n.c.ID(victim))
+		n.markCut([]int{victim}, false)
+		n.c.Freeze(victim)
+		n.sleep(ctx, n.hold)
+	case FaultMinority, FaultIsolateLeader:
+		perm := n.r.Perm(size)
+		minority := perm[:1+n.r.IntN((size-1)/2)]
+		if f == FaultIsolateLeader && leader >= 0 {
+			minority = []int{leader}
+		}
+		slices.Sort(minority)
+		n.logf("%s: %v cut off", f, n.ids(minority))
+		n.markCut(minority, false)
+		n.c.Partition(minority)
+		n.sleep(ctx, n.hold)
+	}
+	n.healAll()
+}
+
+// kill crashes victim, waits for its names to be purged (measuring how
+// long that took), measures failover when it led, and restarts it.
+func (n *nemesis) kill(ctx context.Context, victim int, wasLeader bool) {
+	nd := n.c.Node(victim)
+	if nd == nil {
+		return
+	}
+	inc := incarnation{Node: nd.ID(), Inc: nd.Incarnation()}
+	had := n.namesOf(inc) > 0
+	n.markCut([]int{victim}, true)
+	start := time.Now()
+	n.logf("kill %s (leader=%v, holds names=%v)", inc.Node, wasLeader, had)
+	if err := n.c.Kill(victim); err != nil {
+		n.logf("kill %s: %v", inc.Node, err)
+	}
+	var wg sync.WaitGroup
+	if wasLeader {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if d, err := n.c.MeasureFailover(ctx, start, 30*time.Second); err == nil {
+				n.mu.Lock()
+				n.failover = append(n.failover, d)
+				n.mu.Unlock()
+				n.logf("failover after killing %s: %v", inc.Node, d)
+			} else {
+				n.logf("failover after killing %s: %v", inc.Node, err)
+			}
+		}()
+	}
+	if had {
+		err := WaitFor(n.bound, func() error {
+			if c := n.namesOf(inc); c > 0 {
+				return fmt.Errorf("%d names of %s/%d remain", c, inc.Node, inc.Inc)
+			}
+			return nil
+		})
+		d := time.Since(start)
+		n.mu.Lock()
+		if err != nil {
+			n.slow = append(n.slow, fmt.Sprintf("%s/%d: %v", inc.Node, inc.Inc, err))
+		} else {
+			n.purges = append(n.purges, d)
+		}
+		n.mu.Unlock()
+		n.logf("names of killed %s gone after %v (err %v)", inc.Node, d, err)
+	} else {
+		n.sleep(ctx, n.hold)
+	}
+	wg.Wait()
+}
+
+// namesOf counts the names inc holds in every running replica (max).
+func (n *nemesis) namesOf(inc incarnation) int {
+	most := 0
+	for _, i := range n.c.Running() {
+		nd := n.c.Node(i)
+		if nd == nil || nd.GlobalTable() == nil {
+			continue
+		}
+		c := 0
+		for _, r := range nd.GlobalTable().ByNode(inc.Node) {
+			if r.Owner.Incarnation == inc.Inc {
+				c++
+			}
+		}
+		most = max(most, c)
+	}
+	return most
+}
+
+// healAll heals the network and restarts killed nodes.
+func (n *nemesis) healAll() {
+	n.c.Heal()
+	for i := 0; i < n.c.Size(); i++ {
+		if n.c.Node(i) != nil {
+			continue
+		}
+		if err := n.c.Restart(i); err != nil {
+			n.logf("restart %s: %v", n.c.ID(i), err)
+			continue
+		}
+		n.logf("restarted %s", n.c.ID(i))
+		if n.started != nil {
+			n.started(i, n.c.Node(i))
+		}
+	}
+}
+
+func (n *nemesis) ids(slots []int) []transport.NodeID {
+	out := make([]transport.NodeID, len(slots))
+	for i, s := range slots {
+		out[i] = n.c.ID(s)
+	}
+	return out
+}
