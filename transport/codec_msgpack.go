@@ -2,7 +2,6 @@ package transport
 
 import (
 	"encoding/binary"
-	"errors"
 	"math"
 
 	"github.com/vmihailenco/msgpack/v5/msgpcode"
@@ -76,10 +75,6 @@ func appendInt(b []byte, v int64) []byte {
 	}
 	return binary.BigEndian.AppendUint64(append(b, msgpcode.Int64), uint64(v))
 }
-
-// errMsgpack is what mpReader returns for any malformed input; decoders
-// wrap it in ErrBadFrame.
-var errMsgpack = errors.New("invalid or truncated msgpack")
 
 // mpReader decodes msgpack from a byte slice. Every length is checked
 // against the bytes that remain, so garbage cannot make it allocate more

@@ -163,11 +163,6 @@ func (c *conn) dispatch(ft frameType, body []byte, owned bool) error {
 	return fmt.Errorf("%w: unexpected frame type %d (outbound %v)", ErrBadFrame, ft, c.outbound)
 }
 
-// errSuperseded closes an inbound connection once the peer has opened a
-// newer one: whatever is still buffered on it is dropped, never delivered
-// after newer frames.
-var errSuperseded = errors.New("transport: superseded by a newer connection from the peer")
-
 // deliver hands env to the Handler if c is still the peer's newest inbound
 // connection; the check and the delivery are atomic under deliverMu.
 func (c *conn) deliver(env *Envelope) error {

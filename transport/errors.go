@@ -48,6 +48,19 @@ var (
 	// ErrWrongPeer: the node at the dialled address is not the expected
 	// node id or incarnation, or a node dialled itself.
 	ErrWrongPeer error = &handshakeError{"transport: handshake: unexpected peer identity"}
+
+	// errMsgpack is what mpReader returns for any malformed input;
+	// decoders wrap it in ErrBadFrame.
+	errMsgpack = errors.New("transport: invalid or truncated msgpack")
+	// errUnreachable is the cause in a *PeerError when the in-memory
+	// network cannot connect two nodes (no such node, partitioned, closed).
+	errUnreachable = errors.New("transport: peer unreachable")
+	// errSuperseded closes an inbound connection once the peer has opened
+	// a newer one: whatever is still buffered on it is dropped, never
+	// delivered after newer frames.
+	errSuperseded = errors.New("transport: superseded by a newer connection from the peer")
+	// errNoCerts: a CA file held no PEM certificate.
+	errNoCerts = errors.New("transport: no certificates found")
 )
 
 // handshakeError is a handshake refusal; errors.Is(err, ErrHandshake) holds

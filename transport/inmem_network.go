@@ -2,16 +2,11 @@ package transport
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"math/rand/v2"
 	"sync"
 	"time"
 )
-
-// errUnreachable is the cause in a *PeerError when the in-memory network
-// cannot connect two nodes (no such node, partitioned, closed).
-var errUnreachable = errors.New("transport: peer unreachable")
 
 // InmemNetwork connects InmemTransports in one process, for tests. It can
 // partition nodes into groups, drop and delay frames per directed link (from

@@ -3,14 +3,10 @@ package transport
 import (
 	"crypto/tls"
 	"crypto/x509"
-	"errors"
 	"fmt"
 	"net"
 	"os"
 )
-
-// errNoCerts: the CA file held no PEM certificate.
-var errNoCerts = errors.New("no certificates found")
 
 // LoadTLSConfig builds a mutual-TLS configuration from PEM files: the node
 // presents certFile/keyFile (which must allow both server and client
