@@ -12,8 +12,13 @@ import (
 )
 
 // startAgent runs an agent with the real node on free ports and returns a
-// client for its API. It stops when the test ends.
+// client for its API. It stops when the test ends, and must stop cleanly.
 func startAgent(t *testing.T, args ...string) *testAPI {
+	t.Helper()
+	return startAgentWith(t, nil, args...)
+}
+
+func startAgentWith(t *testing.T, sink *promSink, args ...string) *testAPI {
 	t.Helper()
 	base := []string{"-http", "127.0.0.1:0", "-bind", "127.0.0.1", "-port", "0", "-raft-port", "0", "-gossip-port", "0", "-profile", "fast", "-data-dir", t.TempDir()}
 	cfg, err := parseAgentConfig(append(base, args...), noEnv)
@@ -25,12 +30,15 @@ func startAgent(t *testing.T, args ...string) *testAPI {
 	addrCh := make(chan net.Addr, 1)
 	done := make(chan error, 1)
 	go func() {
-		done <- agent(ctx, cfg, testLogger(t).Named(string(cfg.Node)), nil, openNode, agentHooks{ready: func(a net.Addr) { addrCh <- a }})
+		done <- agent(ctx, cfg, testLogger(t).Named(string(cfg.Node)), sink, openNode, agentHooks{ready: func(a net.Addr) { addrCh <- a }})
 	}()
 	t.Cleanup(func() {
 		cancel()
 		select {
-		case <-done:
+		case err := <-done:
+			if err != nil {
+				t.Errorf("agent %s stopped with %v", cfg.Node, err)
+			}
 		case <-time.After(30 * time.Second):
 			t.Errorf("agent %s did not stop", cfg.Node)
 		}

@@ -4,41 +4,19 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"strings"
 	"testing"
-	"time"
 )
 
-// TestAgentEndToEnd runs the real stand-alone node (node + global table
-// on disk, raft bootstrapped by itself) behind the HTTP API.
+// TestAgentEndToEnd runs one real server (node with Config.Cluster,
+// bootstrap-expect 1) behind the HTTP API.
 func TestAgentEndToEnd(t *testing.T) {
-	cfg, err := parseAgentConfig([]string{"-dev", "-node", "e2e", "-http", "127.0.0.1:0", "-raft-port", "0", "-port", "0", "-gossip-port", "0"}, noEnv)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg.DataDir = t.TempDir()
-	cfg.inmemRaft = raceEnabled
 	sink, err := newMetricsSink() // the go-metrics global sink: only this test sets it
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	addrCh := make(chan net.Addr, 1)
-	done := make(chan error, 1)
-	go func() {
-		done <- agent(ctx, cfg, testLogger(t), sink, openNode, agentHooks{ready: func(a net.Addr) { addrCh <- a }})
-	}()
-	var addr net.Addr
-	select {
-	case addr = <-addrCh:
-	case err := <-done:
-		t.Fatalf("agent: %v", err)
-	case <-time.After(20 * time.Second):
-		t.Fatal("agent did not start")
-	}
-	a := &testAPI{t: t, base: "http://" + addr.String(), client: &http.Client{}}
+	a := startAgentWith(t, sink, "-node", "e2e", "-bootstrap-expect", "1")
 	waitFor(t, "a leader", func() error {
 		if st, _, out := a.do("GET", "/v1/health", ""); st != http.StatusOK {
 			return fmt.Errorf("health %d %v", st, out)
@@ -57,38 +35,80 @@ func TestAgentEndToEnd(t *testing.T) {
 	if msgs := out["messages"].([]any); len(msgs) != 1 || msgs[0].(map[string]any)["body"].(map[string]any)["hello"] != "world" {
 		t.Fatalf("messages %v", out)
 	}
-	a.expect("PUT", "/v1/local/groups/g", `{"pid":"`+pid+`"}`, http.StatusCreated, "")
-	a.expect("POST", "/v1/local/groups/g/messages", `[1,2]`, http.StatusAccepted, "")
+	checkWatchResume(t, a, reg["fence"].(float64))
+	checkLocalNames(t, a, pid)
 	a.expect("DELETE", "/v1/processes/"+pid, "", http.StatusNoContent, "")
-	waitFor(t, "the name to go with its process", func() error {
-		if st, _, _ := a.do("GET", "/v1/names/e2e.svc", ""); st != http.StatusNotFound {
-			return fmt.Errorf("status %d", st)
-		}
-		return nil
-	})
+	waitForGone(t, a, "e2e.svc")
+	short := a.spawn("100ms")
+	a.expect("PUT", "/v1/names/e2e.short", `{"pid":"`+short+`"}`, http.StatusCreated, "")
+	waitForGone(t, a, "e2e.short") // the ttl expired
 	out = a.expect("GET", "/v1/status", "", http.StatusOK, "")
 	if out["leader"] != "e2e" || out["raft"].(map[string]any)["state"] != "Leader" {
 		t.Fatalf("status %v", out)
 	}
+	checkMetrics(t, a, "# TYPE raft_apply ", "memberlist_", "roster_processes ", "roster_global_names 1\n", "roster_leader_changes ")
+}
+
+func waitForGone(t *testing.T, a *testAPI, name string) {
+	t.Helper()
+	waitFor(t, name+" to go with its process", func() error {
+		if st, _, _ := a.do("GET", "/v1/names/"+name, ""); st != http.StatusNotFound {
+			return fmt.Errorf("status %d", st)
+		}
+		return nil
+	})
+}
+
+func checkLocalNames(t *testing.T, a *testAPI, pid string) {
+	t.Helper()
+	p2 := a.spawn("")
+	a.expect("PUT", "/v1/local/names/loc", `{"pid":"`+pid+`"}`, http.StatusCreated, "")
+	out := a.expect("PUT", "/v1/local/names/loc", `{"pid":"`+p2+`"}`, http.StatusConflict, "name_taken")
+	if out["owner"].(map[string]any)["pid"] != pid {
+		t.Fatalf("local 409 %v", out)
+	}
+	a.expect("DELETE", "/v1/local/names/loc?pid="+p2, "", http.StatusConflict, "not_owner")
+	a.expect("PUT", "/v1/local/groups/g", `{"pid":"`+pid+`"}`, http.StatusCreated, "")
+	a.expect("PUT", "/v1/local/groups/g", `{"pid":"`+p2+`"}`, http.StatusCreated, "")
+	if out := a.expect("POST", "/v1/local/groups/g/messages", `[1,2]`, http.StatusAccepted, ""); out["sent"] != float64(2) {
+		t.Fatalf("broadcast %v", out)
+	}
+	out = a.expect("GET", "/v1/processes/"+p2+"/messages?wait=5s", "", http.StatusOK, "")
+	if msgs := out["messages"].([]any); len(msgs) != 1 {
+		t.Fatalf("group message %v", out)
+	}
+}
+
+func checkMetrics(t *testing.T, a *testAPI, wants ...string) {
+	t.Helper()
 	resp, err := a.client.Get(a.base + "/metrics")
 	if err != nil {
 		t.Fatal(err)
 	}
 	text, _ := io.ReadAll(resp.Body)
 	resp.Body.Close()
-	for _, want := range []string{"# TYPE raft_apply ", "memberlist_", "roster_processes ", "roster_global_names 0\n", "roster_leader_changes "} {
+	for _, want := range wants {
 		if !strings.Contains(string(text), want) {
 			t.Errorf("/metrics lacks %q", want)
 		}
 	}
-	cancel()
-	select {
-	case err := <-done:
-		if err != nil {
-			t.Fatalf("agent returned %v", err)
-		}
-	case <-time.After(30 * time.Second):
-		t.Fatal("agent did not shut down")
+}
+
+// checkWatchResume checks ?index= against the real table: index=F-1
+// replays the registration at F, index=F starts after it.
+func checkWatchResume(t *testing.T, a *testAPI, fence float64) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	events, _ := a.openWatch(ctx, fmt.Sprintf("/v1/watch?prefix=e2e.&index=%d", int64(fence)-1))
+	if ev := next(t, events); ev.event != "registered" || ev.id != fmt.Sprint(int64(fence)) || ev.data["name"] != "e2e.svc" {
+		t.Fatalf("watch from %d: first event %+v", int64(fence)-1, ev)
+	}
+	after, _ := a.openWatch(ctx, fmt.Sprintf("/v1/watch?prefix=e2e.&index=%d", int64(fence)))
+	p := a.spawn("")
+	a.expect("PUT", "/v1/names/e2e.watch", `{"pid":"`+p+`"}`, http.StatusCreated, "")
+	if ev := next(t, after); ev.data["name"] != "e2e.watch" {
+		t.Fatalf("watch after %d replayed %+v", int64(fence), ev)
 	}
 }
 
