@@ -14,7 +14,7 @@ import (
 
 // startCluster starts n clustered nodes on loopback with the fast profile
 // and waits until they agree on a leader.
-func startCluster(t *testing.T, n int) []*Node {
+func startCluster(t testing.TB, n int) []*Node {
 	t.Helper()
 	var nodes []*Node
 	for i := 0; i < n; i++ {
@@ -31,7 +31,7 @@ func startCluster(t *testing.T, n int) []*Node {
 	return nodes
 }
 
-func newClusterNode(t *testing.T, id, dir string, expect int, tune func(*ClusterConfig)) *Node {
+func newClusterNode(t testing.TB, id, dir string, expect int, tune func(*ClusterConfig)) *Node {
 	t.Helper()
 	cc := DefaultClusterConfig()
 	cc.DataDir, cc.Profile, cc.BootstrapExpect = dir, membership.ProfileFast, expect
@@ -56,7 +56,7 @@ func newClusterNode(t *testing.T, id, dir string, expect int, tune func(*Cluster
 	return nd
 }
 
-func waitHealthy(t *testing.T, nodes ...*Node) {
+func waitHealthy(t testing.TB, nodes ...*Node) {
 	t.Helper()
 	pollFor(t, 15*time.Second, func() error {
 		for _, nd := range nodes {
@@ -69,7 +69,7 @@ func waitHealthy(t *testing.T, nodes ...*Node) {
 	})
 }
 
-func pollFor(t *testing.T, d time.Duration, cond func() error) {
+func pollFor(t testing.TB, d time.Duration, cond func() error) {
 	t.Helper()
 	deadline := time.Now().Add(d)
 	for {
@@ -84,7 +84,7 @@ func pollFor(t *testing.T, d time.Duration, cond func() error) {
 	}
 }
 
-func spawnReceiver(t *testing.T, nd *Node) (PID, chan Message) {
+func spawnReceiver(t testing.TB, nd *Node) (PID, chan Message) {
 	t.Helper()
 	got := make(chan Message, 16)
 	pid, err := nd.Spawn(func(ctx context.Context, p *Process) error {
