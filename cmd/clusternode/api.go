@@ -161,7 +161,7 @@ type nameEvent struct {
 // status is the answer to GET /v1/status.
 type status struct {
 	Node        transport.NodeID   `json:"node"`
-	Incarnation uint64             `json:"incarnation"`
+	Incarnation uint64             `json:"incarnation,string"` // a string: it exceeds 2^53
 	Version     string             `json:"version"`
 	Leader      transport.NodeID   `json:"leader"`
 	Raft        raftStatus         `json:"raft"`
@@ -186,7 +186,7 @@ type member struct {
 	Addr        string           `json:"addr"`
 	State       string           `json:"state"`          // alive, suspect, dead, left
 	Role        string           `json:"role,omitempty"` // voter, nonvoter
-	Incarnation uint64           `json:"incarnation,omitempty"`
+	Incarnation uint64           `json:"incarnation,string,omitempty"`
 }
 
 // stats are the node's counters, read at each /metrics scrape.

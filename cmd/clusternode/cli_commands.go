@@ -18,7 +18,7 @@ import (
 // wireStatus mirrors status with PIDs and ids as plain strings.
 type wireStatus struct {
 	Node        string       `json:"node"`
-	Incarnation uint64       `json:"incarnation"`
+	Incarnation uint64       `json:"incarnation,string"`
 	Version     string       `json:"version"`
 	Leader      string       `json:"leader"`
 	Raft        raftStatus   `json:"raft"`
@@ -31,7 +31,7 @@ type wireMember struct {
 	Addr        string `json:"addr"`
 	State       string `json:"state"`
 	Role        string `json:"role"`
-	Incarnation uint64 `json:"incarnation"`
+	Incarnation uint64 `json:"incarnation,string,omitempty"`
 }
 
 // wireName is a registration as the API prints it.
