@@ -46,7 +46,7 @@ func TestAgentEndToEnd(t *testing.T) {
 	if out["leader"] != "e2e" || out["raft"].(map[string]any)["state"] != "Leader" {
 		t.Fatalf("status %v", out)
 	}
-	checkMetrics(t, a, "# TYPE raft_apply ", "memberlist_", "roster_processes ", "roster_global_names 1\n", "roster_leader_changes ")
+	checkMetrics(t, a, "# TYPE raft_apply ", "memberlist_", "roster_processes ", "roster_global_names 1\n", "roster_leader_changes ", "global_write_register_count ")
 }
 
 func waitForGone(t *testing.T, a *testAPI, name string) {

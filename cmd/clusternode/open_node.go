@@ -5,6 +5,8 @@ import (
 	"fmt"
 
 	"github.com/hashicorp/go-hclog"
+	metrics "github.com/hashicorp/go-metrics"
+	"github.com/roster-dev/roster/global"
 	"github.com/roster-dev/roster/node"
 	"github.com/roster-dev/roster/node/membership"
 )
@@ -53,6 +55,10 @@ func nodeConfig(cfg *agentConfig, log hclog.Logger) *node.Config {
 	cc.GossipPort, cc.TransportPort, cc.RaftPort = cfg.GossipPort, cfg.Port, cfg.RaftPort
 	cc.Join = cfg.Join
 	cc.BootstrapExpect = cfg.BootstrapExpect
+	// The global table reports write latencies, batch sizes and forwarded
+	// writes (global_forward_batch) to the go-metrics instance that
+	// /metrics renders.
+	cc.TuneGlobal = func(g *global.Config) { g.Metrics = metrics.Default() }
 	cc.Profile = membership.ProfileLAN
 	if cfg.Profile == "fast" {
 		cc.Profile = membership.ProfileFast
