@@ -1,0 +1,97 @@
+package cluster
+
+import (
+	"context"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/roster-dev/roster/transport"
+)
+
+// TestProcRollingRestart restarts every node in turn (SIGTERM, restart
+// with the same data dir, wait for health) while clients keep registering
+// and looking up names. No acknowledged registration of a live owner is
+// lost: every name whose owner's node incarnation is still the current
+// one is on every replica with its pid and fence; the names of owners that
+// died with their node's restart are purged; lookups never show another
+// owner; the cluster is healthy with three voters at the end.
+func TestProcRollingRestart(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs a 3-process cluster")
+	}
+	seed := time.Now().UnixNano()
+	t.Logf("workload seed %d", seed)
+	c := newProcCluster(t, procOptions{})
+	w := startProcWorkload(c, 2, seed)
+	start := time.Now()
+	err := c.RollingRestart(60*time.Second, func(i int) {
+		acks, failed, _, _ := w.snapshot()
+		t.Logf("%s restarted at %v: %d acknowledged, %d not", c.Name(i), time.Since(start).Round(time.Millisecond), len(acks), failed)
+	})
+	w.stop()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	if err := c.WaitHealthy(30 * time.Second); err != nil {
+		t.Fatal(err)
+	}
+	acks, failed, lookups, violations := w.snapshot()
+	for _, v := range violations {
+		t.Error(v)
+	}
+	current := map[transport.NodeID]uint64{}
+	for i := range c.Size() {
+		pid, err := c.API(i).spawn(ctx, time.Minute)
+		if err != nil {
+			t.Fatal(err)
+		}
+		p, err := transport.ParsePID(pid)
+		if err != nil {
+			t.Fatal(err)
+		}
+		current[p.Node] = p.Incarnation
+	}
+	all := c.apis([]int{0, 1, 2})
+	live, dead := 0, 0
+	for _, a := range acks {
+		if a.PID.Incarnation == current[a.PID.Node] {
+			live++
+			if err := procWaitName(ctx, all, a.Name, a.PID.String(), a.Fence, 10*time.Second); err != nil {
+				t.Errorf("acknowledged name of a live owner: %v", err)
+			}
+		} else {
+			dead++
+			if _, err := procWaitGone(ctx, all, a.Name, time.Now(), 10*time.Second); err != nil {
+				t.Errorf("name of an owner that died with its node: %v", err)
+			}
+		}
+	}
+	if live == 0 || dead == 0 {
+		t.Errorf("workload too thin to judge: %d live-owner names, %d dead-owner names", live, dead)
+	}
+	procCheckVoters(t, c)
+	t.Logf("SUMMARY rolling restart of 3 agents in %v: %d registrations acknowledged (%d live owners kept, %d dead owners purged), %d not acknowledged, %d lookups, %d violations",
+		time.Since(start).Round(time.Millisecond), len(acks), live, dead, failed, lookups, len(violations))
+}
+
+// procCheckVoters checks every node reports all nodes as Raft voters.
+func procCheckVoters(t *testing.T, c *procCluster) {
+	t.Helper()
+	err := WaitFor(20*time.Second, func() error {
+		for i := range c.Size() {
+			st, err := c.API(i).status(context.Background())
+			if err != nil {
+				return err
+			}
+			if v, _ := st["voters"].([]any); len(v) != c.Size() {
+				return fmt.Errorf("%s reports voters %v", c.Name(i), st["voters"])
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Error(err)
+	}
+}
