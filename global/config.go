@@ -78,12 +78,21 @@ type Config struct {
 	// MaxBatch is the most commands packed into one raft log entry (group
 	// commit on the leader, and per forwarded RPC). Default 512.
 	MaxBatch int
-	// MaxInflight is how many log entries the leader keeps in flight while
-	// the next batch fills. Default 2: one entry being fsynced on the leader
-	// while the previous one is fsynced on followers. More entries in flight
-	// means smaller batches, hence more fsyncs per write, which on a slow
-	// disk lowers throughput.
+	// MaxInflight is how many log entries the leader's group commit keeps
+	// in flight while the next batch fills. Default 1: every write queued
+	// during a commit rides the next entry, so batches are as large as
+	// possible and each write costs the fewest fsyncs. Measured on one
+	// 2-core host with three voters on one disk, 2 in flight halved the
+	// batch size (36 -> 20 commands for 64 writers) and lowered
+	// throughput; with voters on separate disks, 2 lets the leader's fsync
+	// of one entry overlap the followers' fsync of the previous one.
 	MaxInflight int
+	// BatchLinger is how long the leader's group commit may hold a batch
+	// open, under load only, for writers of the batch that just committed
+	// to come back (see groupCommit). A lone writer is never delayed.
+	// Default 500 µs: a fraction of one fsync, while it about doubles batch
+	// size when many writers share the leader. 0 disables it.
+	BatchLinger time.Duration
 	// MaxForwardInflight is how many forwarding RPCs a follower keeps in
 	// flight. Default 8: forwarded writes should reach the leader's group
 	// commit at once rather than wait for an earlier RPC.
@@ -134,8 +143,9 @@ func DefaultConfig() Config {
 		HoldWindow:         5 * time.Second,
 		ForwardTimeout:     2 * time.Second,
 		MaxBatch:           512,
-		MaxInflight:        2,
+		MaxInflight:        1,
 		MaxForwardInflight: 8,
+		BatchLinger:        500 * time.Microsecond,
 		SnapshotThreshold:  8192,
 		SnapshotInterval:   30 * time.Second,
 		TrailingLogs:       10240,
@@ -173,8 +183,8 @@ func (c *Config) Validate() error {
 		return fmt.Errorf("%w: snapshot settings must be positive", ErrInvalidConfig)
 	case c.LogCacheSize <= 0:
 		return fmt.Errorf("%w: LogCacheSize must be positive", ErrInvalidConfig)
-	case c.StaleAfter < 0:
-		return fmt.Errorf("%w: StaleAfter must not be negative", ErrInvalidConfig)
+	case c.StaleAfter < 0 || c.BatchLinger < 0:
+		return fmt.Errorf("%w: StaleAfter and BatchLinger must not be negative", ErrInvalidConfig)
 	}
 	return nil
 }

@@ -2,6 +2,7 @@ package global
 
 import (
 	"context"
+	"time"
 )
 
 // pending is one command waiting for its outcome. done has room for exactly
@@ -26,10 +27,19 @@ type groupCommit struct {
 	flush func(batch []*pending)
 	stop  <-chan struct{}
 	goFn  func(func())
+	// linger is how long a batch may wait for the writers of the previous
+	// batch to come back (0: never wait). Under load they return within
+	// microseconds of their commit; waiting for them lets one entry carry
+	// them and everyone who queued meanwhile, instead of batches
+	// alternating between two halves of the writers. A lone writer
+	// (previous batch of 1) never waits.
+	linger time.Duration
+	last   int // size of the previous batch; only run touches it
 }
 
-func newGroupCommit(maxBatch, maxInflight int, flush func([]*pending), stop <-chan struct{}, goFn func(func())) *groupCommit {
+func newGroupCommit(maxBatch, maxInflight int, linger time.Duration, flush func([]*pending), stop <-chan struct{}, goFn func(func())) *groupCommit {
 	return &groupCommit{
+		linger:   linger,
 		in:       make(chan *pending, maxBatch),
 		maxBatch: maxBatch,
 		sem:      make(chan struct{}, maxInflight),
@@ -66,22 +76,51 @@ func (g *groupCommit) run() {
 		case <-g.stop:
 			return
 		}
-		batch := make([]*pending, 1, min(g.maxBatch, 1+len(g.in)))
-		batch[0] = first
-	drain:
-		for len(batch) < g.maxBatch {
-			select {
-			case p := <-g.in:
-				batch = append(batch, p)
-			default:
-				break drain
-			}
+		batch, ok := g.collect(first)
+		if !ok {
+			return
 		}
 		g.goFn(func() {
 			defer func() { <-g.sem }()
 			g.flush(batch)
 		})
 	}
+}
+
+// collect builds a batch starting with first: everything already queued,
+// then, under load, whatever arrives within linger until the batch also
+// holds as many writers as the previous batch had. ok is false when stop
+// closed.
+func (g *groupCommit) collect(first *pending) (batch []*pending, ok bool) {
+	target := min(g.maxBatch, 1+len(g.in)+g.last)
+	batch = make([]*pending, 1, target)
+	batch[0] = first
+	for len(batch) < g.maxBatch {
+		select {
+		case p := <-g.in:
+			batch = append(batch, p)
+			continue
+		default:
+		}
+		break
+	}
+	if g.linger > 0 && g.last > 1 && len(batch) < target {
+		timer := time.NewTimer(g.linger)
+		defer timer.Stop()
+	wait:
+		for len(batch) < target {
+			select {
+			case p := <-g.in:
+				batch = append(batch, p)
+			case <-timer.C:
+				break wait
+			case <-g.stop:
+				return nil, false
+			}
+		}
+	}
+	g.last = len(batch)
+	return batch, true
 }
 
 // deliverAll sends r to every pending in batch.

@@ -92,8 +92,8 @@ func New(cfg Config) (*Table, error) {
 	if err != nil {
 		return nil, errors.Join(fmt.Errorf("global: start raft: %w", err), t.trans.Close(), t.stores.close())
 	}
-	t.leaderGC = newGroupCommit(cfg.MaxBatch, cfg.MaxInflight, t.commitBatch, t.shutdownCh, t.goFn)
-	t.fwdGC = newGroupCommit(cfg.MaxBatch, cfg.MaxForwardInflight, t.forwardBatch, t.shutdownCh, t.goFn)
+	t.leaderGC = newGroupCommit(cfg.MaxBatch, cfg.MaxInflight, cfg.BatchLinger, t.commitBatch, t.shutdownCh, t.goFn)
+	t.fwdGC = newGroupCommit(cfg.MaxBatch, cfg.MaxForwardInflight, 0, t.forwardBatch, t.shutdownCh, t.goFn)
 	t.goFn(t.leaderGC.run)
 	t.goFn(t.fwdGC.run)
 	t.goFn(t.monitorLeadership)
