@@ -218,3 +218,27 @@ func TestClusterWatchResume(t *testing.T) {
 		t.Fatalf("resumed: %+v", ev)
 	}
 }
+
+// A leader cut off from its followers cannot commit: the write fails, and
+// since the entry was appended to the deposed leader's log its fate is
+// reported as unknown, never as success.
+func TestClusterIsolatedLeaderCannotWrite(t *testing.T) {
+	c := newTestCluster(t, 3, hclog.Info)
+	l := c.waitLeader()
+	for i := range c.tables {
+		if i != l {
+			c.stop(i)
+		}
+	}
+	ctx := testCtx(t, 1500*time.Millisecond)
+	_, err := c.tables[l].Register(ctx, "isolated", pid("n1", 1, 1), nil)
+	if !errors.Is(err, ErrNoQuorum) {
+		t.Fatalf("isolated leader register: %v", err)
+	}
+	if !errors.Is(err, ErrOutcomeUnknown) {
+		t.Logf("write failed before reaching raft's log: %v", err)
+	}
+	if _, _, err := c.tables[l].Lookup("isolated"); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("name visible: %v", err)
+	}
+}
