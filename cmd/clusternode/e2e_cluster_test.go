@@ -1,12 +1,15 @@
 package main
 
 import (
+	"bytes"
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"net"
 	"net/http"
+	"strings"
 	"testing"
 	"time"
 )
@@ -29,8 +32,9 @@ func startAgentWith(t *testing.T, sink *promSink, args ...string) *testAPI {
 	ctx, cancel := context.WithCancel(context.Background())
 	addrCh := make(chan net.Addr, 1)
 	done := make(chan error, 1)
+	log := testLogger(t).Named(string(cfg.Node))
 	go func() {
-		done <- agent(ctx, cfg, testLogger(t).Named(string(cfg.Node)), sink, openNode, agentHooks{ready: func(a net.Addr) { addrCh <- a }})
+		done <- agent(ctx, cfg, log, sink, openNode, agentHooks{ready: func(a net.Addr) { addrCh <- a }})
 	}()
 	t.Cleanup(func() {
 		cancel()
@@ -61,11 +65,12 @@ func TestThreeAgents(t *testing.T) {
 	if testing.Short() {
 		t.Skip("forms a real 3-node cluster")
 	}
-	a1 := startAgent(t, "-node", "a1", "-bootstrap-expect", "3")
+	key := "-encrypt=" + base64.StdEncoding.EncodeToString(bytes.Repeat([]byte{42}, 32))
+	a1 := startAgent(t, "-node", "a1", "-bootstrap-expect", "3", key)
 	st := a1.expect("GET", "/v1/status", "", http.StatusOK, "")
 	seed := st["members"].([]any)[0].(map[string]any)["addr"].(string)
-	a2 := startAgent(t, "-node", "a2", "-bootstrap-expect", "3", "-join", seed)
-	a3 := startAgent(t, "-node", "a3", "-bootstrap-expect", "3", "-join", seed)
+	a2 := startAgent(t, "-node", "a2", "-bootstrap-expect", "3", "-join", seed, key)
+	a3 := startAgent(t, "-node", "a3", "-bootstrap-expect", "3", "-join", seed, key)
 	for i, a := range []*testAPI{a1, a2, a3} {
 		waitForLong(t, fmt.Sprintf("agent %d healthy", i+1), func() error {
 			if st, _, out := a.do("GET", "/v1/health", ""); st != http.StatusOK {
@@ -108,6 +113,10 @@ func TestThreeAgents(t *testing.T) {
 	st = a3.expect("GET", "/v1/status", "", http.StatusOK, "")
 	if v := st["voters"].([]any); len(v) != 3 || len(st["members"].([]any)) != 3 {
 		t.Fatalf("status on a3: %v", st)
+	}
+	table, err := a3.cli("members")
+	if err != nil || strings.Count(table, "alive") != 3 || strings.Count(table, "voter") != 3 || !strings.Contains(table, "leader") {
+		t.Fatalf("clusternode members: %v\n%s", err, table)
 	}
 }
 

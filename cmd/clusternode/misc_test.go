@@ -114,7 +114,8 @@ func TestAgentShutdown(t *testing.T) {
 	apiCh := make(chan *apiServer, 1)
 	done := make(chan error, 1)
 	hooks := agentHooks{ready: func(a net.Addr) { addrCh <- a }, api: func(s *apiServer) { apiCh <- s }}
-	go func() { done <- agent(ctx, cfg, testLogger(t), nil, open, hooks) }()
+	log := testLogger(t)
+	go func() { done <- agent(ctx, cfg, log, nil, open, hooks) }()
 	api := <-apiCh
 	a := &testAPI{t: t, base: "http://" + (<-addrCh).String(), client: &http.Client{}}
 	pid := a.spawn("")
