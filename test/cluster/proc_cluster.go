@@ -146,14 +146,16 @@ func (c *procCluster) Running() []int {
 	return out
 }
 
-// RollingRestart stops (SIGTERM) and restarts every node in turn, waiting
-// up to each for the whole cluster to be healthy again before the next.
-// after, if not nil, is called after each node is back.
-func (c *procCluster) RollingRestart(each time.Duration, after func(i int)) error {
+// RollingRestart stops (SIGTERM) and restarts every node in turn, keeping
+// it down for down (the scenario's length, not a synchronisation), then
+// waiting up to each for the whole cluster to be healthy again before the
+// next. after, if not nil, is called after each node is back.
+func (c *procCluster) RollingRestart(down, each time.Duration, after func(i int)) error {
 	for i := range c.nodes {
 		if err := c.Stop(i); err != nil {
 			return err
 		}
+		time.Sleep(down)
 		if err := c.Restart(i); err != nil {
 			return err
 		}

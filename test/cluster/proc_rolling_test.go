@@ -25,7 +25,7 @@ func TestProcRollingRestart(t *testing.T) {
 	c := newProcCluster(t, procOptions{})
 	w := startProcWorkload(c, 2, seed)
 	start := time.Now()
-	err := c.RollingRestart(60*time.Second, func(i int) {
+	err := c.RollingRestart(time.Second, 60*time.Second, func(i int) {
 		acks, failed, _, _ := w.snapshot()
 		t.Logf("%s restarted at %v: %d acknowledged, %d not", c.Name(i), time.Since(start).Round(time.Millisecond), len(acks), failed)
 	})
