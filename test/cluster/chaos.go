@@ -108,7 +108,7 @@ func RunChaos(t testing.TB, o ChaosOptions) Report {
 	r.runCtx, r.bgCtx = runCtx, bg
 	r.nem = &nemesis{c: c, h: r.h, r: rand.New(rand.NewPCG(o.Seed, 0xfa17)), faults: o.Faults,
 		hold: [2]time.Duration{time.Second, 3 * time.Second}, quiet: [2]time.Duration{500 * time.Millisecond, 1500 * time.Millisecond},
-		bound: o.PurgeBound, started: r.started, cutOff: map[incarnation]int64{}, killed: map[incarnation]int64{}}
+		bound: o.PurgeBound, started: r.started, zombies: r.w.takeZombies, cutOff: map[incarnation]int64{}, killed: map[incarnation]int64{}}
 	for _, i := range c.Running() {
 		r.started(i, c.Node(i))
 	}
@@ -176,7 +176,9 @@ func (r *run) finish(t testing.TB) Report {
 			rep.Violations = append(rep.Violations, fmt.Sprintf("history not linearizable (artifact %s):\n%s", cr.Artifact, cr.Detail))
 		}
 	}
-	rep.Violations = append(rep.Violations, checkDeliveries(deliveries, evs)...)
+	bad, reused := checkDeliveries(deliveries, evs)
+	rep.Violations = append(rep.Violations, bad...)
+	rep.FenceReuse, rep.Misrouted = fenceReuse(evs), reused
 	return rep
 }
 

@@ -5,44 +5,65 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/roster-dev/roster/global"
 	"github.com/roster-dev/roster/node"
 )
 
-// FailoverProbeName is the global name MeasureFailover writes. Workloads
-// must not use it.
+// FailoverProbeName is the global name MeasureFailover and WaitConverged
+// write. Workloads must not use it.
 const FailoverProbeName = "chaos-failover-probe"
 
 // MeasureFailover waits, up to bound, until the running nodes agree on a
-// leader and a write through one of them is accepted again, and returns
-// the time since start (when the fault began). The write re-registers
-// FailoverProbeName for a fresh process of a running node.
+// leader and a write through it is accepted again, and returns the time
+// since start (when the fault began).
 func (c *Cluster) MeasureFailover(ctx context.Context, start time.Time, bound time.Duration) (time.Duration, error) {
 	err := WaitFor(bound, func() error {
-		if err := ctx.Err(); err != nil {
-			return err
-		}
-		l, err := c.agreedLeader()
-		if err != nil {
-			return err
-		}
-		nd := c.Node(l)
-		if nd == nil {
-			return fmt.Errorf("leader %d went down", l)
-		}
-		pid, err := nd.Spawn(func(ctx context.Context, _ *node.Process) error {
-			<-ctx.Done()
-			return nil
-		})
-		if err != nil {
-			return err
-		}
-		wctx, cancel := context.WithTimeout(ctx, time.Second)
-		defer cancel()
-		_, err = nd.ReRegisterGlobal(wctx, FailoverProbeName, pid, nil)
+		_, err := c.probeWrite(ctx)
 		return err
 	})
 	if err != nil {
 		return 0, err
 	}
 	return time.Since(start), nil
+}
+
+// probeWrite re-registers FailoverProbeName, through the agreed leader,
+// for the leader's probe process.
+func (c *Cluster) probeWrite(ctx context.Context) (global.Registration, error) {
+	if err := ctx.Err(); err != nil {
+		return global.Registration{}, err
+	}
+	l, err := c.agreedLeader()
+	if err != nil {
+		return global.Registration{}, err
+	}
+	nd := c.Node(l)
+	if nd == nil {
+		return global.Registration{}, fmt.Errorf("%w: leader %d went down", ErrNodeDown, l)
+	}
+	pid, err := c.probeProcess(nd)
+	if err != nil {
+		return global.Registration{}, err
+	}
+	wctx, cancel := context.WithTimeout(ctx, time.Second)
+	defer cancel()
+	return nd.ReRegisterGlobal(wctx, FailoverProbeName, pid, nil)
+}
+
+// probeProcess returns nd's probe process, spawning it on first use.
+func (c *Cluster) probeProcess(nd *node.Node) (node.PID, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if pid, ok := c.probes[nd]; ok && nd.Alive(pid) {
+		return pid, nil
+	}
+	pid, err := nd.Spawn(func(ctx context.Context, _ *node.Process) error {
+		<-ctx.Done()
+		return nil
+	})
+	if err != nil {
+		return node.PID{}, err
+	}
+	c.probes[nd] = pid
+	return pid, nil
 }

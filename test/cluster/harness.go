@@ -63,8 +63,9 @@ type Cluster struct {
 	log  *testLog
 	lvl  hclog.Level
 
-	mu    sync.Mutex
-	slots []*slot
+	mu     sync.Mutex
+	slots  []*slot
+	probes map[*node.Node]node.PID // MeasureFailover's writers
 }
 
 // slot is one node position: its identity, data dir and ports outlive a
@@ -82,7 +83,7 @@ type slot struct {
 func New(t testing.TB, opts Options) *Cluster {
 	t.Helper()
 	opts.fill()
-	c := &Cluster{t: t, opts: opts, net: NewNet()}
+	c := &Cluster{t: t, opts: opts, net: NewNet(), probes: map[*node.Node]node.PID{}}
 	c.log, c.lvl = newTestLog(t)
 	for i := 0; i < opts.Nodes; i++ {
 		c.slots = append(c.slots, &slot{id: transport.NodeID(fmt.Sprintf("n%d", i+1)), dir: t.TempDir()})

@@ -45,6 +45,9 @@ type nemesis struct {
 	quiet   [2]time.Duration // pause between faults
 	bound   time.Duration    // a dead node's names must go within this
 	started func(slot int, nd *node.Node)
+	// zombies returns running nodes whose incarnation was purged while
+	// they were cut off; healAll restarts them, as an operator would.
+	zombies func() []int
 
 	mu       sync.Mutex
 	cutOff   map[incarnation]int64 // first time the incarnation was cut off or killed
@@ -207,9 +210,19 @@ func (n *nemesis) namesOf(inc incarnation) int {
 	return most
 }
 
-// healAll heals the network and restarts killed nodes.
+// healAll heals the network, restarts purged ("zombie") nodes, and
+// restarts killed nodes.
 func (n *nemesis) healAll() {
 	n.c.Heal()
+	if n.zombies != nil {
+		for _, i := range n.zombies() {
+			n.logf("restart purged %s", n.c.ID(i))
+			n.markCut([]int{i}, true)
+			if err := n.c.Kill(i); err != nil {
+				n.logf("stop %s: %v", n.c.ID(i), err)
+			}
+		}
+	}
 	for i := 0; i < n.c.Size(); i++ {
 		if n.c.Node(i) != nil {
 			continue

@@ -192,11 +192,21 @@ func (c *procCluster) WaitHealthy(d time.Duration) error {
 
 func (c *procCluster) healthy(ctx context.Context) error {
 	running := c.Running()
+	names := make([]string, len(running))
+	for k, i := range running {
+		names[k] = c.Name(i)
+	}
+	return procCheckHealthy(ctx, c.apis(running), names)
+}
+
+// procCheckHealthy checks that every api (of node names[i]) answers
+// /v1/health with 200, all name the same leader, and each sees every
+// other as an alive member.
+func procCheckHealthy(ctx context.Context, apis []*procAPI, names []string) error {
 	leader := ""
-	for _, i := range running {
-		api := c.API(i)
+	for i, api := range apis {
 		if err := api.healthy(ctx); err != nil {
-			return fmt.Errorf("%w: %s: %w", errProcUnhealthy, c.Name(i), err)
+			return fmt.Errorf("%w: %s: %w", errProcUnhealthy, names[i], err)
 		}
 		st, err := api.status(ctx)
 		if err != nil {
@@ -204,7 +214,7 @@ func (c *procCluster) healthy(ctx context.Context) error {
 		}
 		l, _ := st["leader"].(string)
 		if leader != "" && l != leader {
-			return fmt.Errorf("%w: %s follows %q, others %q", errProcUnhealthy, c.Name(i), l, leader)
+			return fmt.Errorf("%w: %s follows %q, others %q", errProcUnhealthy, names[i], l, leader)
 		}
 		leader = l
 		alive := map[string]bool{}
@@ -215,9 +225,9 @@ func (c *procCluster) healthy(ctx context.Context) error {
 				alive[fmt.Sprint(mm["node"])] = true
 			}
 		}
-		for _, j := range running {
-			if !alive[c.Name(j)] {
-				return fmt.Errorf("%w: %s does not see %s alive: %v", errProcUnhealthy, c.Name(i), c.Name(j), members)
+		for _, n := range names {
+			if !alive[n] {
+				return fmt.Errorf("%w: %s does not see %s alive: %v", errProcUnhealthy, names[i], n, members)
 			}
 		}
 	}

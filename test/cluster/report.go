@@ -37,6 +37,13 @@ type Report struct {
 	Checked      int
 	// Unchecked says why the history could not be checked, if so.
 	Unchecked string
+	// FenceReuse lists fences that more than one registration of a name
+	// got (global's group commit gives every command of one Raft entry
+	// the entry's index as fence), and Misrouted the fenced probes that
+	// reached the wrong owner because of it. Reported, not failed: it is
+	// a known global bug with its own failing test
+	// (TestFenceIdentifiesOneRegistration).
+	FenceReuse, Misrouted []string
 	// Violations lists every broken invariant; empty on success.
 	Violations []string
 	// Nemesis is the fault log, for replaying a failure.
@@ -88,6 +95,10 @@ func (r Report) print(t testing.TB) {
 	t.Logf("chaos: %s", r.Summary())
 	if r.Unchecked != "" {
 		t.Logf("chaos: seed %d: %s", r.Seed, r.Unchecked)
+	}
+	if len(r.FenceReuse) > 0 {
+		t.Logf("chaos: seed %d: KNOWN BUG fence reused by several registrations (%d), %d probes misrouted: %v",
+			r.Seed, len(r.FenceReuse), len(r.Misrouted), r.FenceReuse[:min(3, len(r.FenceReuse))])
 	}
 	if testing.Verbose() {
 		t.Logf("chaos: outcomes %v", r.Counts)

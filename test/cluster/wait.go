@@ -91,28 +91,29 @@ func (c *Cluster) WaitLeader(d time.Duration) (int, error) {
 	return leader, err
 }
 
-// WaitConverged waits until every running node's replica has applied the
-// same index as the leader's commit index, so replicas can be compared.
+// WaitConverged commits a barrier write (it re-registers
+// FailoverProbeName through the leader) and waits until every running
+// node's replica has applied it, so replicas can be compared.
 func (c *Cluster) WaitConverged(ctx context.Context, d time.Duration) error {
+	var idx uint64
 	return WaitFor(d, func() error {
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		l, err := c.agreedLeader()
-		if err != nil {
-			return err
-		}
-		lst, err := c.Node(l).Status()
-		if err != nil {
-			return err
+		if idx == 0 {
+			reg, err := c.probeWrite(ctx)
+			if err != nil {
+				return err
+			}
+			idx = reg.Index
 		}
 		for _, i := range c.Running() {
 			st, err := c.Node(i).Status()
 			if err != nil {
 				return err
 			}
-			if st.Applied < lst.CommitIndex {
-				return fmt.Errorf("%s applied %d < leader commit %d", st.Node, st.Applied, lst.CommitIndex)
+			if st.Applied < idx {
+				return fmt.Errorf("%s applied %d < barrier %d", st.Node, st.Applied, idx)
 			}
 		}
 		return nil

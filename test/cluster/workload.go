@@ -19,6 +19,9 @@ import (
 type Probe struct {
 	Name  string `msgpack:"n"`
 	Fence uint64 `msgpack:"f"`
+	// Owner is the registration's owner as the sender learned it with
+	// the fence; the receiver must be this process.
+	Owner transport.PID `msgpack:"o"`
 }
 
 // delivery is one Probe as received by process To.
@@ -41,15 +44,19 @@ type workload struct {
 
 	mu         sync.Mutex
 	deliveries []delivery
-	known      map[string]uint64 // name → last fence a client saw
+	known      map[string]known // name → last registration a client saw
 	sends      int
 	delivered  int
 	counts     map[string]int // op/result → count
+	// zombies are node instances whose incarnation the cluster purged
+	// while they were cut off (their writes fail with ErrOwnerGone until
+	// they restart), by slot.
+	zombies map[int]*node.Node
 }
 
 func newWorkload(c *Cluster, h *History, names []string, opTime, pause time.Duration) *workload {
 	return &workload{c: c, h: h, names: names, opTime: opTime, pause: pause,
-		known: map[string]uint64{}, counts: map[string]int{}}
+		known: map[string]known{}, counts: map[string]int{}, zombies: map[int]*node.Node{}}
 }
 
 // spawnClient starts one client on node slot with its own seeded rand. It
@@ -65,7 +72,11 @@ func (w *workload) spawnClient(ctx context.Context, slot int, nd *node.Node, see
 	go func() {
 		defer wg.Done()
 		for ctx.Err() == nil && w.c.Node(slot) == nd && nd.Alive(pid) {
-			w.step(ctx, id, nd, pid, r)
+			if w.step(ctx, id, nd, pid, r) == ResOwnerGone {
+				w.mu.Lock()
+				w.zombies[slot] = nd
+				w.mu.Unlock()
+			}
 			t := time.NewTimer(time.Duration(r.Int64N(int64(w.pause) + 1)))
 			select {
 			case <-ctx.Done():
@@ -99,7 +110,7 @@ func (w *workload) receive(ctx context.Context, p *node.Process) error {
 }
 
 // step issues one random operation on a random name.
-func (w *workload) step(ctx context.Context, client int, nd *node.Node, pid transport.PID, r *rand.Rand) {
+func (w *workload) step(ctx context.Context, client int, nd *node.Node, pid transport.PID, r *rand.Rand) Result {
 	name := w.names[r.IntN(len(w.names))]
 	ctx, cancel := context.WithTimeout(ctx, w.opTime)
 	defer cancel()
@@ -123,21 +134,37 @@ func (w *workload) step(ctx context.Context, client int, nd *node.Node, pid tran
 		err = nd.UnregisterGlobal(ctx, name, pid)
 	case x < 85:
 		w.lookup(ctx, client, nd, name, call)
-		return
+		return 0
 	default:
 		w.send(ctx, nd, name)
-		return
+		return 0
 	}
 	ret := w.h.Now()
 	res, ok := classify(err)
 	if err == nil {
 		res.Owner, res.Fence = out.Owner, out.Fence
-		w.learn(name, out.Fence)
+		w.learn(name, out.Fence, out.Owner)
 	}
 	w.count(in.Kind, res.Result, ok)
 	if ok {
 		w.h.Add(client, in, call, res, ret)
 	}
+	return res.Result
+}
+
+// takeZombies returns the slots whose current node instance was purged,
+// and forgets them.
+func (w *workload) takeZombies() []int {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	var out []int
+	for slot, nd := range w.zombies {
+		if w.c.Node(slot) == nd {
+			out = append(out, slot)
+		}
+		delete(w.zombies, slot)
+	}
+	return out
 }
 
 // lookup does a consistent read; failed reads have no effect and are left
@@ -150,7 +177,7 @@ func (w *workload) lookup(ctx context.Context, client int, nd *node.Node, name s
 		res.Owner, res.Fence = reg.Owner, reg.Fence
 		w.h.Add(client, Input{Kind: OpLookup, Name: name}, call, res, ret)
 		if err == nil {
-			w.learn(name, reg.Fence)
+			w.learn(name, reg.Fence, reg.Owner)
 		}
 	}
 	w.count(OpLookup, res.Result, ok && res.Result != ResUnknown)
@@ -160,12 +187,12 @@ func (w *workload) lookup(ctx context.Context, client int, nd *node.Node, name s
 // fenced, so only that registration's owner may receive it.
 func (w *workload) send(ctx context.Context, nd *node.Node, name string) {
 	w.mu.Lock()
-	fence := w.known[name]
+	k := w.known[name]
 	w.mu.Unlock()
-	if fence == 0 {
+	if k.fence == 0 {
 		return
 	}
-	err := nd.Send(ctx, node.GlobalFenced{Name: name, Fence: fence}, Probe{Name: name, Fence: fence})
+	err := nd.Send(ctx, node.GlobalFenced{Name: name, Fence: k.fence}, Probe{Name: name, Fence: k.fence, Owner: k.owner})
 	w.mu.Lock()
 	w.sends++
 	if err != nil {
@@ -176,9 +203,15 @@ func (w *workload) send(ctx context.Context, nd *node.Node, name string) {
 	w.mu.Unlock()
 }
 
-func (w *workload) learn(name string, fence uint64) {
+// known is a registration a client saw.
+type known struct {
+	fence uint64
+	owner transport.PID
+}
+
+func (w *workload) learn(name string, fence uint64, owner transport.PID) {
 	w.mu.Lock()
-	w.known[name] = fence
+	w.known[name] = known{fence: fence, owner: owner}
 	w.mu.Unlock()
 }
 
