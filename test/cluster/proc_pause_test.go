@@ -62,9 +62,16 @@ func TestProcPauseOwner(t *testing.T) {
 				"/v1/health says ok but every PUT /v1/names for its processes, old or newly spawned, "+
 				"answers 404 noproc (global.ErrOwnerGone) until the agent is restarted", KnownBugsEnv)
 		}
-		a, err := api.register(ctx, "paused-owner", pid)
-		if err != nil || a.Status != http.StatusCreated {
-			t.Errorf("re-register by the surviving owner: %v %d %v", err, a.Status, a.Body)
+		// Give the node time to notice and heal (it has none today).
+		err := WaitFor(15*time.Second, func() error {
+			a, err := api.register(ctx, "paused-owner", pid)
+			if err != nil || a.Status != http.StatusCreated {
+				return fmt.Errorf("re-register by the surviving owner: %v %d %v", err, a.Status, a.Body)
+			}
+			return nil
+		})
+		if err != nil {
+			t.Error(err)
 		}
 		if _, _, err := procRegister(ctx, api, "after-resume"); err != nil {
 			t.Errorf("a process spawned after SIGCONT: %v", err)
