@@ -181,6 +181,24 @@ func (c *clients) poll(ctx context.Context, pid transport.PID, max int) ([]inbou
 func (cl *client) loop(ctx context.Context, mb mailbox, clk clock, ttl time.Duration) error {
 	t := clk.NewTimer(ttl)
 	defer t.Stop()
+	// A poll drains the mailbox on its own goroutine so that renewals and
+	// DELETE are served while it waits; one poll at a time (polls is nil
+	// while one runs). A poll counts as a renewal: the TTL is stopped while
+	// it runs and restarts when it ends.
+	polls := cl.polls
+	finished := make(chan pollDone, 1)
+	var wg sync.WaitGroup
+	ctx, cancel := context.WithCancel(ctx) // ends a running poll when the loop returns
+	defer func() {
+		// The process exits only after its last poll answered.
+		cancel()
+		wg.Wait()
+		select {
+		case d := <-finished:
+			d.req.reply <- d.res // buffered
+		default:
+		}
+	}()
 	for {
 		select {
 		case <-ctx.Done():
@@ -191,16 +209,30 @@ func (cl *client) loop(ctx context.Context, mb mailbox, clk clock, ttl time.Dura
 			return nil
 		case req := <-cl.renew:
 			ttl = req.ttl
-			t.Reset(ttl)
+			if polls != nil {
+				t.Reset(ttl)
+			}
 			close(req.ack)
-		case req := <-cl.polls:
-			// A poll counts as a renewal: the TTL restarts when it ends.
+		case req := <-polls:
 			t.Stop()
-			res := drain(ctx, req, mb)
+			polls = nil
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				finished <- pollDone{req, drain(ctx, req, mb)}
+			}()
+		case d := <-finished:
 			t.Reset(ttl)
-			req.reply <- res
+			polls = cl.polls
+			d.req.reply <- d.res
 		}
 	}
+}
+
+// pollDone is a finished poll, handed back to the process loop.
+type pollDone struct {
+	req *pollReq
+	res pollResult
 }
 
 // drain waits for one message (until the poll's ctx or the process's ctx

@@ -173,3 +173,33 @@ func TestSendToRemotePIDIsAccepted(t *testing.T) {
 		t.Fatalf("remote sends %v, want one to n2", a.fake.remoteSends)
 	}
 }
+
+func TestRenewAndDeleteDuringLongPoll(t *testing.T) {
+	a := newTestAPI(t)
+	pid := a.spawn("1s")
+	polled := make(chan int, 1)
+	go func() {
+		st, _, _ := a.do("GET", "/v1/processes/"+pid+"/messages?wait=30s", "")
+		polled <- st
+	}()
+	waitFor(t, "poll in flight", func() error {
+		if n := a.api.clients.polling.Load(); n != 1 {
+			return fmt.Errorf("%d polls in flight", n)
+		}
+		return nil
+	})
+	a.clk.Advance(5 * time.Second) // the ttl is paused during a poll
+	a.expect("PUT", "/v1/processes/"+pid+"/renew", `{"ttl":"2s"}`, http.StatusOK, "")
+	if !a.fake.Alive(mustPID(t, pid)) {
+		t.Fatal("process expired during a poll")
+	}
+	a.expect("DELETE", "/v1/processes/"+pid, "", http.StatusNoContent, "")
+	select {
+	case st := <-polled:
+		if st != http.StatusOK {
+			t.Fatalf("poll ended with %d", st)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("poll survived its process")
+	}
+}
