@@ -13,10 +13,12 @@
 // # HTTP client processes
 //
 // POST /v1/processes spawns a real process on the node for an HTTP client
-// (clients.go). Its goroutine is the only reader of its mailbox: a
-// long-poll hands it a request and gets up to max messages back; a poll
-// or a renewal restarts its TTL; when the TTL runs out it exits with an
-// error reason, and its names go with it like any process's.
+// (clients.go). Its loop owns the mailbox: a long-poll hands it a request,
+// and the loop drains up to max messages on a helper goroutine (one poll
+// at a time) while it keeps serving renewals and DELETE. The TTL pauses
+// during a poll and restarts after it or a renewal; when it runs out the
+// process exits with an error reason, and its names go with it like any
+// process's.
 //
 // # Concurrency and shutdown
 //
