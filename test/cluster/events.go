@@ -15,14 +15,33 @@ import (
 // received it (it was committed by then).
 type seenEvent struct {
 	global.Event
-	At int64
+	At  int64
+	Pos int // position among the events of its index
 }
 
+// cursor numbers the events of one watch by their position in an index.
+type cursor struct {
+	index uint64
+	pos   int
+}
+
+func (c *cursor) next(ev global.Event) int {
+	if ev.Index != c.index {
+		c.index, c.pos = ev.Index, 0
+	} else {
+		c.pos++
+	}
+	return c.pos
+}
+
+// eventKey identifies an event: its raft index and its position among
+// that index's events (one entry may carry a batch of commands, so one
+// index may hold several events, even identical-looking ones). Every
+// replica applies the same entries in the same way, and a watch replays
+// whole indexes, so the position is the same for every watcher.
 type eventKey struct {
 	Index uint64
-	Type  global.EventType
-	Name  string
-	Fence uint64
+	Pos   int
 }
 
 // eventLog merges the event streams of every node's table. Each node slot
@@ -80,25 +99,26 @@ func (l *eventLog) follow(ctx context.Context, slot int, nd *node.Node) {
 // drain records events until the channel closes; it reports whether the
 // watch should be resumed.
 func (l *eventLog) drain(slot int, evs <-chan global.Event) bool {
+	var cur cursor
 	for ev := range evs {
 		if ev.Type == global.EventError {
 			return !errors.Is(ev.Err, global.ErrShutdown)
 		}
-		l.record(slot, ev)
+		l.record(slot, ev, cur.next(ev))
 	}
 	return false
 }
 
-func (l *eventLog) record(slot int, ev global.Event) {
+func (l *eventLog) record(slot int, ev global.Event, pos int) {
 	at := l.h.Now()
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if ch := l.chains[slot]; ch != nil && ev.Index > ch.last {
 		ch.last = ev.Index
 	}
-	k := eventKey{Index: ev.Index, Type: ev.Type, Name: ev.Name, Fence: ev.Fence}
+	k := eventKey{Index: ev.Index, Pos: pos}
 	if s, ok := l.events[k]; !ok {
-		l.events[k] = &seenEvent{Event: ev, At: at}
+		l.events[k] = &seenEvent{Event: ev, At: at, Pos: pos}
 	} else if at < s.At {
 		s.At = at
 	}
@@ -114,6 +134,7 @@ func (l *eventLog) catchUp(ctx context.Context, nd *node.Node) bool {
 	if err != nil {
 		return false
 	}
+	var cur cursor
 	idle := time.NewTimer(500 * time.Millisecond)
 	defer idle.Stop()
 	for {
@@ -122,7 +143,7 @@ func (l *eventLog) catchUp(ctx context.Context, nd *node.Node) bool {
 			if !ok || ev.Type == global.EventError {
 				return false
 			}
-			l.record(-1, ev)
+			l.record(-1, ev, cur.next(ev))
 			idle.Reset(500 * time.Millisecond)
 		case <-idle.C:
 			return true // the replay is queued at once; idle means done
@@ -156,7 +177,7 @@ func (l *eventLog) sorted() []seenEvent {
 		if out[i].Index != out[j].Index {
 			return out[i].Index < out[j].Index
 		}
-		return out[i].Type > out[j].Type // within one index, removals first
+		return out[i].Pos < out[j].Pos
 	})
 	return out
 }

@@ -5,6 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"os"
+	"path/filepath"
+	"runtime"
 	"strconv"
 	"sync"
 	"testing"
@@ -219,7 +222,29 @@ func port(a net.Addr) int {
 func (c *Cluster) stop(nd *node.Node) error {
 	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
 	defer cancel()
-	return nd.Shutdown(ctx)
+	err := nd.Shutdown(ctx)
+	if err != nil {
+		// A shutdown that hangs is a bug worth a stack dump.
+		path := dumpGoroutines(fmt.Sprintf("shutdown-%s", nd.ID()))
+		c.Logger("harness").Error("node shutdown timed out; goroutines dumped", "node", nd.ID(), "file", path)
+		return fmt.Errorf("%w (goroutines in %s)", err, path)
+	}
+	return nil
+}
+
+// dumpGoroutines writes every goroutine's stack to ArtifactDir and returns
+// the file's path ("" if it could not be written).
+func dumpGoroutines(label string) string {
+	buf := make([]byte, 16<<20)
+	buf = buf[:runtime.Stack(buf, true)]
+	if os.MkdirAll(ArtifactDir, 0o755) != nil {
+		return ""
+	}
+	path := filepath.Join(ArtifactDir, fmt.Sprintf("%s-%d.txt", label, time.Now().UnixNano()))
+	if os.WriteFile(path, buf, 0o644) != nil {
+		return ""
+	}
+	return path
 }
 
 // Kill crashes node i: it is cut off the network first (so nothing it does
