@@ -13,7 +13,8 @@ import (
 
 // Run with short, fixed counts, e.g.:
 //
-//	go test -run '^$' -bench . -benchtime 20000x ./global/
+//	go test -run '^$' -bench 'Parallel|Lookup' -benchtime 20000x ./global/
+//	go test -run '^$' -bench 'Serial' -benchtime 2000x ./global/
 //
 // Every benchmark starts a 3-voter cluster in this process: raft TCP on
 // 127.0.0.1:0, raft-boltdb in temp dirs, fsync on.
@@ -22,7 +23,19 @@ import (
 // callers spread over the 3 nodes (two thirds of them forward to the
 // leader).
 func BenchmarkRegisterParallel64(b *testing.B) {
-	c := newTestCluster(b, 3, hclog.Warn)
+	benchParallel(b, newTestCluster(b, 3, hclog.Warn))
+}
+
+// BenchmarkRegisterParallel64Unbatched is the baseline: one command per
+// raft entry, up to 64 entries in flight (raft's BatchApplyCh still shares
+// fsyncs between entries), no forwarding batches.
+func BenchmarkRegisterParallel64Unbatched(b *testing.B) {
+	benchParallel(b, newTestClusterWith(b, 3, hclog.Warn, func(c *Config) {
+		c.MaxBatch, c.MaxInflight, c.MaxForwardInflight, c.BatchLinger = 1, 64, 64, 0
+	}))
+}
+
+func benchParallel(b *testing.B, c *testCluster) {
 	ctx := context.Background()
 	var seq, caller atomic.Uint64
 	b.SetParallelism(max(1, 64/testingProcs()))

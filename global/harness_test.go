@@ -75,6 +75,12 @@ type testCluster struct {
 
 func newTestCluster(tb testing.TB, n int, level hclog.Level) *testCluster {
 	tb.Helper()
+	return newTestClusterWith(tb, n, level, nil)
+}
+
+// newTestClusterWith is newTestCluster with mod applied to every config.
+func newTestClusterWith(tb testing.TB, n int, level hclog.Level, mod func(*Config)) *testCluster {
+	tb.Helper()
 	c := &testCluster{tb: tb, net: &fakeNet{tables: map[transport.NodeID]*Table{}, down: map[transport.NodeID]bool{}}}
 	logger := newTestLogger(tb, level)
 	for i := range n {
@@ -84,6 +90,9 @@ func newTestCluster(tb testing.TB, n int, level hclog.Level) *testCluster {
 		cfg.InmemStore = raceEnabled
 		cfg.Logger = logger.Named(string(cfg.NodeID))
 		cfg.Forwarder = &fakeForwarder{net: c.net, self: cfg.NodeID}
+		if mod != nil {
+			mod(&cfg)
+		}
 		c.cfgs = append(c.cfgs, cfg)
 		c.tables = append(c.tables, nil)
 		c.start(i)
