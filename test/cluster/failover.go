@@ -2,7 +2,9 @@ package cluster
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/roster-dev/roster/global"
@@ -27,8 +29,10 @@ func (c *Cluster) MeasureFailover(ctx context.Context, start time.Time, bound ti
 	return time.Since(start), nil
 }
 
-// probeWrite re-registers FailoverProbeName, through the agreed leader,
-// for the leader's probe process.
+// probeWrite re-registers FailoverProbeName once the running nodes agree
+// on a leader: through the leader's probe process, or, if that fails (a
+// node whose incarnation was purged while it was cut off can no longer
+// register), through each other running node in turn.
 func (c *Cluster) probeWrite(ctx context.Context) (global.Registration, error) {
 	if err := ctx.Err(); err != nil {
 		return global.Registration{}, err
@@ -37,9 +41,22 @@ func (c *Cluster) probeWrite(ctx context.Context) (global.Registration, error) {
 	if err != nil {
 		return global.Registration{}, err
 	}
-	nd := c.Node(l)
+	order := append([]int{l}, slices.DeleteFunc(c.Running(), func(i int) bool { return i == l })...)
+	var errs []error
+	for _, i := range order {
+		reg, err := c.probeWriteOn(ctx, i)
+		if err == nil {
+			return reg, nil
+		}
+		errs = append(errs, err)
+	}
+	return global.Registration{}, errors.Join(errs...)
+}
+
+func (c *Cluster) probeWriteOn(ctx context.Context, i int) (global.Registration, error) {
+	nd := c.Node(i)
 	if nd == nil {
-		return global.Registration{}, fmt.Errorf("%w: leader %d went down", ErrNodeDown, l)
+		return global.Registration{}, fmt.Errorf("%w: %d", ErrNodeDown, i)
 	}
 	pid, err := c.probeProcess(nd)
 	if err != nil {

@@ -159,7 +159,7 @@ func (n *nemesis) kill(ctx context.Context, victim int, wasLeader bool) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			if d, err := n.c.MeasureFailover(ctx, start, 30*time.Second); err == nil {
+			if d, err := n.c.MeasureFailover(context.Background(), start, 15*time.Second); err == nil {
 				n.mu.Lock()
 				n.failover = append(n.failover, d)
 				n.mu.Unlock()

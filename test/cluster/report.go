@@ -102,6 +102,7 @@ func (r Report) print(t testing.TB) {
 	}
 	if testing.Verbose() {
 		t.Logf("chaos: outcomes %v", r.Counts)
+		t.Logf("chaos: nemesis:\n%s", strings.Join(r.Nemesis, "\n"))
 	}
 	if len(r.Violations) == 0 {
 		return
