@@ -177,8 +177,8 @@ func (c *Config) Validate() error {
 		return fmt.Errorf("%w: unknown Timing %d", ErrInvalidConfig, c.Timing)
 	case c.HoldWindow <= 0 || c.ForwardTimeout <= 0:
 		return fmt.Errorf("%w: HoldWindow and ForwardTimeout must be positive", ErrInvalidConfig)
-	case c.MaxBatch <= 0 || c.MaxInflight <= 0 || c.MaxForwardInflight <= 0:
-		return fmt.Errorf("%w: MaxBatch, MaxInflight and MaxForwardInflight must be positive", ErrInvalidConfig)
+	case c.MaxBatch <= 0 || c.MaxBatch > maxEntryCommands || c.MaxInflight <= 0 || c.MaxForwardInflight <= 0:
+		return fmt.Errorf("%w: MaxBatch must be in 1..65535, MaxInflight and MaxForwardInflight positive", ErrInvalidConfig)
 	case c.SnapshotThreshold == 0 || c.SnapshotInterval <= 0 || c.SnapshotRetain <= 0:
 		return fmt.Errorf("%w: snapshot settings must be positive", ErrInvalidConfig)
 	case c.LogCacheSize <= 0:

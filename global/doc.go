@@ -9,8 +9,11 @@
 // ReRegister, UpdateMeta, Unregister, ForceUnregister, UnregisterPID,
 // PurgeIncarnation, PurgeNodeExcept) succeed only after a raft quorum
 // committed them. Every registration returns a Fence: the raft index at
-// which it committed. A send by global name carries it; the receiving node
-// compares it with Lookup's and drops messages meant for a stale owner.
+// which it committed, shifted left 16 bits, plus the command's position in
+// that raft entry (one entry carries many commands), so each registration
+// has its own fence and fences grow in commit order (FenceIndex recovers
+// the index). A send by global name carries it; the receiving node compares
+// it with Lookup's and drops messages meant for a stale owner.
 //
 // Writes from followers and non-voters are forwarded to the leader through
 // Config.Forwarder (node passes its transport) and served there by

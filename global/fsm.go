@@ -51,6 +51,7 @@ type fsm struct {
 	wg       sync.WaitGroup // watcher goroutines
 
 	applied atomic.Uint64 // raft index of the last applied log
+	fence   uint64        // fence of the command being applied (Apply only)
 }
 
 var _ raft.BatchingFSM = (*fsm)(nil)
@@ -106,8 +107,13 @@ func (f *fsm) applyLocked(l *raft.Log) interface{} {
 		f.logger.Error("skipping undecodable log entry", "index", l.Index, "error", err)
 		return []result{{Code: codeOf(err), Index: l.Index}}
 	}
+	if len(cmds) > maxEntryCommands {
+		f.logger.Error("skipping oversized log entry", "index", l.Index, "commands", len(cmds))
+		return []result{{Code: codeBadCommand, Index: l.Index}}
+	}
 	out := make([]result, len(cmds))
 	for i := range cmds {
+		f.fence = makeFence(l.Index, i)
 		out[i] = f.applyCommand(&cmds[i], l.Index)
 	}
 	return out
@@ -157,6 +163,23 @@ func (f *fsm) execute(c *command, idx uint64) result {
 	}
 	return result{Code: codeBadCommand}
 }
+
+// Fences. One raft entry carries up to maxEntryCommands commands, so the
+// raft index alone does not tell registrations in one entry apart (a
+// register, unregister and register of one name can share an entry). A
+// fence is the entry's raft index shifted left by fenceShift bits, plus the
+// command's position in the entry counted from 1: unique per command and
+// increasing in commit order.
+const (
+	fenceShift       = 16
+	maxEntryCommands = 1<<fenceShift - 1
+)
+
+func makeFence(index uint64, pos int) uint64 { return index<<fenceShift | uint64(pos+1) }
+
+// FenceIndex returns the raft index at which the registration holding
+// fence committed.
+func FenceIndex(fence uint64) uint64 { return fence >> fenceShift }
 
 // appliedIndex returns the raft index of the last applied log.
 func (f *fsm) appliedIndex() uint64 { return f.applied.Load() }

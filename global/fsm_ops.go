@@ -21,9 +21,9 @@ func (f *fsm) register(c *command, idx uint64) result {
 	if cur, ok := f.names[c.Name]; ok {
 		return result{Code: codeAlreadyRegistered, Owner: cur.Owner, Fence: cur.Fence}
 	}
-	reg := Registration{Name: c.Name, Owner: c.Owner, Meta: c.Meta, Fence: idx, Index: idx}
+	reg := Registration{Name: c.Name, Owner: c.Owner, Meta: c.Meta, Fence: f.fence, Index: idx}
 	f.insert(reg, ReasonRegister)
-	return result{Fence: idx}
+	return result{Fence: f.fence}
 }
 
 func (f *fsm) reRegister(c *command, idx uint64) result {
@@ -40,9 +40,9 @@ func (f *fsm) reRegister(c *command, idx uint64) result {
 	if ok {
 		f.remove(cur, idx, ReasonConflict)
 	}
-	reg := Registration{Name: c.Name, Owner: c.Owner, Meta: c.Meta, Fence: idx, Index: idx}
+	reg := Registration{Name: c.Name, Owner: c.Owner, Meta: c.Meta, Fence: f.fence, Index: idx}
 	f.insert(reg, ReasonReRegister)
-	return result{Fence: idx}
+	return result{Fence: f.fence}
 }
 
 func (f *fsm) unregister(c *command, idx uint64) result {

@@ -57,17 +57,17 @@ func TestFSMRegister(t *testing.T) {
 	l := newFSMLog(t)
 	a, b := pid("n1", 7, 1), pid("n2", 9, 1)
 	r := l.one(command{Op: opRegister, Name: "svc", Owner: a, Meta: []byte("m")})
-	if r.Code != codeOK || r.Fence != 1 || r.Index != 1 {
+	if r.Code != codeOK || r.Fence != makeFence(1, 0) || FenceIndex(r.Fence) != 1 || r.Index != 1 {
 		t.Fatalf("register: %+v", r)
 	}
 	r = l.one(command{Op: opRegister, Name: "svc", Owner: b})
 	err := r.err("svc")
 	var are *AlreadyRegisteredError
-	if !errors.As(err, &are) || are.Owner != a || are.Fence != 1 || !errors.Is(err, ErrAlreadyRegistered) {
+	if !errors.As(err, &are) || are.Owner != a || are.Fence != makeFence(1, 0) || !errors.Is(err, ErrAlreadyRegistered) {
 		t.Fatalf("second register: %v", err)
 	}
 	reg, ok := l.f.lookup("svc")
-	if !ok || reg.Owner != a || string(reg.Meta) != "m" || reg.Fence != 1 {
+	if !ok || reg.Owner != a || string(reg.Meta) != "m" || reg.Fence != makeFence(1, 0) {
 		t.Fatalf("lookup: %+v %v", reg, ok)
 	}
 	if r := l.one(command{Op: opRegister, Name: "", Owner: a}); !errors.Is(r.err(""), ErrNameEmpty) {
@@ -82,11 +82,11 @@ func TestFSMReRegisterAndMeta(t *testing.T) {
 	if r := l.one(command{Op: opUpdateMeta, Name: "svc", Owner: b, Meta: []byte("x")}); r.Code != codeNotOwner {
 		t.Fatalf("meta by non-owner: %+v", r)
 	}
-	if r := l.one(command{Op: opUpdateMeta, Name: "svc", Owner: a, Meta: []byte("x")}); r.Code != codeOK || r.Fence != 1 {
+	if r := l.one(command{Op: opUpdateMeta, Name: "svc", Owner: a, Meta: []byte("x")}); r.Code != codeOK || r.Fence != makeFence(1, 0) {
 		t.Fatalf("meta: %+v", r)
 	}
 	r := l.one(command{Op: opReRegister, Name: "svc", Owner: b})
-	if r.Code != codeOK || r.Fence != 4 {
+	if r.Code != codeOK || r.Fence != makeFence(4, 0) {
 		t.Fatalf("re-register: %+v", r)
 	}
 	if got := l.f.collect(l.f.byPID[a]); len(got) != 0 {
@@ -100,6 +100,28 @@ func TestFSMReRegisterAndMeta(t *testing.T) {
 	want := []Reason{ReasonRegister, ReasonMeta, ReasonConflict, ReasonReRegister}
 	if !equalSlices(reasons, want) {
 		t.Fatalf("events %v, want %v", reasons, want)
+	}
+}
+
+// Registrations of one name packed into one raft entry get distinct,
+// increasing fences, so a fenced send identifies exactly one of them.
+func TestFSMFencesUniqueWithinEntry(t *testing.T) {
+	l := newFSMLog(t)
+	a, b, c := pid("n1", 7, 1), pid("n2", 9, 1), pid("n3", 5, 1)
+	res := l.apply(
+		command{Op: opRegister, Name: "x", Owner: a},
+		command{Op: opUnregister, Name: "x", Owner: a},
+		command{Op: opRegister, Name: "x", Owner: b},
+		command{Op: opReRegister, Name: "x", Owner: c},
+	)
+	fences := []uint64{res[0].Fence, res[2].Fence, res[3].Fence}
+	for i, f := range fences {
+		if FenceIndex(f) != 1 || (i > 0 && f <= fences[i-1]) {
+			t.Fatalf("fences %v", fences)
+		}
+	}
+	if reg, _ := l.f.lookup("x"); reg.Fence != fences[2] || reg.Owner != c {
+		t.Fatalf("current %+v", reg)
 	}
 }
 

@@ -22,9 +22,13 @@ type Registration struct {
 	// Meta is the small value stored with the name. Readers share it with
 	// the table: do not modify it.
 	Meta []byte `msgpack:"m,omitempty"`
-	// Fence is the raft index at which Owner's registration committed. A
-	// send by name carries it; a receiver drops the message when the name's
-	// current Fence is newer.
+	// Fence identifies this registration of Name by Owner: it is unique
+	// per registration and increases in commit order. It is the raft index
+	// at which the registration committed, shifted left 16 bits, plus the
+	// command's position in that raft entry (group commit packs many
+	// commands into one entry); FenceIndex recovers the index. A send by
+	// name carries it; a receiver drops the message when the name's
+	// current Fence differs (is newer).
 	Fence uint64 `msgpack:"f"`
 	// Index is the raft index of the last change to this name (a metadata
 	// update moves Index, not Fence).

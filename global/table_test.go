@@ -17,7 +17,7 @@ func TestClusterRegisterLeaderAndFollower(t *testing.T) {
 	a, b := pid("n1", 11, 1), pid("n2", 22, 1)
 
 	ra, err := leader.Register(ctx, "on-leader", a, []byte("meta"))
-	if err != nil || ra.Fence == 0 || ra.Fence != ra.Index {
+	if err != nil || ra.Fence == 0 || FenceIndex(ra.Fence) != ra.Index {
 		t.Fatalf("register on leader: %+v %v", ra, err)
 	}
 	rb, err := follower.Register(ctx, "on-follower", b, nil)
