@@ -61,8 +61,8 @@ func (r *Registry[P]) dispatchPart(p *partition[P], key string, fn func([]Entry[
 	}
 	buf := (*bufp)[:0]
 	p.mu.RLock()
-	if p.unique != nil {
-		if e := p.unique[key]; e != nil {
+	if p.ri != nil {
+		if e := p.uniqueEntry(key); e != nil {
 			buf = append(buf, Entry[P]{Key: key, PID: e.pid, Value: e.value})
 		}
 	} else if b := p.dup[key]; b != nil {

@@ -81,20 +81,26 @@ func (r *Registry[P]) checkPartition(i int, p *partition[P]) error {
 // one) and returns its entries.
 func (r *Registry[P]) checkKeyIndex(p *partition[P]) (map[*entry[P]]bool, error) {
 	byKey := map[*entry[P]]bool{}
-	for k, e := range p.unique {
-		rec := p.ri.get(e.key, maphash.String(p.seed, e.key))
-		switch {
-		case rec != e.rec:
-			return nil, fmt.Errorf("entry %v/%q: published record is not the entry's", e.pid, e.key)
-		case e.key != k || e.next != nil:
-			return nil, fmt.Errorf("key %q holds entry of %q or a chain", k, e.key)
-		case rec == nil || rec.pid != e.pid || rec.value != e.value:
-			return nil, fmt.Errorf("entry %v/%q not published as is", e.pid, e.key)
+	var err error
+	if p.ri != nil {
+		p.ri.each(func(rec *record[P]) {
+			e := rec.e
+			switch {
+			case e == nil || e.rec != rec:
+				err = fmt.Errorf("record %q: entry does not point back", rec.key)
+			case e.key != rec.key || e.pid != rec.pid || e.value != rec.value || e.next != nil:
+				err = fmt.Errorf("entry %v/%q not published as is, or chained", e.pid, e.key)
+			case p.ri.get(e.key, maphash.String(p.seed, e.key)) != rec:
+				err = fmt.Errorf("record %q not found by its key", rec.key)
+			}
+			byKey[e] = true
+		})
+		if err != nil {
+			return nil, err
 		}
-		byKey[e] = true
-	}
-	if p.ri != nil && p.ri.live != len(p.unique) {
-		return nil, fmt.Errorf("%d published, %d entries", p.ri.live, len(p.unique))
+		if p.ri.live != len(byKey) {
+			return nil, fmt.Errorf("read index counts %d, holds %d", p.ri.live, len(byKey))
+		}
 	}
 	for k, b := range p.dup {
 		if len(b.ptrs) == 0 || len(b.ptrs) != len(b.vals) {
@@ -118,7 +124,7 @@ func (r *Registry[P]) checkKeyIndex(p *partition[P]) (map[*entry[P]]bool, error)
 // checkOwnerIndex checks the (pid, key) index against the key index and
 // returns its entries.
 func (r *Registry[P]) checkOwnerIndex(p *partition[P], byKey map[*entry[P]]bool) (map[*entry[P]]bool, error) {
-	if p.unique != nil {
+	if p.ri != nil {
 		return byKey, nil // the key index doubles as the (pid, key) index
 	}
 	byOwner := map[*entry[P]]bool{}

@@ -27,8 +27,8 @@ func (r *Registry[P]) Register(key string, pid P, value any) error {
 		p.mu.Unlock() // exit cleanup owns st; no release
 		return fmt.Errorf("local: register %q for %v: %w", key, pid, ErrNoProc)
 	}
-	if p.unique != nil {
-		if old := p.unique[key]; old != nil {
+	if p.ri != nil {
+		if old := p.uniqueEntry(key); old != nil {
 			owner := old.pid
 			p.mu.Unlock()
 			r.release(pid, 1)
@@ -65,7 +65,7 @@ func (r *Registry[P]) Unregister(key string, pid P) error {
 	head := p.removeChain(pid, key)
 	if head == nil {
 		var err error = fmt.Errorf("local: unregister %q for %v: %w", key, pid, ErrNotFound)
-		if p.unique != nil && p.unique[key] != nil {
+		if p.ri != nil && p.uniqueEntry(key) != nil {
 			err = fmt.Errorf("local: unregister %q for %v: %w", key, pid, ErrNotOwner)
 		}
 		p.mu.Unlock()
@@ -143,7 +143,7 @@ func (r *Registry[P]) UpdateValue(key string, pid P, fn func(old any) any) (newV
 	p := r.keyPart(key)
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	e := p.unique[key]
+	e := p.uniqueEntry(key)
 	switch {
 	case e == nil:
 		return nil, nil, fmt.Errorf("local: update value %q for %v: %w", key, pid, ErrNotFound)

@@ -22,24 +22,34 @@ type entry[P comparable] struct {
 	rec *record[P]
 }
 
-// uniqueEntry allocates an entry of a Unique registry together with its
+// uniqueAlloc allocates an entry of a Unique registry together with its
 // first published record, in one allocation.
-type uniqueEntry[P comparable] struct {
+type uniqueAlloc[P comparable] struct {
 	e   entry[P]
 	pub record[P]
 }
 
 // newEntry returns a new entry for p, with its record if p is Unique.
 func (p *partition[P]) newEntry(key string, pid P, value any) *entry[P] {
-	if p.unique == nil {
+	if p.ri == nil {
 		return &entry[P]{key: key, pid: pid, value: value}
 	}
-	ue := &uniqueEntry[P]{
+	ue := &uniqueAlloc[P]{
 		e:   entry[P]{key: key, pid: pid, value: value},
 		pub: record[P]{hash: maphash.String(p.seed, key), key: key, pid: pid, value: value},
 	}
 	ue.e.rec = &ue.pub
+	ue.pub.e = &ue.e
 	return &ue.e
+}
+
+// uniqueEntry returns the entry under key in a Unique partition, or nil.
+// mu must be held.
+func (p *partition[P]) uniqueEntry(key string) *entry[P] {
+	if r := p.ri.get(key, maphash.String(p.seed, key)); r != nil {
+		return r.e
+	}
+	return nil
 }
 
 // ownKey names the entries of one pid under one key.
@@ -58,21 +68,22 @@ type bucket[P comparable] struct {
 }
 
 // partition is one shard of a registry. All fields but emitMu are guarded by
-// mu. Every entry is indexed by key (unique or dup), by (pid, key) (owned;
-// in a Unique registry the key index serves) and in its pid's list (heads),
-// so removal by (pid, key) and by pid costs O(entries removed), however many
-// entries the pid or the table holds.
+// mu (ri's readers excepted, see readIndex). Every entry is indexed by key
+// (ri or dup), by (pid, key) (owned; in a Unique registry the key index
+// serves) and in its pid's list (heads), so removal by (pid, key) and by pid
+// costs O(entries removed), however many entries the pid or the table
+// holds.
 type partition[P comparable] struct {
-	mu     sync.RWMutex
-	unique map[string]*entry[P]    // Unique: key → its entry
-	dup    map[string]*bucket[P]   // duplicate kinds: key → its entries
-	owned  map[ownKey[P]]*entry[P] // duplicate kinds: (pid, key) → chain of its entries
-	heads  map[P]*entry[P]         // pid → first of its entries
-	count  int                     // entries in this partition
-	peak   int                     // most entries since the maps were last rebuilt
+	mu    sync.RWMutex
+	dup   map[string]*bucket[P]   // duplicate kinds: key → its entries
+	owned map[ownKey[P]]*entry[P] // duplicate kinds: (pid, key) → chain of its entries
+	heads map[P]*entry[P]         // pid → first of its entries
+	count int                     // entries in this partition
+	peak  int                     // most entries since the maps were last rebuilt
 
-	// Unique registries also publish their entries in ri, for lock-free
-	// Whereis and Lookup; seed is the registry's key hash seed.
+	// ri is the key index of a Unique registry (nil otherwise), readable
+	// without the lock by Whereis and Lookup; seed is the registry's key
+	// hash seed.
 	ri   *readIndex[P]
 	seed maphash.Seed
 
@@ -84,7 +95,6 @@ type partition[P comparable] struct {
 func newPartition[P comparable](kind Kind, seed maphash.Seed) *partition[P] {
 	p := &partition[P]{heads: make(map[P]*entry[P]), seed: seed}
 	if kind == Unique {
-		p.unique = make(map[string]*entry[P])
 		p.ri = newReadIndex[P]()
 	} else {
 		p.dup = make(map[string]*bucket[P])
@@ -95,8 +105,7 @@ func newPartition[P comparable](kind Kind, seed maphash.Seed) *partition[P] {
 
 // insert adds e to every index. mu must be held for writing.
 func (p *partition[P]) insert(e *entry[P]) {
-	if p.unique != nil {
-		p.unique[e.key] = e
+	if p.ri != nil {
 		p.ri.put(e.rec)
 	} else {
 		b := p.dup[e.key]
@@ -134,9 +143,8 @@ func (p *partition[P]) compact() {
 	}
 	p.peak = p.count
 	p.heads = clone(p.heads)
-	if p.unique != nil {
-		p.unique = clone(p.unique)
-		return
+	if p.ri != nil {
+		return // the read index resizes itself
 	}
 	p.owned = clone(p.owned)
 	dup := make(map[string]*bucket[P], len(p.dup))
@@ -161,7 +169,7 @@ func clone[K comparable, V any](m map[K]V) map[K]V {
 // partition. Published records are immutable: it publishes a new one. mu
 // must be held for writing.
 func (p *partition[P]) republish(e *entry[P]) {
-	r := &record[P]{hash: e.rec.hash, key: e.key, pid: e.pid, value: e.value}
+	r := &record[P]{hash: e.rec.hash, key: e.key, pid: e.pid, value: e.value, e: e}
 	p.ri.replace(e.rec, r)
 	e.rec = r
 }
@@ -187,8 +195,7 @@ func (p *partition[P]) unindex(e *entry[P]) {
 // writing.
 func (p *partition[P]) unindexKey(e *entry[P]) {
 	p.count--
-	if p.unique != nil {
-		delete(p.unique, e.key)
+	if p.ri != nil {
 		p.ri.del(e.rec)
 		return
 	}
@@ -211,8 +218,8 @@ func (p *partition[P]) unindexKey(e *entry[P]) {
 // chain returns the newest of pid's entries under key, or nil. mu must be
 // held.
 func (p *partition[P]) chain(pid P, key string) *entry[P] {
-	if p.unique != nil {
-		if e := p.unique[key]; e != nil && e.pid == pid {
+	if p.ri != nil {
+		if e := p.uniqueEntry(key); e != nil && e.pid == pid {
 			return e
 		}
 		return nil

@@ -82,8 +82,8 @@ func (r *Registry[P]) match(key string, pred func(any) bool) ([]Entry[P], error)
 func (p *partition[P]) appendMatch(out []Entry[P], key string, pred func(any) bool) []Entry[P] {
 	p.mu.RLock()
 	defer p.mu.RUnlock()
-	if p.unique != nil {
-		if e := p.unique[key]; e != nil && (pred == nil || pred(e.value)) {
+	if p.ri != nil {
+		if e := p.uniqueEntry(key); e != nil && (pred == nil || pred(e.value)) {
 			out = append(out, Entry[P]{Key: key, PID: e.pid, Value: e.value})
 		}
 		return out
@@ -123,8 +123,8 @@ func (p *partition[P]) countMatch(key string, pred func(any) bool) int {
 	p.mu.RLock()
 	defer p.mu.RUnlock()
 	n := 0
-	if p.unique != nil {
-		if e := p.unique[key]; e != nil && pred(e.value) {
+	if p.ri != nil {
+		if e := p.uniqueEntry(key); e != nil && pred(e.value) {
 			n++
 		}
 	} else if b := p.dup[key]; b != nil {
@@ -179,10 +179,8 @@ func (r *Registry[P]) scan(fn func(*entry[P])) {
 func (p *partition[P]) scan(fn func(*entry[P])) {
 	p.mu.RLock()
 	defer p.mu.RUnlock()
-	if p.unique != nil {
-		for _, e := range p.unique {
-			fn(e)
-		}
+	if p.ri != nil {
+		p.ri.each(func(r *record[P]) { fn(r.e) })
 		return
 	}
 	for _, b := range p.dup {

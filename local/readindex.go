@@ -2,7 +2,8 @@ package local
 
 import "sync/atomic"
 
-// readIndex is a lock-free-read copy of a Unique partition's key index, so
+// readIndex is a Unique partition's key index. Writers use it under the
+// partition lock like a map; readers may also use it with no lock, so
 // Whereis scales across cores: a read is an atomic load of the table and of
 // a few slots, and writes nothing shared (an RWMutex's reader count is a
 // shared counter, and cores fighting over it made reads slower in parallel
@@ -22,12 +23,15 @@ type readIndex[P comparable] struct {
 	live int        // live records
 }
 
-// record is one published entry. Never modified after publication.
+// record is one published entry. Never modified after publication. e is
+// the entry it publishes, for writers (which hold the partition lock);
+// lock-free readers use only the other fields.
 type record[P comparable] struct {
 	hash  uint64
 	key   string
 	pid   P
 	value any
+	e     *entry[P]
 }
 
 type slotTable[P comparable] struct {
@@ -115,6 +119,17 @@ func (ri *readIndex[P]) find(r *record[P]) (uint64, bool) {
 			return 0, false
 		case r:
 			return i, true
+		}
+	}
+}
+
+// each calls fn for every live record. Writer, or a reader holding the
+// partition's read lock (which keeps writers out).
+func (ri *readIndex[P]) each(fn func(*record[P])) {
+	t := ri.tab.Load()
+	for i := range t.slots {
+		if r := t.slots[i].Load(); r != nil && r != ri.tomb {
+			fn(r)
 		}
 	}
 }
