@@ -19,8 +19,8 @@
 // exit cleanup cost O(entries removed) however many keys the pid holds
 // (Elixir's unregister scans the pid's keys). When a shard falls below 1/8
 // of its high-water mark it rebuilds its maps, so memory follows the live
-// entries after a burst (Go maps never shrink on their own). Unique
-// partitions also publish their entries in a lock-free-read hash table
+// entries after a burst (Go maps never shrink on their own). The key index
+// of a Unique partition is a hash table that can also be read with no lock
 // (readindex.go), so Whereis and Lookup take no lock and Whereis allocates
 // nothing: reads scale with cores instead of fighting over an RWMutex's
 // reader count.
