@@ -29,43 +29,9 @@ func TestCompose(t *testing.T) {
 		t.Fatalf("compose cluster did not become healthy: %v", err)
 	}
 	t.Logf("up and healthy after %v", time.Since(start).Round(time.Millisecond))
-	ctx := context.Background()
 	svcPID, svcFence := composeSendAndLookup(t, c)
 	killPurge := composeKillOwner(t, c)
-
-	// docker restart node1: names of live owners elsewhere stay, node1's
-	// own process (gone with the container) loses its name.
-	live3, live3Fence, err := procRegister(ctx, c.API(2), "compose.live3")
-	if err != nil {
-		t.Fatal(err)
-	}
-	on1PID, _, err := procRegister(ctx, c.API(0), "compose.on1")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := procWaitName(ctx, c.apis, "compose.on1", on1PID, 0, 15*time.Second); err != nil {
-		t.Fatal(err)
-	}
-	restarted := time.Now()
-	if err := c.Restart(0); err != nil {
-		t.Fatal(err)
-	}
-	if err := c.WaitHealthy(60 * time.Second); err != nil {
-		t.Fatalf("after docker restart node1: %v", err)
-	}
-	t.Logf("docker restart node1: healthy again after %v", time.Since(restarted).Round(time.Millisecond))
-	for _, n := range []struct {
-		name, pid string
-		fence     float64
-	}{{"compose.svc", svcPID, svcFence}, {"compose.live3", live3, live3Fence}} {
-		if err := procWaitName(ctx, c.apis, n.name, n.pid, n.fence, 20*time.Second); err != nil {
-			t.Errorf("live owner's name after docker restart node1: %v", err)
-		}
-	}
-	if _, err := procWaitGone(ctx, c.apis, "compose.on1", restarted, 20*time.Second); err != nil {
-		t.Errorf("node1's old process's name: %v", err)
-	}
-
+	live3, live3Fence := composeRestartKeeps(t, c, svcPID, svcFence)
 	pausePurge := composePauseOwner(t, c, svcPID, svcFence)
 	partPurge := composePartitionOwner(t, c, live3, live3Fence)
 	t.Logf("SUMMARY docker-compose (lan profile): purge after docker kill %v, docker pause %v, network disconnect %v; whole test %v",
@@ -115,6 +81,47 @@ func composeSendAndLookup(t *testing.T, c *composeCluster) (string, float64) {
 		t.Fatalf("consistent lookup on node3: %v %v", err, a.Body)
 	}
 	return pid, fence
+}
+
+// composeRestartKeeps: docker restart node1 (same volume) keeps the names
+// of live owners on node2 (compose.svc) and node3 (compose.live3, which it
+// registers and returns) on every replica; node1's own process, gone with
+// the container, loses its name.
+func composeRestartKeeps(t *testing.T, c *composeCluster, svcPID string, svcFence float64) (string, float64) {
+	t.Helper()
+	ctx := context.Background()
+	live3, live3Fence, err := procRegister(ctx, c.API(2), "compose.live3")
+	if err != nil {
+		t.Fatal(err)
+	}
+	on1PID, _, err := procRegister(ctx, c.API(0), "compose.on1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := procWaitName(ctx, c.apis, "compose.on1", on1PID, 0, 15*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	restarted := time.Now()
+	if err := c.Restart(0); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.WaitHealthy(60 * time.Second); err != nil {
+		t.Fatalf("after docker restart node1: %v", err)
+	}
+	t.Logf("docker restart node1: healthy again after %v", time.Since(restarted).Round(time.Millisecond))
+	for _, n := range []struct {
+		name, pid string
+		fence     float64
+	}{{"compose.svc", svcPID, svcFence}, {"compose.live3", live3, live3Fence}} {
+		if err := procWaitName(ctx, c.apis, n.name, n.pid, n.fence, 20*time.Second); err != nil {
+			t.Errorf("live owner's name after docker restart node1: %v", err)
+		}
+	}
+	if _, err := procWaitGone(ctx, c.apis, "compose.on1", restarted, 20*time.Second); err != nil {
+		t.Errorf("node1's old process's name: %v", err)
+	}
+
+	return live3, live3Fence
 }
 
 // composeKillOwner: docker kill of node3 owning compose.kill; the name

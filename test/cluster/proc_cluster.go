@@ -49,6 +49,8 @@ type procCluster struct {
 	key   string
 	log   *procLog
 	nodes []*procNode
+
+	strangers []*procNode // agents outside the cluster (startStranger)
 }
 
 // newProcCluster starts the agents and waits until they form a healthy
@@ -169,9 +171,33 @@ func (c *procCluster) RollingRestart(down, each time.Duration, after func(i int)
 	return nil
 }
 
+// startStranger starts one more agent, not a member of c, that tries to
+// join c's nodes with the gossip key key (another cluster's, say). It is
+// killed when the test ends.
+func (c *procCluster) startStranger(name, key string) (*procNode, error) {
+	ports, err := procFreePorts(1)
+	if err != nil {
+		return nil, err
+	}
+	n := &procNode{name: name, dataDir: filepath.Join(c.t.TempDir(), name), ports: ports[0],
+		api: newProcAPI("127.0.0.1:" + strconv.Itoa(ports[0].HTTP))}
+	all := append(ports, make([]procPorts, 0, len(c.nodes))...)
+	for _, m := range c.nodes {
+		all = append(all, m.ports)
+	}
+	n.args = c.agentArgs(n, all, 0, procOptions{Size: len(c.nodes), Profile: "fast"})
+	for k, a := range n.args {
+		if a == "-encrypt" {
+			n.args[k+1] = key
+		}
+	}
+	c.strangers = append(c.strangers, n)
+	return n, n.start(c.bin, c.log)
+}
+
 // killAll kills every agent (test cleanup).
 func (c *procCluster) killAll() {
-	for _, n := range c.nodes {
+	for _, n := range append(c.nodes, c.strangers...) {
 		if n.Running() {
 			if err := n.kill(); err != nil {
 				c.t.Errorf("cleanup: %v", err)

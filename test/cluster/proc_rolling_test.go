@@ -40,7 +40,6 @@ func TestProcRollingRestart(t *testing.T) {
 		}
 	}
 	w.stop()
-	ctx := context.Background()
 	if err := c.WaitHealthy(30 * time.Second); err != nil {
 		t.Fatal(err)
 	}
@@ -48,6 +47,19 @@ func TestProcRollingRestart(t *testing.T) {
 	for _, v := range violations {
 		t.Error(v)
 	}
+	live, dead := procCheckAcks(t, c, acks)
+	procCheckVoters(t, c)
+	t.Logf("SUMMARY %d rolling restart(s) of 3 agents in %v: %d registrations acknowledged (%d live owners kept, %d dead owners purged), %d not acknowledged, %d lookups, %d violations",
+		rounds, time.Since(start).Round(time.Millisecond), len(acks), live, dead, failed, lookups, len(violations))
+}
+
+// procCheckAcks checks every acknowledged registration after the restarts:
+// a name whose owner's incarnation is its node's current one is on every
+// replica with its pid and fence, any other is purged. It returns how many
+// of each it checked.
+func procCheckAcks(t *testing.T, c *procCluster, acks []procAck) (live, dead int) {
+	t.Helper()
+	ctx := context.Background()
 	current := map[transport.NodeID]uint64{}
 	for i := range c.Size() {
 		pid, err := c.API(i).spawn(ctx, time.Minute)
@@ -61,7 +73,6 @@ func TestProcRollingRestart(t *testing.T) {
 		current[p.Node] = p.Incarnation
 	}
 	all := c.apis([]int{0, 1, 2})
-	live, dead := 0, 0
 	for _, a := range acks {
 		if a.PID.Incarnation == current[a.PID.Node] {
 			live++
@@ -78,9 +89,7 @@ func TestProcRollingRestart(t *testing.T) {
 	if live == 0 || dead == 0 {
 		t.Errorf("workload too thin to judge: %d live-owner names, %d dead-owner names", live, dead)
 	}
-	procCheckVoters(t, c)
-	t.Logf("SUMMARY %d rolling restart(s) of 3 agents in %v: %d registrations acknowledged (%d live owners kept, %d dead owners purged), %d not acknowledged, %d lookups, %d violations",
-		rounds, time.Since(start).Round(time.Millisecond), len(acks), live, dead, failed, lookups, len(violations))
+	return live, dead
 }
 
 // procCheckVoters checks every node reports all nodes as Raft voters.
