@@ -133,8 +133,8 @@ func decodeEntry(data []byte) ([]command, error) {
 	if data[0] != entryFormatBatch {
 		return nil, fmt.Errorf("%w: entry format %d", ErrUnsupportedVersion, data[0])
 	}
-	var cmds []command
-	if err := msgpack.Unmarshal(data[1:], &cmds); err != nil {
+	cmds, err := decodeArrayBytes[command](data[1:], maxEntryCommands)
+	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrBadCommand, err)
 	}
 	return cmds, nil

@@ -186,7 +186,7 @@ func (t *Table) readOnce(ctx context.Context, req readRequest) *readResponse {
 	out, err := t.cfg.Forwarder.Call(ctx, transport.NodeID(id), MethodRead, body)
 	var resp readResponse
 	if err == nil {
-		err = msgpack.Unmarshal(out, &resp)
+		err = resp.unmarshal(out)
 	}
 	if err != nil {
 		t.logger.Debug("forwarded read failed", "leader", id, "error", err)

@@ -1,6 +1,7 @@
 package global
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 
@@ -19,15 +20,8 @@ const (
 	MethodRead = "global.read"
 )
 
-// applyRequest is MethodApply's body.
-type applyRequest struct {
-	Cmds []command `msgpack:"c"`
-}
-
-// applyResponse is MethodApply's response: one result per command.
-type applyResponse struct {
-	Results []result `msgpack:"r"`
-}
+// MethodApply's body is a msgpack array of commands; its response is a
+// msgpack array of results, one per command, in order.
 
 // readRequest is MethodRead's body: a Lookup of Name, or with List set a
 // List of Name as prefix.
@@ -37,11 +31,40 @@ type readRequest struct {
 }
 
 // readResponse is MethodRead's response. Code is codeOK, codeNotFound, or a
-// retryable code when the receiver could not serve a consistent read.
+// retryable code when the receiver could not serve a consistent read. On the
+// wire it is three msgpack values: Code, Index, then the array of Regs.
 type readResponse struct {
-	Code  errCode        `msgpack:"c"`
-	Regs  []Registration `msgpack:"r,omitempty"`
-	Index uint64         `msgpack:"i"`
+	Code  errCode
+	Regs  []Registration
+	Index uint64
+}
+
+func (r *readResponse) marshal() ([]byte, error) {
+	var buf bytes.Buffer
+	enc := msgpack.NewEncoder(&buf)
+	if err := enc.Encode(r.Code); err != nil {
+		return nil, err
+	}
+	if err := enc.Encode(r.Index); err != nil {
+		return nil, err
+	}
+	if err := enc.Encode(r.Regs); err != nil {
+		return nil, err
+	}
+	return buf.Bytes(), nil
+}
+
+func (r *readResponse) unmarshal(data []byte) error {
+	dec := msgpack.NewDecoder(bytes.NewReader(data))
+	if err := dec.Decode(&r.Code); err != nil {
+		return err
+	}
+	if err := dec.Decode(&r.Index); err != nil {
+		return err
+	}
+	regs, err := decodeArray[Registration](dec, maxSnapItems, len(data))
+	r.Regs = regs
+	return err
 }
 
 // HandleRPC serves the "global.*" methods other nodes' Tables send through
@@ -54,17 +77,17 @@ func (t *Table) HandleRPC(ctx context.Context, from transport.NodeID, method str
 	}
 	switch method {
 	case MethodApply:
-		var req applyRequest
-		if err := msgpack.Unmarshal(body, &req); err != nil {
+		cmds, err := decodeArrayBytes[command](body, maxEntryCommands)
+		if err != nil {
 			return nil, fmt.Errorf("%w: %s from %s: %w", ErrBadRequest, method, from, err)
 		}
-		return msgpack.Marshal(&applyResponse{Results: t.serveApply(ctx, req.Cmds)})
+		return msgpack.Marshal(t.serveApply(ctx, cmds))
 	case MethodRead:
 		var req readRequest
 		if err := msgpack.Unmarshal(body, &req); err != nil {
 			return nil, fmt.Errorf("%w: %s from %s: %w", ErrBadRequest, method, from, err)
 		}
-		return msgpack.Marshal(t.serveRead(ctx, req))
+		return t.serveRead(ctx, req).marshal()
 	}
 	return nil, fmt.Errorf("%w: %q from %s", ErrUnknownMethod, method, from)
 }
@@ -126,12 +149,12 @@ func (t *Table) forwardBatch(batch []*pending) {
 		deliverAll(batch, result{Code: codeNotLeader})
 		return
 	}
-	req := applyRequest{Cmds: make([]command, len(batch))}
+	cmds := make([]command, len(batch))
 	for i, p := range batch {
-		req.Cmds[i] = p.cmd
+		cmds[i] = p.cmd
 	}
 	t.sample([]string{"global", "forward", "batch"}, len(batch))
-	body, err := msgpack.Marshal(&req)
+	body, err := msgpack.Marshal(cmds)
 	if err != nil {
 		deliverAll(batch, resultOf(err))
 		return
@@ -139,17 +162,17 @@ func (t *Table) forwardBatch(batch []*pending) {
 	ctx, cancel := t.rpcContext()
 	defer cancel()
 	out, err := t.cfg.Forwarder.Call(ctx, transport.NodeID(leader), MethodApply, body)
-	var resp applyResponse
+	var results []result
 	if err == nil {
-		err = msgpack.Unmarshal(out, &resp)
+		results, err = decodeArrayBytes[result](out, len(batch))
 	}
-	if err != nil || len(resp.Results) != len(batch) {
+	if err != nil || len(results) != len(batch) {
 		t.logger.Debug("forwarded write failed", "leader", leader, "error", err)
 		deliverAll(batch, result{Code: codeUnknown})
 		return
 	}
 	for i, p := range batch {
-		p.done <- resp.Results[i]
+		p.done <- results[i]
 	}
 }
 

@@ -35,14 +35,20 @@ func TestHandleRPCBadInput(t *testing.T) {
 		}
 	}
 	// A well-formed batch with invalid commands gets per-command errors.
-	body, _ := msgpack.Marshal(&applyRequest{Cmds: []command{{Version: commandVersion, Op: opRegister, Name: ""}, {Op: 77}}})
+	body, _ := msgpack.Marshal([]command{{Version: commandVersion, Op: opRegister, Name: ""}, {Op: 77}})
 	out, err := tb.HandleRPC(ctx, "x", MethodApply, body)
-	var resp applyResponse
-	if err != nil || msgpack.Unmarshal(out, &resp) != nil || len(resp.Results) != 2 {
-		t.Fatalf("apply: %v %+v", err, resp)
+	var res []result
+	if err != nil || msgpack.Unmarshal(out, &res) != nil || len(res) != 2 {
+		t.Fatalf("apply: %v %+v", err, res)
 	}
-	if !errors.Is(resp.Results[0].err(""), ErrNameEmpty) || !errors.Is(resp.Results[1].err(""), ErrUnsupportedVersion) {
-		t.Fatalf("results: %+v", resp.Results)
+	if !errors.Is(res[0].err(""), ErrNameEmpty) || !errors.Is(res[1].err(""), ErrUnsupportedVersion) {
+		t.Fatalf("results: %+v", res)
+	}
+	// A header claiming a huge array is refused before anything is allocated.
+	for _, m := range []string{MethodApply, MethodRead} {
+		if _, err := tb.HandleRPC(ctx, "x", m, []byte{0xdd, 0xff, 0xff, 0xff, 0xff}); !errors.Is(err, ErrBadRequest) {
+			t.Fatalf("%s huge array: %v", m, err)
+		}
 	}
 }
 
