@@ -213,6 +213,7 @@ func (n *nemesis) namesOf(inc incarnation) int {
 // healAll heals the network, restarts purged ("zombie") nodes, and
 // restarts killed nodes.
 func (n *nemesis) healAll() {
+	restarted := false
 	n.c.Heal()
 	if n.zombies != nil {
 		for _, i := range n.zombies() {
@@ -234,6 +235,14 @@ func (n *nemesis) healAll() {
 		n.logf("restarted %s", n.c.ID(i))
 		if n.started != nil {
 			n.started(i, n.c.Node(i))
+		}
+		restarted = true
+	}
+	if restarted {
+		// Let restarted nodes catch up before the next fault (under -race
+		// they come back without Raft state).
+		if err := n.c.WaitConverged(context.Background(), 20*time.Second); err != nil {
+			n.logf("after restart: %v", err)
 		}
 	}
 }
