@@ -28,12 +28,16 @@ type Net struct {
 	cut    bool                        // a partition is in force
 	frozen map[transport.NodeID]bool
 	conns  map[*faultConn]struct{}
+	// links are node pairs that reach each other across a partition (a
+	// bridge node links to both sides that cannot reach each other).
+	links map[[2]transport.NodeID]bool
 }
 
 // NewNet returns a fully connected network.
 func NewNet() *Net {
 	return &Net{addrs: map[string]transport.NodeID{}, group: map[transport.NodeID]int{},
-		frozen: map[transport.NodeID]bool{}, conns: map[*faultConn]struct{}{}}
+		frozen: map[transport.NodeID]bool{}, conns: map[*faultConn]struct{}{},
+		links: map[[2]transport.NodeID]bool{}}
 }
 
 // Register says that addr (host:port, TCP or UDP) belongs to node.
@@ -48,6 +52,7 @@ func (n *Net) Register(node transport.NodeID, addr string) {
 func (n *Net) Partition(groups ...[]transport.NodeID) {
 	n.mu.Lock()
 	clear(n.group)
+	clear(n.links)
 	for i, g := range groups {
 		for _, id := range g {
 			n.group[id] = i + 1
@@ -62,8 +67,19 @@ func (n *Net) Partition(groups ...[]transport.NodeID) {
 func (n *Net) Heal() {
 	n.mu.Lock()
 	clear(n.group)
+	clear(n.links)
 	n.cut = false
 	n.mu.Unlock()
+}
+
+// Link lets a and b reach each other across the current partition (until
+// the next Partition or Heal): with groups {a} {b} {c}, linking b to a and
+// to c makes b a bridge between two sides that cannot reach each other.
+func (n *Net) Link(a, b transport.NodeID) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	n.links[[2]transport.NodeID{a, b}] = true
+	n.links[[2]transport.NodeID{b, a}] = true
 }
 
 // Freeze cuts node off from everyone (an in-process stand-in for SIGSTOP:
@@ -96,7 +112,7 @@ func (n *Net) reachableLocked(a, b transport.NodeID) bool {
 	if n.frozen[a] || n.frozen[b] {
 		return false
 	}
-	return !n.cut || n.group[a] == n.group[b]
+	return !n.cut || n.group[a] == n.group[b] || n.links[[2]transport.NodeID{a, b}]
 }
 
 // nodeOf maps an address to its node ("" if unknown: always reachable).

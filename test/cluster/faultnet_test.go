@@ -65,6 +65,15 @@ func TestNetCutsAndHeals(t *testing.T) {
 	}
 	c2.Close()
 
+	// A bridge: a and c cannot reach each other, b reaches both.
+	n.Partition([]transport.NodeID{"a"}, []transport.NodeID{"b"}, []transport.NodeID{"c"})
+	n.Link("b", "a")
+	n.Link("b", "c")
+	if n.Reachable("a", "c") || !n.Reachable("a", "b") || !n.Reachable("c", "b") {
+		t.Fatal("bridge: a-c must be cut, b must reach both")
+	}
+	n.Heal()
+
 	n.Freeze("b")
 	if n.Reachable("a", "b") || n.Reachable("c", "b") {
 		t.Fatal("frozen node reachable")

@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strconv"
 	"sync"
 	"testing"
@@ -298,6 +299,28 @@ func (c *Cluster) Partition(groups ...[]int) {
 		}
 	}
 	c.net.Partition(ids...)
+}
+
+// Bridge partitions the other nodes into two sides that cannot reach each
+// other while node bridge reaches both (a non-transitive partition: the
+// bridge may lead, the sides' nodes keep hearing of each other only
+// through it). left lists one side; the rest form the other.
+func (c *Cluster) Bridge(bridge int, left []int) {
+	var l, r []transport.NodeID
+	for i, s := range c.slots {
+		switch {
+		case i == bridge:
+		case slices.Contains(left, i):
+			l = append(l, s.id)
+		default:
+			r = append(r, s.id)
+		}
+	}
+	b := c.slots[bridge].id
+	c.net.Partition(l, r, []transport.NodeID{b})
+	for _, id := range append(l, r...) {
+		c.net.Link(b, id)
+	}
 }
 
 // Heal ends any partition and thaws every frozen node.

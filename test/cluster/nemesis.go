@@ -22,10 +22,11 @@ const (
 	FaultFreeze        FaultKind = "freeze"         // cut one node off everything
 	FaultMinority      FaultKind = "partition"      // split off a random minority
 	FaultIsolateLeader FaultKind = "isolate-leader" // cut the leader off the rest
+	FaultBridge        FaultKind = "bridge"         // two sides that reach each other only through one node
 )
 
 // AllFaults is every fault kind, the nemesis's default menu.
-var AllFaults = []FaultKind{FaultKill, FaultKillLeader, FaultFreeze, FaultMinority, FaultIsolateLeader}
+var AllFaults = []FaultKind{FaultKill, FaultKillLeader, FaultFreeze, FaultMinority, FaultIsolateLeader, FaultBridge}
 
 // incarnation names one boot of one node.
 type incarnation struct {
@@ -134,6 +135,15 @@ func (n *nemesis) inject(ctx context.Context, f FaultKind) {
 		n.logf("%s: %v cut off", f, n.ids(minority))
 		n.markCut(minority, false)
 		n.c.Partition(minority)
+		n.sleep(ctx, n.hold)
+	case FaultBridge:
+		perm := n.r.Perm(size)
+		bridge, left := perm[0], perm[1:1+(size-1)/2]
+		n.logf("bridge %s between %v and the rest", n.c.ID(bridge), n.ids(left))
+		// Every node stays connected to a majority through the bridge,
+		// but the sides may still suspect each other: count both as cut.
+		n.markCut(perm[1:], false)
+		n.c.Bridge(bridge, left)
 		n.sleep(ctx, n.hold)
 	}
 	n.healAll()
