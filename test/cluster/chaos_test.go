@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/anishathalye/porcupine"
 )
 
 // Environment knobs of the chaos tests.
@@ -73,7 +75,7 @@ func TestChaos(t *testing.T) {
 // summarize totals the figures of several runs.
 func summarize(reports []Report) string {
 	var b strings.Builder
-	var ops, checked, violations, reuse int
+	var ops, checked, violations, reuse, histories int
 	var purges, failovers []time.Duration
 	var worstGap time.Duration
 	var rate float64
@@ -81,6 +83,9 @@ func summarize(reports []Report) string {
 		fmt.Fprintf(&b, "  %s\n", r.Summary())
 		ops += r.Ops
 		checked += r.Checked
+		if r.Linearizable == porcupine.Ok {
+			histories++
+		}
 		violations += len(r.Violations)
 		reuse += len(r.FenceReuse)
 		purges = append(purges, r.Purges...)
@@ -91,7 +96,7 @@ func summarize(reports []Report) string {
 	if len(reports) > 0 {
 		rate /= float64(len(reports))
 	}
-	return fmt.Sprintf("chaos summary: %d runs, %d ops (%.0f ops/s under faults), %d checked, %d violations, "+
+	return fmt.Sprintf("chaos summary: %d runs, %d of them linearizable, %d ops (%.0f ops/s under faults), %d checked, %d violations, "+
 		"%d shared fences (known global bug)\n  purge times: %s\n  failover times: %s\n  longest write unavailability: %v\n%s",
-		len(reports), ops, rate, checked, violations, reuse, durs(purges), durs(failovers), worstGap.Round(time.Millisecond), b.String())
+		len(reports), histories, ops, rate, checked, violations, reuse, durs(purges), durs(failovers), worstGap.Round(time.Millisecond), b.String())
 }
