@@ -31,6 +31,7 @@ const (
 var opNames = map[OpKind]string{OpRegister: "register", OpReRegister: "re_register",
 	OpUnregister: "unregister", OpLookup: "lookup", OpRemoved: "removed"}
 
+// String names the operation kind ("register", ...).
 func (k OpKind) String() string { return opNames[k] }
 
 // Result is an operation's outcome as the model sees it.
@@ -51,6 +52,7 @@ const (
 var resNames = map[Result]string{ResOK: "ok", ResAlready: "already_registered", ResNotFound: "not_found",
 	ResNotOwner: "not_owner", ResOwnerGone: "owner_gone", ResUnknown: "unknown"}
 
+// String names the outcome ("ok", "unknown", ...).
 func (r Result) String() string { return resNames[r] }
 
 // Input is a history operation's input.
