@@ -22,9 +22,6 @@ var ErrComposeUnavailable = errors.New("cluster: docker-compose harness unavaila
 // publishes node1..node3's HTTP API on (fixed in the file).
 var composeHTTPPorts = []int{7480, 7481, 7482}
 
-// composeNetIPs are the nodes' fixed addresses on the compose network.
-var composeNetIPs = []string{"172.28.0.11", "172.28.0.12", "172.28.0.13"}
-
 // composeCmdTimeout bounds one docker or docker-compose command.
 const composeCmdTimeout = 3 * time.Minute
 
@@ -40,6 +37,8 @@ type composeCluster struct {
 	project string
 	image   string
 	apis    []*procAPI
+
+	detached map[int]composeAttachment // by Disconnect, for Connect
 }
 
 // composeAvailable reports why the harness cannot run, or nil.
@@ -74,7 +73,8 @@ func newComposeCluster(t testing.TB, seed int64) *composeCluster {
 		t.Fatal(err)
 	}
 	id := fmt.Sprintf("%d%04d", os.Getpid(), rand.New(rand.NewSource(seed)).Intn(10000))
-	c := &composeCluster{t: t, root: root, dir: t.TempDir(), project: "rostertest" + id, image: "roster/clusternode:test" + id}
+	c := &composeCluster{t: t, root: root, dir: t.TempDir(), project: "rostertest" + id,
+		image: "roster/clusternode:test" + id, detached: map[int]composeAttachment{}}
 	for _, p := range composeHTTPPorts {
 		c.apis = append(c.apis, newProcAPI(fmt.Sprintf("127.0.0.1:%d", p)))
 	}
@@ -199,28 +199,47 @@ func (c *composeCluster) Restart(i int) error { return c.docker(i, "restart", "-
 func (c *composeCluster) Pause(i int) error   { return c.docker(i, "pause") }
 func (c *composeCluster) Unpause(i int) error { return c.docker(i, "unpause") }
 
-// network is the compose network's name.
-func (c *composeCluster) network() string { return c.project + "_roster" }
-
-// Disconnect takes node i off the cluster network (a partition of one).
+// Disconnect takes node i off its network (a partition of one). It
+// remembers the network and address for Connect.
 func (c *composeCluster) Disconnect(i int) error {
 	id, err := c.container(i)
 	if err != nil {
 		return err
 	}
-	_, err = c.run("", "docker", "network", "disconnect", c.network(), id)
+	out, err := c.run("", "docker", "inspect", "-f",
+		"{{range $net, $ep := .NetworkSettings.Networks}}{{$net}} {{$ep.IPAddress}}\n{{end}}", id)
+	if err != nil {
+		return err
+	}
+	fields := strings.Fields(out)
+	if len(fields) != 2 {
+		return fmt.Errorf("%s: want one network with an address, docker inspect says %q", c.Name(i), out)
+	}
+	c.detached[i] = composeAttachment{network: fields[0], ip: fields[1]}
+	_, err = c.run("", "docker", "network", "disconnect", fields[0], id)
 	return err
 }
 
-// Connect puts node i back on the network with its fixed address.
+// Connect puts node i back on the network it was disconnected from, with
+// the same address (peers and the published port know it).
 func (c *composeCluster) Connect(i int) error {
 	id, err := c.container(i)
 	if err != nil {
 		return err
 	}
-	_, err = c.run("", "docker", "network", "connect", "--ip", composeNetIPs[i], c.network(), id)
-	return err
+	at, ok := c.detached[i]
+	if !ok {
+		return fmt.Errorf("%s was not disconnected", c.Name(i))
+	}
+	if _, err := c.run("", "docker", "network", "connect", "--ip", at.ip, at.network, id); err != nil {
+		return err
+	}
+	delete(c.detached, i)
+	return nil
 }
+
+// composeAttachment is where a disconnected container was attached.
+type composeAttachment struct{ network, ip string }
 
 // WaitHealthy waits up to d until the three nodes are healthy over their
 // published ports, agree on a leader and see each other alive.
