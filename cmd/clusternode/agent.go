@@ -95,7 +95,10 @@ func agent(ctx context.Context, cfg *agentConfig, log hclog.Logger, sink *promSi
 	srv := &http.Server{
 		Handler:           api.handler(),
 		ReadHeaderTimeout: 10 * time.Second,
-		ErrorLog:          log.Named("http").StandardLogger(&hclog.StandardLoggerOptions{InferLevels: true}),
+		IdleTimeout:       2 * time.Minute,
+		// No WriteTimeout: long-polls (up to 60 s) and watch streams are
+		// long by design; they end on shutdown and when the client goes.
+		ErrorLog: log.Named("http").StandardLogger(&hclog.StandardLoggerOptions{InferLevels: true}),
 	}
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ln) }()

@@ -65,11 +65,12 @@ type backend interface {
 	// SendGlobal delivers body to the owner of name, carrying its fence,
 	// and returns the registration it used.
 	SendGlobal(ctx context.Context, name string, body json.RawMessage) (registration, error)
-	// WatchGlobal streams name events for prefix with a Raft index above
-	// after (0: from now), in index order. The channel closes when ctx is
-	// done; a watcher that falls behind gets a last event with Err set.
-	// errCompacted if after is older than the history kept.
-	WatchGlobal(ctx context.Context, prefix string, after uint64) (<-chan nameEvent, error)
+	// WatchGlobal streams name events for prefix with a Raft index of at
+	// least from (0: from now), in log order; one index may carry several
+	// events (a log entry holds a batch of commands). The channel closes
+	// when ctx is done; a watcher that falls behind gets a last event with
+	// Err set. errCompacted if from is older than the history kept.
+	WatchGlobal(ctx context.Context, prefix string, from uint64) (<-chan nameEvent, error)
 
 	// Health is nil when this node serves: it is in a cluster with a leader.
 	Health() error

@@ -31,7 +31,7 @@ type cliOpts struct {
 	json       bool
 	prefix     string
 	consistent bool
-	index      uint64
+	index      string
 	timeout    time.Duration
 }
 
@@ -48,7 +48,7 @@ var cliCommands = map[string]cliCommand{
 	"send": {summary: "send a JSON message to a global name", args: "NAME JSON", run: cliSend},
 	"watch": {summary: "stream global name events", run: cliWatch, flags: func(fs *flag.FlagSet, o *cliOpts) {
 		fs.StringVar(&o.prefix, "prefix", "", "only names starting with this")
-		fs.Uint64Var(&o.index, "index", 0, "resume after this raft index")
+		fs.StringVar(&o.index, "index", "", "resume after this event id (I.n) or raft index (I)")
 	}},
 	"health": {summary: "exit 0 when the node serves, 1 otherwise", run: cliHealth},
 }

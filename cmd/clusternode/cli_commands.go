@@ -167,8 +167,8 @@ func cliHealth(ctx context.Context, c *apiClient, o *cliOpts, _ []string, w io.W
 func cliWatch(ctx context.Context, c *apiClient, o *cliOpts, _ []string, w io.Writer) error {
 	q := url.Values{}
 	q.Set("prefix", o.prefix)
-	if o.index > 0 {
-		q.Set("index", strconv.FormatUint(o.index, 10))
+	if o.index != "" {
+		q.Set("index", o.index)
 	}
 	req, err := http.NewRequestWithContext(ctx, "GET", c.base+"/v1/watch?"+q.Encode(), nil)
 	if err != nil {

@@ -35,7 +35,7 @@ func TestAgentEndToEnd(t *testing.T) {
 	if msgs := out["messages"].([]any); len(msgs) != 1 || msgs[0].(map[string]any)["body"].(map[string]any)["hello"] != "world" {
 		t.Fatalf("messages %v", out)
 	}
-	checkWatchResume(t, a, reg["fence"].(float64))
+	checkWatchResume(t, a, uint64(reg["index"].(float64)))
 	checkLocalNames(t, a, pid)
 	a.expect("DELETE", "/v1/processes/"+pid, "", http.StatusNoContent, "")
 	waitForGone(t, a, "e2e.svc")
@@ -94,21 +94,21 @@ func checkMetrics(t *testing.T, a *testAPI, wants ...string) {
 	}
 }
 
-// checkWatchResume checks ?index= against the real table: index=F-1
-// replays the registration at F, index=F starts after it.
-func checkWatchResume(t *testing.T, a *testAPI, fence float64) {
+// checkWatchResume checks ?index= against the real table: index=I-1
+// replays the registration at raft index I, index=I starts after it.
+func checkWatchResume(t *testing.T, a *testAPI, index uint64) {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	events, _ := a.openWatch(ctx, fmt.Sprintf("/v1/watch?prefix=e2e.&index=%d", int64(fence)-1))
-	if ev := next(t, events); ev.event != "registered" || ev.id != fmt.Sprint(int64(fence)) || ev.data["name"] != "e2e.svc" {
-		t.Fatalf("watch from %d: first event %+v", int64(fence)-1, ev)
+	events, _ := a.openWatch(ctx, fmt.Sprintf("/v1/watch?prefix=e2e.&index=%d", index-1))
+	if ev := next(t, events); ev.event != "registered" || ev.id != fmt.Sprintf("%d.0", index) || ev.data["name"] != "e2e.svc" {
+		t.Fatalf("watch from %d: first event %+v", index-1, ev)
 	}
-	after, _ := a.openWatch(ctx, fmt.Sprintf("/v1/watch?prefix=e2e.&index=%d", int64(fence)))
+	after, _ := a.openWatch(ctx, fmt.Sprintf("/v1/watch?prefix=e2e.&index=%d", index))
 	p := a.spawn("")
 	a.expect("PUT", "/v1/names/e2e.watch", `{"pid":"`+p+`"}`, http.StatusCreated, "")
 	if ev := next(t, after); ev.data["name"] != "e2e.watch" {
-		t.Fatalf("watch after %d replayed %+v", int64(fence), ev)
+		t.Fatalf("watch after %d replayed %+v", index, ev)
 	}
 }
 

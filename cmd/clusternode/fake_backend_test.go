@@ -233,6 +233,19 @@ func (f *fakeBackend) RegisterGlobal(ctx context.Context, name string, pid trans
 	return reg, nil
 }
 
+// batch registers names for pid in one "log entry": one index for all.
+func (f *fakeBackend) batch(pid transport.PID, names ...string) uint64 {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.index++
+	for i, name := range names {
+		reg := registration{Name: name, PID: pid, Node: pid.Node, Fence: f.index<<16 | uint64(i), Index: f.index}
+		f.global[name] = reg
+		f.publish(nameEvent{Type: "registered", Name: name, PID: pid, Node: pid.Node, Fence: reg.Fence, Index: f.index})
+	}
+	return f.index
+}
+
 func (f *fakeBackend) LookupGlobal(ctx context.Context, name string, consistent bool) (registration, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -292,24 +305,25 @@ func (f *fakeBackend) SendGlobal(ctx context.Context, name string, body json.Raw
 // publish appends to the history; watchers poll it. Called with mu held.
 func (f *fakeBackend) publish(ev nameEvent) { f.history = append(f.history, ev) }
 
-func (f *fakeBackend) WatchGlobal(ctx context.Context, prefix string, after uint64) (<-chan nameEvent, error) {
+func (f *fakeBackend) WatchGlobal(ctx context.Context, prefix string, from uint64) (<-chan nameEvent, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	if after != 0 && after < f.floor {
-		return nil, fmt.Errorf("%w: index %d is older than %d", errCompacted, after, f.floor)
+	if from != 0 && from <= f.floor {
+		return nil, fmt.Errorf("%w: index %d is not above %d", errCompacted, from, f.floor)
 	}
-	if after == 0 {
-		after = f.index
+	pos := len(f.history) // from now
+	if from != 0 {
+		pos = sort.Search(len(f.history), func(i int) bool { return f.history[i].Index >= from })
 	}
 	f.watchers++
 	ch := make(chan nameEvent)
 	f.wg.Add(1)
-	go f.feed(ctx, prefix, after, ch)
+	go f.feed(ctx, prefix, pos, ch)
 	return ch, nil
 }
 
-// feed delivers history above after to ch until ctx is done.
-func (f *fakeBackend) feed(ctx context.Context, prefix string, after uint64, ch chan<- nameEvent) {
+// feed delivers the history from position pos on to ch until ctx is done.
+func (f *fakeBackend) feed(ctx context.Context, prefix string, pos int, ch chan<- nameEvent) {
 	defer f.wg.Done()
 	defer close(ch)
 	defer func() { f.mu.Lock(); f.watchers--; f.mu.Unlock() }()
@@ -317,17 +331,15 @@ func (f *fakeBackend) feed(ctx context.Context, prefix string, after uint64, ch 
 	defer tick.Stop()
 	for {
 		f.mu.Lock()
-		var next []nameEvent
-		for _, ev := range f.history {
-			if ev.Index > after && strings.HasPrefix(ev.Name, prefix) {
-				next = append(next, ev)
-			}
-		}
+		next := append([]nameEvent(nil), f.history[pos:]...)
+		pos = len(f.history)
 		f.mu.Unlock()
 		for _, ev := range next {
+			if !strings.HasPrefix(ev.Name, prefix) {
+				continue
+			}
 			select {
 			case ch <- ev:
-				after = ev.Index
 			case <-ctx.Done():
 				return
 			}

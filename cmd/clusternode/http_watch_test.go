@@ -82,8 +82,8 @@ func TestWatchStreamsAndResumes(t *testing.T) {
 	a.expect("DELETE", "/v1/names/svc.a?pid="+pid, "", http.StatusNoContent, "")
 
 	ev := next(t, events)
-	if ev.event != "registered" || ev.data["name"] != "svc.a" || ev.data["pid"] != pid || ev.id != fmt.Sprint(reg["fence"]) {
-		t.Fatalf("first event %+v (fence %v)", ev, reg["fence"])
+	if ev.event != "registered" || ev.data["name"] != "svc.a" || ev.data["pid"] != pid || ev.id != fmt.Sprintf("%v.0", reg["index"]) {
+		t.Fatalf("first event %+v (registration %v)", ev, reg)
 	}
 	ev2 := next(t, events)
 	if ev2.event != "unregistered" || ev2.data["reason"] != "unregister" {
@@ -106,7 +106,7 @@ func TestWatchLastEventID(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	req = req.WithContext(ctx)
-	req.Header.Set("Last-Event-ID", fmt.Sprint(b["fence"].(float64)-1))
+	req.Header.Set("Last-Event-ID", fmt.Sprint(b["index"].(float64)-1))
 	resp, err := a.client.Do(req)
 	if err != nil {
 		t.Fatal(err)
@@ -164,9 +164,36 @@ func TestWatchEndsWhenClientGoesOrServerStops(t *testing.T) {
 
 func TestWatchBadInput(t *testing.T) {
 	a := newTestAPI(t)
-	a.expect("GET", "/v1/watch?index=-3", "", http.StatusBadRequest, "bad_param")
+	for _, bad := range []string{"-3", "x", "4.", "4.-1", "4.x", ".1"} {
+		a.expect("GET", "/v1/watch?index="+bad, "", http.StatusBadRequest, "bad_param")
+	}
 	a.fake.mu.Lock()
 	a.fake.floor = 100
 	a.fake.mu.Unlock()
 	a.expect("GET", "/v1/watch?index=5", "", http.StatusGone, "compacted")
+}
+
+// TestWatchSeveralEventsAtOneIndex: one raft entry can hold several
+// changes; ids "I.n" tell them apart and resume between them.
+func TestWatchSeveralEventsAtOneIndex(t *testing.T) {
+	a := newTestAPI(t)
+	pid := a.spawn("")
+	idx := a.fake.batch(mustPID(t, pid), "b.1", "b.2", "b.3")
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	events, _ := a.openWatch(ctx, fmt.Sprintf("/v1/watch?prefix=b.&index=%d", idx-1))
+	for i := range 3 {
+		if ev := next(t, events); ev.id != fmt.Sprintf("%d.%d", idx, i) || ev.data["name"] != fmt.Sprintf("b.%d", i+1) {
+			t.Fatalf("event %d: %+v", i, ev)
+		}
+	}
+	resumed, _ := a.openWatch(ctx, fmt.Sprintf("/v1/watch?prefix=b.&index=%d.1", idx))
+	if ev := next(t, resumed); ev.id != fmt.Sprintf("%d.2", idx) || ev.data["name"] != "b.3" {
+		t.Fatalf("resume after %d.1: %+v", idx, ev)
+	}
+	after, _ := a.openWatch(ctx, fmt.Sprintf("/v1/watch?prefix=b.&index=%d", idx))
+	a.expect("PUT", "/v1/names/b.4", `{"pid":"`+pid+`"}`, http.StatusCreated, "")
+	if ev := next(t, after); ev.data["name"] != "b.4" {
+		t.Fatalf("resume after all of %d: %+v", idx, ev)
+	}
 }

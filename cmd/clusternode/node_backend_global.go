@@ -78,13 +78,8 @@ func (b *nodeBackend) SendGlobal(ctx context.Context, name string, body json.Raw
 	return toRegistration(reg, info), nil
 }
 
-// WatchGlobal converts global events. global's fromIndex is inclusive; the
-// API's index is the last one the client saw, so +1.
-func (b *nodeBackend) WatchGlobal(ctx context.Context, prefix string, after uint64) (<-chan nameEvent, error) {
-	from := after
-	if after > 0 {
-		from = after + 1
-	}
+// WatchGlobal converts global events (global's fromIndex is inclusive too).
+func (b *nodeBackend) WatchGlobal(ctx context.Context, prefix string, from uint64) (<-chan nameEvent, error) {
 	in, err := b.n.WatchGlobal(ctx, prefix, from)
 	if err != nil {
 		return nil, mapErr(err)
