@@ -253,27 +253,42 @@ func dumpGoroutines(label string) string {
 // while stopping reaches anyone), then shut down without leaving. Its data
 // dir and ports are kept for Restart.
 func (c *Cluster) Kill(i int) error {
+	done, err := c.KillAsync(i)
+	if err != nil {
+		return err
+	}
+	return <-done
+}
+
+// KillAsync is Kill that returns once node i is cut off and out of
+// Running; the shutdown's result arrives on the channel. Restart only
+// after it arrived (the ports are busy until then).
+func (c *Cluster) KillAsync(i int) (<-chan error, error) {
 	c.mu.Lock()
 	if i < 0 || i >= len(c.slots) {
 		c.mu.Unlock()
-		return fmt.Errorf("%w: %d", ErrNoSuchNode, i)
+		return nil, fmt.Errorf("%w: %d", ErrNoSuchNode, i)
 	}
 	s := c.slots[i]
 	nd := s.n
 	s.n = nil
 	c.mu.Unlock()
 	if nd == nil {
-		return fmt.Errorf("%w: %d", ErrNodeDown, i)
+		return nil, fmt.Errorf("%w: %d", ErrNodeDown, i)
 	}
 	c.net.Freeze(s.id)
-	err := c.stop(nd)
-	c.mu.Lock()
-	frozen := s.frozen
-	c.mu.Unlock()
-	if !frozen {
-		c.net.Thaw(s.id) // the ports are closed now; nothing to cut
-	}
-	return err
+	done := make(chan error, 1)
+	go func() {
+		err := c.stop(nd)
+		c.mu.Lock()
+		frozen := s.frozen
+		c.mu.Unlock()
+		if !frozen {
+			c.net.Thaw(s.id) // the ports are closed now; nothing to cut
+		}
+		done <- err
+	}()
+	return done, nil
 }
 
 // Restart boots killed node i again with the same data dir and ports (Raft's

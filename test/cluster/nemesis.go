@@ -161,9 +161,18 @@ func (n *nemesis) kill(ctx context.Context, victim int, wasLeader bool) {
 	n.markCut([]int{victim}, true)
 	start := time.Now()
 	n.logf("kill %s (leader=%v, holds names=%v)", inc.Node, wasLeader, had)
-	if err := n.c.Kill(victim); err != nil {
+	// Kill cuts the node off at once and then shuts it down; failover and
+	// purge are measured from the cut, concurrently with the shutdown.
+	stopped, err := n.c.KillAsync(victim)
+	if err != nil {
 		n.logf("kill %s: %v", inc.Node, err)
+		return
 	}
+	defer func() {
+		if err := <-stopped; err != nil {
+			n.logf("kill %s: %v", inc.Node, err)
+		}
+	}()
 	var wg sync.WaitGroup
 	if wasLeader {
 		wg.Add(1)
