@@ -2,7 +2,6 @@ package cluster
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"math/rand"
 	"net"
@@ -13,10 +12,6 @@ import (
 	"testing"
 	"time"
 )
-
-// ErrComposeUnavailable is returned by composeAvailable when no Docker
-// engine or no docker-compose can be used; the test skips with it.
-var ErrComposeUnavailable = errors.New("cluster: docker-compose harness unavailable")
 
 // composeHTTPPorts are the host loopback ports docker-compose.yml
 // publishes node1..node3's HTTP API on (fixed in the file).

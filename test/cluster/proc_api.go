@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -14,9 +13,6 @@ import (
 
 // procRequestTimeout bounds one API call (long-polls add their wait).
 const procRequestTimeout = 5 * time.Second
-
-// ErrProcAPI is wrapped by every unexpected answer of an agent's HTTP API.
-var ErrProcAPI = errors.New("cluster: unexpected API answer")
 
 // procAPI is a client of one agent's HTTP API (the daemon's public
 // contract, see cmd/clusternode/README-daemon.md). It is safe for

@@ -13,7 +13,7 @@ import (
 	"time"
 )
 
-// Errors of the multi-process harness.
+// Errors of the multi-process and docker-compose harnesses.
 var (
 	// ErrProcNoBinary: the clusternode binary could not be built.
 	ErrProcNoBinary = errors.New("cluster: clusternode binary not built")
@@ -21,6 +21,13 @@ var (
 	ErrProcNotRunning = errors.New("cluster: agent process not running")
 	// ErrProcRunning: the agent process is already running.
 	ErrProcRunning = errors.New("cluster: agent process already running")
+	// ErrProcAPI is wrapped by every unexpected answer of an agent's HTTP
+	// API.
+	ErrProcAPI = errors.New("cluster: unexpected API answer")
+	// ErrComposeUnavailable: no Docker engine or docker-compose to use, or
+	// the host ports docker-compose.yml publishes are busy; TestCompose
+	// skips with it.
+	ErrComposeUnavailable = errors.New("cluster: docker-compose harness unavailable")
 )
 
 // procBuildTimeout bounds `go build` of the daemon (a cold build on two
