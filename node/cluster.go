@@ -168,7 +168,7 @@ func (c *cluster) leave(ctx context.Context) error {
 	if _, err := c.table.PurgeIncarnation(ctx, c.n.id, c.n.inc, global.ReasonNodeLeft); err != nil {
 		errs = append(errs, fmt.Errorf("purge own names: %w", err))
 	}
-	if c.table.IsLeader() {
+	if c.table.IsLeader() && c.otherVoters() > 0 {
 		if err := c.table.TransferLeadership(ctx); err != nil {
 			errs = append(errs, fmt.Errorf("transfer leadership: %w", err))
 		}
@@ -177,6 +177,21 @@ func (c *cluster) leave(ctx context.Context) error {
 		errs = append(errs, fmt.Errorf("leave gossip: %w", err))
 	}
 	return errors.Join(errs...)
+}
+
+// otherVoters counts the Raft voters other than this node.
+func (c *cluster) otherVoters() int {
+	servers, err := c.table.Configuration()
+	if err != nil {
+		return 0
+	}
+	n := 0
+	for _, s := range servers {
+		if !s.Nonvoter && s.ID != c.n.id {
+			n++
+		}
+	}
+	return n
 }
 
 // rpcRouter serves the transport's RPCs: "global.*" go to the table.

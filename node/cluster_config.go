@@ -147,9 +147,25 @@ func (c *ClusterConfig) Validate() error {
 	return nil
 }
 
-func (c *ClusterConfig) advertise() string {
-	if c.AdvertiseAddr != "" {
-		return c.AdvertiseAddr
+// reservePorts picks concrete ports for the listeners left at 0 when an
+// AdvertiseAddr is set: peers must be told a real port, and the advertised
+// address is fixed before the listeners bind. (A port picked this way can
+// in principle be taken by someone else before we bind it; set the ports
+// explicitly in production.)
+func (c *ClusterConfig) reservePorts() error {
+	if c.AdvertiseAddr == "" {
+		return nil
 	}
-	return c.BindAddr
+	for _, p := range []*int{&c.GossipPort, &c.TransportPort, &c.RaftPort} {
+		if *p != 0 {
+			continue
+		}
+		l, err := net.Listen("tcp", net.JoinHostPort(c.BindAddr, "0"))
+		if err != nil {
+			return fmt.Errorf("%w: pick a port: %w", ErrBadConfig, err)
+		}
+		*p = l.Addr().(*net.TCPAddr).Port
+		l.Close()
+	}
+	return nil
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -332,5 +333,28 @@ func TestClusterCutOffNodeMarksNamesSuspect(t *testing.T) {
 	p2, _ := spawnReceiver(t, c)
 	if _, err := c.RegisterGlobal(short, "minority", p2, nil); err == nil {
 		t.Fatal("a minority node registered a global name")
+	}
+}
+
+// A single server (-dev style) with an explicit advertise address and
+// free ports forms, advertises real ports, and leaves cleanly.
+func TestClusterSingleServerAdvertiseAndLeave(t *testing.T) {
+	nd := newClusterNode(t, "solo", t.TempDir(), 1, func(c *ClusterConfig) { c.AdvertiseAddr = "127.0.0.1" })
+	waitHealthy(t, nd)
+	for _, m := range nd.Members() {
+		for _, addr := range []string{m.Addr, m.Meta.Transport, m.Meta.Raft} {
+			if strings.HasSuffix(addr, ":0") {
+				t.Fatalf("advertised a zero port: %+v", m)
+			}
+		}
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	pid, _ := spawnReceiver(t, nd)
+	if _, err := nd.RegisterGlobal(ctx, "solo", pid, nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := nd.Leave(ctx); err != nil {
+		t.Fatalf("leave of a single server: %v", err)
 	}
 }

@@ -76,6 +76,9 @@ func New(cfg *Config) (*Node, error) {
 	if c.Cluster != nil {
 		cc := *c.Cluster
 		_ = cc.Validate()
+		if err := cc.reservePorts(); err != nil {
+			return nil, err
+		}
 		c.Cluster = &cc
 		if c.Transport == nil {
 			tr, err := newTransport(&c)
