@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/roster-dev/roster/global"
@@ -28,6 +29,7 @@ type cluster struct {
 	exits *globalExits
 	stats *clusterStats
 
+	leaving  atomic.Bool // Leave has begun: our names go on purpose
 	stopOnce sync.Once
 	stopCh   chan struct{}
 }
@@ -165,6 +167,7 @@ func (c *cluster) stop() {
 // this server from Raft).
 func (c *cluster) leave(ctx context.Context) error {
 	var errs []error
+	c.leaving.Store(true)
 	if _, err := c.table.PurgeIncarnation(ctx, c.n.id, c.n.inc, global.ReasonNodeLeft); err != nil {
 		errs = append(errs, fmt.Errorf("purge own names: %w", err))
 	}

@@ -124,8 +124,8 @@ func (o *ownedNames) resync() {
 }
 
 func (o *ownedNames) notify(r global.Registration, reason string) {
-	if !o.n.Alive(r.Owner) {
-		return
+	if !o.n.Alive(r.Owner) || o.c.leaving.Load() {
+		return // a leaving node's processes are about to be shut down
 	}
 	o.c.stats.lost.Add(1)
 	o.n.logger.Warn("process lost its global name", "name", r.Name, "pid", r.Owner, "reason", reason)
