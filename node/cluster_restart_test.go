@@ -30,16 +30,7 @@ func ports(t *testing.T, nd *Node) func(*ClusterConfig) {
 
 func TestClusterNodeRestartKeepsNewNamesAndPurgesOld(t *testing.T) {
 	dirs := []string{t.TempDir(), t.TempDir(), t.TempDir()}
-	var nodes []*Node
-	for i, d := range dirs {
-		nodes = append(nodes, newClusterNode(t, fmt.Sprintf("n%d", i+1), d, 3, nil))
-	}
-	for _, nd := range nodes[1:] {
-		if _, err := nd.Join(context.Background(), []string{nodes[0].cl.ml.Addr()}); err != nil {
-			t.Fatal(err)
-		}
-	}
-	waitHealthy(t, nodes...)
+	nodes := startClusterIn(t, dirs, nil)
 	a, c := nodes[0], nodes[2]
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
@@ -82,16 +73,7 @@ func TestClusterNodeRestartKeepsNewNamesAndPurgesOld(t *testing.T) {
 
 func TestClusterWholeRestartKeepsCommittedNames(t *testing.T) {
 	dirs := []string{t.TempDir(), t.TempDir(), t.TempDir()}
-	var nodes []*Node
-	for i, d := range dirs {
-		nodes = append(nodes, newClusterNode(t, fmt.Sprintf("n%d", i+1), d, 3, nil))
-	}
-	for _, nd := range nodes[1:] {
-		if _, err := nd.Join(context.Background(), []string{nodes[0].cl.ml.Addr()}); err != nil {
-			t.Fatal(err)
-		}
-	}
-	waitHealthy(t, nodes...)
+	nodes := startClusterIn(t, dirs, nil)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	const names = 50
@@ -111,16 +93,7 @@ func TestClusterWholeRestartKeepsCommittedNames(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	var again []*Node
-	for i, d := range dirs {
-		again = append(again, newClusterNode(t, fmt.Sprintf("n%d", i+1), d, 3, tunes[i]))
-	}
-	for _, nd := range again[1:] {
-		if _, err := nd.Join(ctx, []string{again[0].cl.ml.Addr()}); err != nil {
-			t.Fatal(err)
-		}
-	}
-	waitHealthy(t, again...)
+	again := startClusterIn(t, dirs, tunes)
 	// Every committed name came back from disk, then went because its
 	// owner's incarnation no longer exists: the replayed history shows
 	// each name registered and then purged with reason "restart".
@@ -148,14 +121,12 @@ func TestClusterWholeRestartKeepsCommittedNames(t *testing.T) {
 		t.Fatalf("history has %d registrations, want %d", len(registered), names)
 	}
 	for _, nd := range again {
-		if n := nd.GlobalTable().Count(); n != 0 {
-			pollFor(t, 10*time.Second, func() error {
-				if n := nd.GlobalTable().Count(); n != 0 {
-					return fmt.Errorf("%s still has %d names of dead incarnations", nd.ID(), n)
-				}
-				return nil
-			})
-		}
+		pollFor(t, 10*time.Second, func() error {
+			if n := nd.GlobalTable().Count(); n != 0 {
+				return fmt.Errorf("%s still has %d names of dead incarnations", nd.ID(), n)
+			}
+			return nil
+		})
 	}
 	_, _, err = again[0].LookupGlobal(ctx, "name-0")
 	if !errors.Is(err, global.ErrNotFound) {
@@ -168,16 +139,7 @@ func TestClusterWholeRestartKeepsCommittedNames(t *testing.T) {
 // address, and its old incarnation's names go.
 func TestClusterNodeRestartAtNewAddress(t *testing.T) {
 	dirs := []string{t.TempDir(), t.TempDir(), t.TempDir()}
-	var nodes []*Node
-	for i, d := range dirs {
-		nodes = append(nodes, newClusterNode(t, fmt.Sprintf("n%d", i+1), d, 3, nil))
-	}
-	for _, nd := range nodes[1:] {
-		if _, err := nd.Join(context.Background(), []string{nodes[0].GossipAddr()}); err != nil {
-			t.Fatal(err)
-		}
-	}
-	waitHealthy(t, nodes...)
+	nodes := startClusterIn(t, dirs, nil)
 	a, c := nodes[0], nodes[2]
 	ctx, cancel := context.WithTimeout(context.Background(), 40*time.Second)
 	defer cancel()

@@ -17,14 +17,27 @@ import (
 // and waits until they agree on a leader.
 func startCluster(t testing.TB, n int) []*Node {
 	t.Helper()
-	var nodes []*Node
-	for i := 0; i < n; i++ {
-		nd := newClusterNode(t, fmt.Sprintf("n%d", i+1), t.TempDir(), n, nil)
-		nodes = append(nodes, nd)
+	dirs := make([]string, n)
+	for i := range dirs {
+		dirs[i] = t.TempDir()
 	}
-	seed := nodes[0].cl.ml.Addr()
+	return startClusterIn(t, dirs, nil)
+}
+
+// startClusterIn starts one node n1, n2, ... per data dir (tunes[i], if
+// any, adjusts node i's config), joins them to n1 and waits for a leader.
+func startClusterIn(t testing.TB, dirs []string, tunes []func(*ClusterConfig)) []*Node {
+	t.Helper()
+	var nodes []*Node
+	for i, dir := range dirs {
+		var tune func(*ClusterConfig)
+		if i < len(tunes) {
+			tune = tunes[i]
+		}
+		nodes = append(nodes, newClusterNode(t, fmt.Sprintf("n%d", i+1), dir, len(dirs), tune))
+	}
 	for _, nd := range nodes[1:] {
-		if _, err := nd.Join(context.Background(), []string{seed}); err != nil {
+		if _, err := nd.Join(context.Background(), []string{nodes[0].GossipAddr()}); err != nil {
 			t.Fatal(err)
 		}
 	}
