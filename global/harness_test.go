@@ -68,6 +68,8 @@ func (f *fakeForwarder) Call(ctx context.Context, peer transport.NodeID, method 
 // raft-boltdb in temp dirs.
 type testCluster struct {
 	tb     testing.TB
+	logger hclog.Logger
+	mod    func(*Config)
 	net    *fakeNet
 	cfgs   []Config
 	tables []*Table
@@ -82,20 +84,9 @@ func newTestCluster(tb testing.TB, n int, level hclog.Level) *testCluster {
 func newTestClusterWith(tb testing.TB, n int, level hclog.Level, mod func(*Config)) *testCluster {
 	tb.Helper()
 	c := &testCluster{tb: tb, net: &fakeNet{tables: map[transport.NodeID]*Table{}, down: map[transport.NodeID]bool{}}}
-	logger := newTestLogger(tb, level)
-	for i := range n {
-		cfg := DefaultLocalConfig()
-		cfg.NodeID = transport.NodeID(fmt.Sprintf("n%d", i+1))
-		cfg.DataDir = tb.TempDir()
-		cfg.InmemStore = raceEnabled
-		cfg.Logger = logger.Named(string(cfg.NodeID))
-		cfg.Forwarder = &fakeForwarder{net: c.net, self: cfg.NodeID}
-		if mod != nil {
-			mod(&cfg)
-		}
-		c.cfgs = append(c.cfgs, cfg)
-		c.tables = append(c.tables, nil)
-		c.start(i)
+	c.logger, c.mod = newTestLogger(tb, level), mod
+	for range n {
+		c.add()
 	}
 	tb.Cleanup(c.shutdownAll)
 	var servers []Server
@@ -109,6 +100,24 @@ func newTestClusterWith(tb testing.TB, n int, level hclog.Level, mod func(*Confi
 	}
 	c.waitLeader()
 	return c
+}
+
+// add starts one more table, not bootstrapped, and returns its position.
+func (c *testCluster) add() int {
+	i := len(c.tables)
+	cfg := DefaultLocalConfig()
+	cfg.NodeID = transport.NodeID(fmt.Sprintf("n%d", i+1))
+	cfg.DataDir = c.tb.TempDir()
+	cfg.InmemStore = raceEnabled
+	cfg.Logger = c.logger.Named(string(cfg.NodeID))
+	cfg.Forwarder = &fakeForwarder{net: c.net, self: cfg.NodeID}
+	if c.mod != nil {
+		c.mod(&cfg)
+	}
+	c.cfgs = append(c.cfgs, cfg)
+	c.tables = append(c.tables, nil)
+	c.start(i)
+	return i
 }
 
 // start (re)starts table i from its config; a restart reuses its data dir

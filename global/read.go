@@ -210,7 +210,7 @@ func (t *Table) verifyLeader(ctx context.Context) error {
 		case <-time.After(time.Millisecond):
 		}
 	}
-	if err := t.raft.VerifyLeader().Error(); err != nil {
+	if err := t.waitFuture(t.raft.VerifyLeader()); err != nil {
 		if errors.Is(err, raft.ErrRaftShutdown) {
 			return ErrShutdown
 		}
