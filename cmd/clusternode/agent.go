@@ -63,17 +63,21 @@ func runAgent(ctx context.Context, args []string, stdout, stderr io.Writer, gete
 		cfg.DataDir = dir
 		log.Warn("dev mode: one self-bootstrapped node, data is thrown away on exit", "data_dir", dir)
 	}
-	sink, err := newMetricsSink()
+	mr, err := newMetricsRegistry()
+	if err == nil {
+		err = mr.installGlobal(ctx)
+	}
 	if err != nil {
 		return err
 	}
-	return agent(ctx, cfg, log, sink, openNode, agentHooks{})
+	return agent(ctx, cfg, log, mr, openNode, agentHooks{})
 }
 
 // agent runs the node and the HTTP API until ctx is done (the first
 // signal), then shuts down in order: stop answering long-polls and watch
-// streams, drain HTTP, leave the cluster.
-func agent(ctx context.Context, cfg *agentConfig, log hclog.Logger, sink *promSink, open opener, hooks agentHooks) error {
+// streams, drain HTTP, leave the cluster. /metrics serves mr, or a fresh
+// registry without the go-metrics sink when mr is nil (tests).
+func agent(ctx context.Context, cfg *agentConfig, log hclog.Logger, mr *metricsRegistry, open opener, hooks agentHooks) error {
 	ln, err := net.Listen("tcp", cfg.HTTPAddr)
 	if err != nil {
 		return fmt.Errorf("-http %s: %w", cfg.HTTPAddr, err)
@@ -83,11 +87,18 @@ func agent(ctx context.Context, cfg *agentConfig, log hclog.Logger, sink *promSi
 		ln.Close()
 		return fmt.Errorf("starting node: %w", err)
 	}
+	metricsHandler, err := serveMetrics(mr, be, log.Named("metrics"))
+	if err != nil {
+		ln.Close()
+		leaveCtx, cancel := context.WithTimeout(context.Background(), leaveTimeout)
+		defer cancel()
+		return errors.Join(err, leave(leaveCtx))
+	}
 	stopping, stopStreams := context.WithCancel(context.Background())
 	defer stopStreams()
 	api := &apiServer{
 		be: be, clients: newClients(be, wallClock{}), log: log.Named("http"),
-		metrics: &metricsHandler{sink: sink, be: be}, stopping: stopping,
+		metrics: metricsHandler, stopping: stopping,
 	}
 	if hooks.api != nil {
 		hooks.api(api)

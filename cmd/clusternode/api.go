@@ -198,8 +198,6 @@ type stats struct {
 	MessagesIn      uint64
 	MessagesOut     uint64
 	MessagesDropped uint64
-	ForwardedWrites uint64
-	LeaderChanges   uint64
 }
 
 // Errors a backend wraps so that the HTTP layer can pick a status code.

@@ -27,9 +27,13 @@ func benchAPI(b *testing.B) (*httptest.Server, string) {
 		b.Fatal(err)
 	}
 	be := &nodeBackend{n: n}
+	metrics, err := serveMetrics(nil, be, hclog.NewNullLogger())
+	if err != nil {
+		b.Fatal(err)
+	}
 	stopping, stop := context.WithCancel(context.Background())
 	api := &apiServer{be: be, clients: newClients(be, wallClock{}), log: hclog.NewNullLogger(),
-		metrics: &metricsHandler{be: be}, stopping: stopping}
+		metrics: metrics, stopping: stopping}
 	srv := httptest.NewServer(api.handler())
 	b.Cleanup(func() {
 		stop()

@@ -21,7 +21,9 @@ func startAgent(t *testing.T, args ...string) *testAPI {
 	return startAgentWith(t, nil, args...)
 }
 
-func startAgentWith(t *testing.T, sink *promSink, args ...string) *testAPI {
+// startAgentWith is startAgent serving mr on /metrics (nil: a fresh
+// registry).
+func startAgentWith(t *testing.T, mr *metricsRegistry, args ...string) *testAPI {
 	t.Helper()
 	base := []string{"-http", "127.0.0.1:0", "-bind", "127.0.0.1", "-port", "0", "-raft-port", "0", "-gossip-port", "0", "-profile", "fast", "-data-dir", t.TempDir()}
 	cfg, err := parseAgentConfig(append(base, args...), noEnv)
@@ -34,7 +36,7 @@ func startAgentWith(t *testing.T, sink *promSink, args ...string) *testAPI {
 	done := make(chan error, 1)
 	log := testLogger(t).Named(string(cfg.Node))
 	go func() {
-		done <- agent(ctx, cfg, log, sink, openNode, agentHooks{ready: func(a net.Addr) { addrCh <- a }})
+		done <- agent(ctx, cfg, log, mr, openNode, agentHooks{ready: func(a net.Addr) { addrCh <- a }})
 	}()
 	t.Cleanup(func() {
 		cancel()

@@ -12,11 +12,8 @@ import (
 // TestAgentEndToEnd runs one real server (node with Config.Cluster,
 // bootstrap-expect 1) behind the HTTP API.
 func TestAgentEndToEnd(t *testing.T) {
-	sink, err := newMetricsSink() // the go-metrics global sink: only this test sets it
-	if err != nil {
-		t.Fatal(err)
-	}
-	a := startAgentWith(t, sink, "-node", "e2e", "-bootstrap-expect", "1")
+	mr := globalMetricsRegistry(t)
+	a := startAgentWith(t, mr, "-node", "e2e", "-bootstrap-expect", "1")
 	waitFor(t, "a leader", func() error {
 		if st, _, out := a.do("GET", "/v1/health", ""); st != http.StatusOK {
 			return fmt.Errorf("health %d %v", st, out)
@@ -30,8 +27,10 @@ func TestAgentEndToEnd(t *testing.T) {
 	if out["pid"] != pid || out["fence"] != reg["fence"] || out["meta"].(map[string]any)["v"] != float64(1) {
 		t.Fatalf("lookup %v, registered %v", out, reg)
 	}
+	before := scrape(t, a.base)
 	a.expect("POST", "/v1/names/e2e.svc/messages", `{"hello":"world"}`, http.StatusAccepted, "")
 	out = a.expect("GET", "/v1/processes/"+pid+"/messages?wait=5s", "", http.StatusOK, "")
+	checkCounterMoved(t, before, scrape(t, a.base), "roster_messages_in_total", 1)
 	if msgs := out["messages"].([]any); len(msgs) != 1 || msgs[0].(map[string]any)["body"].(map[string]any)["hello"] != "world" {
 		t.Fatalf("messages %v", out)
 	}
@@ -46,7 +45,10 @@ func TestAgentEndToEnd(t *testing.T) {
 	if out["leader"] != "e2e" || out["raft"].(map[string]any)["state"] != "Leader" {
 		t.Fatalf("status %v", out)
 	}
-	checkMetrics(t, a, "# TYPE raft_apply ", "memberlist_", "roster_processes ", "roster_global_names 1\n", "roster_leader_changes ", "global_write_register_count ")
+	checkMetrics(t, a, "# TYPE raft_apply counter\n", "memberlist_", "roster_processes ", "roster_global_names 1\n",
+		"roster_leader_changes_total 1\n", "roster_raft_leader 1\n", `roster_members{state="alive"} 1`,
+		"# TYPE roster_purge_latency_seconds histogram\n", `roster_purge_latency_seconds_bucket{le="0.25"} 0`,
+		"roster_purge_latency_seconds_count 0\n", "global_write_register_count ", "go_goroutines ")
 }
 
 func waitForGone(t *testing.T, a *testAPI, name string) {

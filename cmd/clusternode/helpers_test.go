@@ -20,7 +20,6 @@ type testAPI struct {
 	t           *testing.T
 	fake        *fakeBackend
 	clk         *fakeClock
-	sink        *promSink
 	api         *apiServer
 	base        string // http://host:port
 	client      *http.Client
@@ -31,13 +30,16 @@ func newTestAPI(t *testing.T) *testAPI {
 	t.Helper()
 	fake, clk := newFakeBackend(), newFakeClock()
 	stopping, stop := context.WithCancel(context.Background())
-	sink := newPromSink(histogramBuckets())
+	metrics, err := serveMetrics(nil, fake, testLogger(t))
+	if err != nil {
+		t.Fatal(err)
+	}
 	api := &apiServer{
 		be: fake, clients: newClients(fake, clk), log: testLogger(t),
-		metrics: &metricsHandler{sink: sink, be: fake}, stopping: stopping,
+		metrics: metrics, stopping: stopping,
 	}
 	srv := httptest.NewServer(api.handler())
-	a := &testAPI{t: t, fake: fake, clk: clk, sink: sink, api: api, base: srv.URL, client: srv.Client(), stopStreams: stop}
+	a := &testAPI{t: t, fake: fake, clk: clk, api: api, base: srv.URL, client: srv.Client(), stopStreams: stop}
 	t.Cleanup(func() {
 		stop()
 		srv.Close()

@@ -20,7 +20,7 @@ import (
 type apiServer struct {
 	be      backend
 	clients *clients
-	metrics *metricsHandler
+	metrics http.Handler // GET /metrics (metrics_sink.go)
 	log     hclog.Logger
 	// stopping is cancelled when the daemon shuts down: long-polls and SSE
 	// streams watch it (http.Server.Shutdown does not cancel request

@@ -2,76 +2,209 @@ package main
 
 import (
 	"fmt"
-	"net/http"
-	"strings"
-	"time"
+	"sort"
 
-	metrics "github.com/hashicorp/go-metrics"
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/roster-dev/roster/node"
+	"github.com/roster-dev/roster/node/membership"
 )
 
-// purgeLatencyKey is the go-metrics sample node emits (seconds, labelled
-// by reason) from a dead node's last contact to its names being purged.
-// The sink renders it as a histogram with node.PurgeLatencyBuckets.
-var purgeLatencyKey = []string{"roster", "purge", "latency_seconds"}
-
-// histogramBuckets maps flattened sample names to histogram bounds.
-func histogramBuckets() map[string][]float64 {
-	return map[string][]float64{flatten(purgeLatencyKey): node.PurgeLatencyBuckets}
+// nodeStats are the figures a backend over a real node adds to stats for
+// /metrics.
+type nodeStats struct {
+	// GroupMembers counts (key, pid) memberships of the node's
+	// duplicate-key groups.
+	GroupMembers int
+	// Cluster is the node's cluster statistics; valid when Clustered.
+	Cluster   node.ClusterStats
+	Clustered bool
 }
 
-// newMetricsSink builds the sink and makes it the go-metrics global sink,
-// which is where raft (raft_*), memberlist (memberlist_*) and node
-// (roster_*) report. Keys are kept as emitted: no service-name prefix, no
-// hostname (Prometheus labels the target). Runtime metrics are on.
-func newMetricsSink() (*promSink, error) {
-	sink := newPromSink(histogramBuckets())
-	cfg := metrics.DefaultConfig("")
-	cfg.EnableHostname = false
-	cfg.EnableHostnameLabel = false
-	cfg.EnableServiceLabel = false
-	cfg.ProfileInterval = 10 * time.Second
-	if _, err := metrics.NewGlobal(cfg, sink); err != nil {
-		return nil, fmt.Errorf("clusternode: metrics: %w", err)
-	}
-	return sink, nil
+// nodeStatsSource is an optional ability of a backend, found by type
+// assertion: nodeBackend has it, the tests' fake backend does not (a test
+// wraps it). The roster_* collector calls nodeStats at each scrape, from
+// the scraping request's goroutine; it must not block.
+type nodeStatsSource interface {
+	nodeStats() nodeStats
 }
 
-// metricsHandler serves GET /metrics: the go-metrics sink (raft,
-// memberlist, runtime, node's purge latency histogram, leader changes and
-// members by state, and the global table's write metrics) followed by the
-// node's counters read from the backend at scrape time.
-type metricsHandler struct {
-	sink *promSink
-	be   backend
+var _ nodeStatsSource = (*nodeBackend)(nil)
+
+func (b *nodeBackend) nodeStats() nodeStats {
+	ns := nodeStats{GroupMembers: b.n.Groups().Count()}
+	if cs, err := b.n.Status(); err == nil {
+		ns.Cluster, ns.Clustered = cs.Stats, true
+	}
+	return ns
 }
 
-func (m *metricsHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	w.Header().Set("Content-Type", "text/plain; version=0.0.4; charset=utf-8")
-	if m.sink != nil {
-		if _, err := m.sink.WriteTo(w); err != nil {
-			return
-		}
-	}
-	var b strings.Builder
-	st := m.be.Stats()
-	up := 0
-	if m.be.Health() == nil {
-		up = 1
-	}
-	for _, mt := range []struct {
-		name, typ, help string
-		v               float64
-	}{
-		{"roster_node_healthy", "gauge", "1 when the node serves (in a cluster with a leader).", float64(up)},
-		{"roster_processes", "gauge", "Live processes on this node.", float64(st.Processes)},
-		{"roster_global_names", "gauge", "Names in this node's replica of the global table.", float64(st.GlobalNames)},
-		{"roster_local_names", "gauge", "Unique local names on this node.", float64(st.LocalNames)},
-		{"roster_messages_in_total", "counter", "Messages delivered to this node's mailboxes.", float64(st.MessagesIn)},
-		{"roster_messages_out_total", "counter", "Messages sent by this node.", float64(st.MessagesOut)},
-		{"roster_messages_dropped_total", "counter", "Messages dropped (dead pid, full mailbox, stale fence).", float64(st.MessagesDropped)},
+// memberStates are always reported, at 0 when no member is in them, so
+// that a state emptying shows as 0 rather than as a vanished series.
+var memberStates = []membership.State{
+	membership.StateAlive, membership.StateSuspect, membership.StateDead, membership.StateLeft,
+}
+
+// rosterDescs are the roster_* metrics. Their names and labels are a
+// contract with dashboards: README-daemon.md lists them; do not rename.
+var rosterDescs = struct {
+	healthy, processes, globalNames, localNames, groupMembers         *prometheus.Desc
+	msgsIn, msgsOut, msgsDropped                                      *prometheus.Desc
+	leader, leaderChanges, members, purges, purgedNames, purgeLatency *prometheus.Desc
+	exitUnregisters, namesLost                                        *prometheus.Desc
+}{
+	healthy:      rosterDesc("node_healthy", "1 when the node serves (in a cluster with a known leader), else 0."),
+	processes:    rosterDesc("processes", "Live processes on this node."),
+	globalNames:  rosterDesc("global_names", "Names in this node's replica of the cluster-wide name table."),
+	localNames:   rosterDesc("local_names", "Unique names in this node's local registry."),
+	groupMembers: rosterDesc("local_group_members", "Memberships (key, pid) in this node's duplicate-key groups."),
+	msgsIn:       rosterDesc("messages_in_total", "Messages put into this node's mailboxes (local and remote senders)."),
+	msgsOut:      rosterDesc("messages_out_total", "Messages handed to the transport for other nodes."),
+	msgsDropped: rosterDesc("messages_dropped_total",
+		"Messages discarded: dead or stale receiver, full mailbox, exit with a non-empty mailbox."),
+	leader:        rosterDesc("raft_leader", "1 when this node is the Raft leader, else 0."),
+	leaderChanges: rosterDesc("leader_changes_total", "Times this node gained or lost Raft leadership."),
+	members:       rosterDesc("members", "Cluster members by gossip state, as this node sees them (itself included).", "state"),
+	purges: rosterDesc("purges_total",
+		"Purges of a gone node's global names run by this node (as leader), by reason.", "reason"),
+	purgedNames: rosterDesc("purged_names_total", "Global names removed by those purges."),
+	purgeLatency: rosterDesc("purge_latency_seconds",
+		"Seconds from the last contact with a gone node to its names being purged."),
+	exitUnregisters: rosterDesc("exit_unregisters_total", "Global names removed because their local process exited."),
+	namesLost:       rosterDesc("names_lost_total", "name_lost signals sent to local processes whose global name was taken away."),
+}
+
+func rosterDesc(name, help string, labels ...string) *prometheus.Desc {
+	return prometheus.NewDesc("roster_"+name, help, labels, nil)
+}
+
+// rosterCollector reads the roster_* metrics from a backend at each
+// scrape (Stats, Health and, for a real node, nodeStats). It keeps no
+// state of its own; Collect may run from several scrapes at once.
+type rosterCollector struct {
+	be backend
+}
+
+var _ prometheus.Collector = (*rosterCollector)(nil)
+
+func newRosterCollector(be backend) *rosterCollector { return &rosterCollector{be: be} }
+
+// Describe sends every roster_* descriptor, so that the registry rejects a
+// collector whose names collide with ours.
+func (c *rosterCollector) Describe(ch chan<- *prometheus.Desc) {
+	d := rosterDescs
+	for _, desc := range []*prometheus.Desc{
+		d.healthy, d.processes, d.globalNames, d.localNames, d.groupMembers, d.msgsIn, d.msgsOut, d.msgsDropped,
+		d.leader, d.leaderChanges, d.members, d.purges, d.purgedNames, d.purgeLatency, d.exitUnregisters, d.namesLost,
 	} {
-		fmt.Fprintf(&b, "# HELP %s %s\n# TYPE %s %s\n%s %s\n", mt.name, mt.help, mt.name, mt.typ, mt.name, fmtFloat(mt.v))
+		ch <- desc
 	}
-	_, _ = w.Write([]byte(b.String()))
+}
+
+// Collect sends the node's figures, and its cluster figures when it is
+// clustered.
+func (c *rosterCollector) Collect(ch chan<- prometheus.Metric) {
+	d, st := rosterDescs, c.be.Stats()
+	healthy := 0.0
+	if c.be.Health() == nil {
+		healthy = 1
+	}
+	gauge := func(desc *prometheus.Desc, v float64, labels ...string) {
+		ch <- constMetric(desc, prometheus.GaugeValue, v, labels)
+	}
+	counter := func(desc *prometheus.Desc, v uint64, labels ...string) {
+		ch <- constMetric(desc, prometheus.CounterValue, float64(v), labels)
+	}
+	gauge(d.healthy, healthy)
+	gauge(d.processes, float64(st.Processes))
+	gauge(d.globalNames, float64(st.GlobalNames))
+	gauge(d.localNames, float64(st.LocalNames))
+	counter(d.msgsIn, st.MessagesIn)
+	counter(d.msgsOut, st.MessagesOut)
+	counter(d.msgsDropped, st.MessagesDropped)
+	src, ok := c.be.(nodeStatsSource)
+	if !ok {
+		return
+	}
+	ns := src.nodeStats()
+	gauge(d.groupMembers, float64(ns.GroupMembers))
+	if !ns.Clustered {
+		return
+	}
+	cs := ns.Cluster
+	gauge(d.leader, boolValue(cs.IsLeader))
+	counter(d.leaderChanges, cs.LeaderChanges)
+	for _, state := range sortedStates(cs.MembersByState) {
+		gauge(d.members, float64(cs.MembersByState[state]), state)
+	}
+	for _, reason := range sortedKeys(cs.PurgesByReason) {
+		counter(d.purges, cs.PurgesByReason[reason], reason)
+	}
+	counter(d.purgedNames, cs.NamesPurged)
+	ch <- purgeLatencyHistogram(cs)
+	counter(d.exitUnregisters, cs.ExitUnregisters)
+	counter(d.namesLost, cs.NamesLostNotified)
+}
+
+// constMetric is prometheus.MustNewConstMetric without the panic: a label
+// value that is not valid UTF-8 gives an invalid metric, which the handler
+// logs and skips.
+func constMetric(desc *prometheus.Desc, typ prometheus.ValueType, v float64, labels []string) prometheus.Metric {
+	m, err := prometheus.NewConstMetric(desc, typ, v, labels...)
+	if err != nil {
+		return prometheus.NewInvalidMetric(desc, err)
+	}
+	return m
+}
+
+// purgeLatencyHistogram turns node's per-bucket purge counts (one per
+// node.PurgeLatencyBuckets bound, plus one over the largest) into a
+// Prometheus histogram. Counts of another length (a node built with other
+// buckets) give an invalid metric, which the handler logs and skips.
+func purgeLatencyHistogram(cs node.ClusterStats) prometheus.Metric {
+	desc, bounds := rosterDescs.purgeLatency, node.PurgeLatencyBuckets
+	if len(cs.PurgeLatency) != len(bounds)+1 {
+		return prometheus.NewInvalidMetric(desc, fmt.Errorf(
+			"clusternode: purge latency: %d bucket counts for %d bounds", len(cs.PurgeLatency), len(bounds)))
+	}
+	cumulative := make(map[float64]uint64, len(bounds))
+	var total uint64
+	for i, bound := range bounds {
+		total += cs.PurgeLatency[i]
+		cumulative[bound] = total
+	}
+	total += cs.PurgeLatency[len(bounds)]
+	h, err := prometheus.NewConstHistogram(desc, total, cs.PurgeLatencySum.Seconds(), cumulative)
+	if err != nil {
+		return prometheus.NewInvalidMetric(desc, err)
+	}
+	return h
+}
+
+// sortedStates returns the known member states and any other state in by,
+// sorted.
+func sortedStates(by map[string]int) []string {
+	seen := make(map[string]uint64, len(memberStates)+len(by))
+	for _, s := range memberStates {
+		seen[string(s)] = 0
+	}
+	for s := range by {
+		seen[s] = 0
+	}
+	return sortedKeys(seen)
+}
+
+func sortedKeys(m map[string]uint64) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}
+
+func boolValue(b bool) float64 {
+	if b {
+		return 1
+	}
+	return 0
 }

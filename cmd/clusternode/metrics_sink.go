@@ -1,214 +1,111 @@
 package main
 
 import (
+	"context"
 	"fmt"
-	"io"
-	"math"
-	"sort"
-	"strings"
-	"sync"
+	"net/http"
+	"time"
 
+	"github.com/hashicorp/go-hclog"
 	metrics "github.com/hashicorp/go-metrics"
+	gmprom "github.com/hashicorp/go-metrics/prometheus"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
 )
 
-// promSink is a go-metrics sink that keeps the latest value of every gauge,
-// the running total of every counter and a count/sum (or histogram
-// buckets) of every sample, and renders them in the Prometheus text format.
-// raft and memberlist report through go-metrics, so installing this sink as
-// the go-metrics global sink puts their metrics on /metrics.
-//
-// It stands in for github.com/hashicorp/go-metrics/prometheus, whose
-// client_golang dependencies are not pinned in go.sum (see the report).
-//
-// All methods are safe for concurrent use; none blocks beyond a mutex.
-type promSink struct {
-	mu      sync.Mutex
-	series  map[string]*series
-	buckets map[string][]float64 // flattened sample name → histogram bounds
+// metricsExpiration is how long a go-metrics series (a raft, memberlist or
+// global table key with one label set) stays on /metrics after its last
+// update. An hour: long enough that a counter of something rare (an
+// election, a write timeout) does not vanish and restart from zero between
+// scrapes, short enough that the per-peer series of a node that left go.
+const metricsExpiration = time.Hour
+
+// metricsRegistry is what GET /metrics serves: a private Prometheus
+// registry (never the process-wide default one) holding the Go and process
+// collectors, the go-metrics Prometheus sink that raft, memberlist and the
+// global table report to, and, once the node is up, the roster_* collector
+// (metrics.go).
+type metricsRegistry struct {
+	reg  *prometheus.Registry
+	sink *gmprom.PrometheusSink
 }
 
-var _ metrics.MetricSink = (*promSink)(nil)
-
-type seriesKind int
-
-const (
-	kindGauge seriesKind = iota
-	kindCounter
-	kindSummary
-	kindHistogram
-)
-
-// series is one metric name with one label set.
-type series struct {
-	name   string
-	labels string // rendered {a="b",...} or ""
-	kind   seriesKind
-	value  float64   // gauge value or counter total
-	count  uint64    // samples
-	sum    float64   // samples
-	bounds []float64 // histogram upper bounds
-	counts []uint64  // histogram per-bucket counts (not cumulative)
-}
-
-// newPromSink returns an empty sink. buckets maps flattened sample names
-// (e.g. "roster_global_purge") to histogram upper bounds, in the sample's
-// unit (go-metrics timers are milliseconds).
-func newPromSink(buckets map[string][]float64) *promSink {
-	return &promSink{series: make(map[string]*series), buckets: buckets}
-}
-
-func (s *promSink) SetGauge(key []string, val float32) { s.SetGaugeWithLabels(key, val, nil) }
-func (s *promSink) SetGaugeWithLabels(key []string, val float32, labels []metrics.Label) {
-	s.SetPrecisionGaugeWithLabels(key, float64(val), labels)
-}
-func (s *promSink) SetPrecisionGauge(key []string, val float64) {
-	s.SetPrecisionGaugeWithLabels(key, val, nil)
-}
-func (s *promSink) SetPrecisionGaugeWithLabels(key []string, val float64, labels []metrics.Label) {
-	s.mu.Lock()
-	s.get(key, labels, kindGauge).value = val
-	s.mu.Unlock()
-}
-
-// EmitKey is treated as a gauge.
-func (s *promSink) EmitKey(key []string, val float32) { s.SetGauge(key, val) }
-
-func (s *promSink) IncrCounter(key []string, val float32) { s.IncrCounterWithLabels(key, val, nil) }
-func (s *promSink) IncrCounterWithLabels(key []string, val float32, labels []metrics.Label) {
-	s.mu.Lock()
-	s.get(key, labels, kindCounter).value += float64(val)
-	s.mu.Unlock()
-}
-
-func (s *promSink) AddSample(key []string, val float32) { s.AddSampleWithLabels(key, val, nil) }
-func (s *promSink) AddSampleWithLabels(key []string, val float32, labels []metrics.Label) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	kind := kindSummary
-	if _, ok := s.buckets[flatten(key)]; ok {
-		kind = kindHistogram
+// newMetricsRegistry builds the registry and its go-metrics sink. The sink
+// receives nothing until it is installed with installGlobal (or fed
+// directly, in tests).
+func newMetricsRegistry() (*metricsRegistry, error) {
+	reg := prometheus.NewRegistry()
+	err := reg.Register(collectors.NewGoCollector())
+	if err == nil {
+		err = reg.Register(collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	}
-	sr := s.get(key, labels, kind)
-	v := float64(val)
-	sr.count++
-	sr.sum += v
-	for i, b := range sr.bounds {
-		if v <= b {
-			sr.counts[i]++
-			break
-		}
+	if err != nil {
+		return nil, fmt.Errorf("clusternode: metrics: %w", err)
 	}
-}
-
-// get finds or creates a series. Called with mu held.
-func (s *promSink) get(key []string, labels []metrics.Label, kind seriesKind) *series {
-	name, lbl := flatten(key), renderLabels(labels)
-	id := name + lbl
-	sr := s.series[id]
-	if sr == nil || sr.kind != kind {
-		sr = &series{name: name, labels: lbl, kind: kind}
-		if kind == kindHistogram {
-			sr.bounds = s.buckets[name]
-			sr.counts = make([]uint64, len(sr.bounds))
-		}
-		s.series[id] = sr
-	}
-	return sr
-}
-
-// WriteTo renders every series in the Prometheus text format, sorted by
-// name, one # TYPE line per name.
-func (s *promSink) WriteTo(w io.Writer) (int64, error) {
-	var b strings.Builder
-	s.mu.Lock()
-	all := make([]*series, 0, len(s.series))
-	for _, sr := range s.series {
-		all = append(all, sr)
-	}
-	sort.Slice(all, func(i, j int) bool {
-		if all[i].name != all[j].name {
-			return all[i].name < all[j].name
-		}
-		return all[i].labels < all[j].labels
+	sink, err := gmprom.NewPrometheusSinkFrom(gmprom.PrometheusOpts{
+		Registerer: reg, Expiration: metricsExpiration, Name: "clusternode_go_metrics",
 	})
-	last := ""
-	for _, sr := range all {
-		if sr.name != last {
-			fmt.Fprintf(&b, "# TYPE %s %s\n", sr.name, [...]string{"gauge", "counter", "summary", "histogram"}[sr.kind])
-			last = sr.name
+	if err != nil {
+		return nil, fmt.Errorf("clusternode: metrics: go-metrics sink: %w", err)
+	}
+	return &metricsRegistry{reg: reg, sink: sink}, nil
+}
+
+// goMetricsConfig is the go-metrics configuration of the daemon. Keys are
+// kept as emitted: no service-name prefix, no hostname (Prometheus labels
+// the target). The go-metrics runtime sampler is off: the Go and process
+// collectors cover it without a goroutine that never stops. Keys under
+// "roster." (node's own purge, member and leadership metrics) are blocked:
+// the roster_* collector reads the same figures from the node at scrape
+// time, as a real histogram, and two sources of one name would make the
+// registry reject the scrape's family.
+func goMetricsConfig() *metrics.Config {
+	cfg := metrics.DefaultConfig("")
+	cfg.EnableHostname = false
+	cfg.EnableHostnameLabel = false
+	cfg.EnableServiceLabel = false
+	cfg.EnableRuntimeMetrics = false
+	cfg.BlockedPrefixes = []string{"roster."}
+	return cfg
+}
+
+// installGlobal makes the sink the go-metrics global sink, which is where
+// raft (raft_*), memberlist (memberlist_*) and the global table (global_*,
+// through node's TuneGlobal in open_node.go) report. It also starts the
+// sink's cleanup of expired series for when nobody scrapes; it stops when
+// ctx is done.
+func (m *metricsRegistry) installGlobal(ctx context.Context) error {
+	if _, err := metrics.NewGlobal(goMetricsConfig(), m.sink); err != nil {
+		return fmt.Errorf("clusternode: metrics: %w", err)
+	}
+	m.sink.RunBackgroundCleanup(ctx)
+	return nil
+}
+
+// handler registers the roster_* collector reading be and returns the
+// GET /metrics handler. A collector that fails (an invalid metric) is
+// logged and the rest is still served, so one bad figure does not blind
+// the whole scrape.
+func (m *metricsRegistry) handler(be backend, log hclog.Logger) (http.Handler, error) {
+	if err := m.reg.Register(newRosterCollector(be)); err != nil {
+		return nil, fmt.Errorf("clusternode: metrics: roster collector: %w", err)
+	}
+	return promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{
+		ErrorHandling: promhttp.ContinueOnError,
+		ErrorLog:      log.StandardLogger(&hclog.StandardLoggerOptions{ForceLevel: hclog.Warn}),
+	}), nil
+}
+
+// serveMetrics is mr's handler for be, or, when mr is nil (tests), that of
+// a fresh registry without a go-metrics sink installed. It fails when mr
+// already serves another backend.
+func serveMetrics(mr *metricsRegistry, be backend, log hclog.Logger) (http.Handler, error) {
+	if mr == nil {
+		var err error
+		if mr, err = newMetricsRegistry(); err != nil {
+			return nil, err
 		}
-		sr.render(&b)
 	}
-	s.mu.Unlock()
-	n, err := io.WriteString(w, b.String())
-	return int64(n), err
-}
-
-func (sr *series) render(b *strings.Builder) {
-	switch sr.kind {
-	case kindGauge, kindCounter:
-		fmt.Fprintf(b, "%s%s %s\n", sr.name, sr.labels, fmtFloat(sr.value))
-	case kindSummary:
-		fmt.Fprintf(b, "%s_sum%s %s\n%s_count%s %d\n", sr.name, sr.labels, fmtFloat(sr.sum), sr.name, sr.labels, sr.count)
-	case kindHistogram:
-		var cum uint64
-		for i, bound := range sr.bounds {
-			cum += sr.counts[i]
-			fmt.Fprintf(b, "%s_bucket%s %d\n", sr.name, withLabel(sr.labels, "le", fmtFloat(bound)), cum)
-		}
-		fmt.Fprintf(b, "%s_bucket%s %d\n", sr.name, withLabel(sr.labels, "le", "+Inf"), sr.count)
-		fmt.Fprintf(b, "%s_sum%s %s\n%s_count%s %d\n", sr.name, sr.labels, fmtFloat(sr.sum), sr.name, sr.labels, sr.count)
-	}
-}
-
-// flatten joins a go-metrics key into a Prometheus metric name.
-func flatten(key []string) string {
-	return sanitize(strings.Join(key, "_"), false)
-}
-
-// sanitize maps every byte outside [a-zA-Z0-9_] (and ':' in names) to '_'.
-func sanitize(s string, label bool) string {
-	b := []byte(s)
-	for i, c := range b {
-		ok := c == '_' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || (i > 0 && c >= '0' && c <= '9') || (!label && c == ':')
-		if !ok {
-			b[i] = '_'
-		}
-	}
-	return string(b)
-}
-
-// labelEscaper escapes a label value as the text format wants.
-var labelEscaper = strings.NewReplacer(`\`, `\\`, `"`, `\"`, "\n", `\n`)
-
-func renderLabels(labels []metrics.Label) string {
-	if len(labels) == 0 {
-		return ""
-	}
-	parts := make([]string, len(labels))
-	for i, l := range labels {
-		parts[i] = sanitize(l.Name, true) + `="` + labelEscaper.Replace(l.Value) + `"`
-	}
-	sort.Strings(parts)
-	return "{" + strings.Join(parts, ",") + "}"
-}
-
-func withLabel(labels, name, value string) string {
-	l := name + `="` + labelEscaper.Replace(value) + `"`
-	if labels == "" {
-		return "{" + l + "}"
-	}
-	return labels[:len(labels)-1] + "," + l + "}"
-}
-
-func fmtFloat(v float64) string {
-	switch {
-	case math.IsInf(v, 1):
-		return "+Inf"
-	case math.IsInf(v, -1):
-		return "-Inf"
-	case math.IsNaN(v):
-		return "NaN"
-	}
-	return fmt.Sprintf("%g", v)
+	return mr.handler(be, log)
 }

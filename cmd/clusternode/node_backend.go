@@ -58,6 +58,12 @@ func toInbound(m node.Message) inbound {
 		body = map[string]any{"down": map[string]any{"pid": v.PID.String(), "reason": reasonText(v.Reason)}}
 	case node.ExitSignal:
 		body = map[string]any{"exit": map[string]any{"from": v.From.String(), "reason": reasonText(v.Reason)}}
+	case node.GlobalNameLost:
+		body = map[string]any{"name_lost": map[string]any{"name": v.Name, "fence": v.Fence, "reason": v.Reason}}
+	case node.GlobalNameSuspect:
+		body = map[string]any{"name_suspect": map[string]any{"name": v.Name, "fence": v.Fence, "since": v.Since.String()}}
+	case node.GlobalNameConfirmed:
+		body = map[string]any{"name_confirmed": map[string]any{"name": v.Name, "fence": v.Fence}}
 	}
 	return inbound{From: m.From, Body: renderBody(body)}
 }
