@@ -97,6 +97,6 @@ func summarize(reports []Report) string {
 		rate /= float64(len(reports))
 	}
 	return fmt.Sprintf("chaos summary: %d runs, %d of them linearizable, %d ops (%.0f ops/s under faults), %d checked, %d violations, "+
-		"%d shared fences (known global bug)\n  purge times: %s\n  failover times: %s\n  longest write unavailability: %v\n%s",
+		"%d shared fences\n  purge times: %s\n  failover times: %s\n  longest write unavailability: %v\n%s",
 		len(reports), histories, ops, rate, checked, violations, reuse, durs(purges), durs(failovers), worstGap.Round(time.Millisecond), b.String())
 }

@@ -11,21 +11,17 @@ import (
 	"github.com/roster-dev/roster/node"
 )
 
-// TestFenceIdentifiesOneRegistration reproduces a global-table bug found by
-// the chaos runs: a fence is the Raft index of the registration, but the
-// leader's group commit packs concurrent writes into one Raft entry, so
-// several registrations of one name committed in the same entry (a
-// re-register racing another, or unregister + register) get the same fence.
-// A send fenced for the first owner is then delivered to the second:
-// GlobalFenced no longer identifies one registration.
+// TestFenceIdentifiesOneRegistration is the regression test of a
+// global-table bug the chaos runs found: the fence was the Raft index of
+// the registration, but the leader's group commit packs concurrent writes
+// into one Raft entry, so several registrations of one name committed in
+// the same entry (a re-register racing another, or unregister + register)
+// got the same fence, and a send fenced for the first owner was delivered
+// to the second. (Fixed in global: fence = index << 16 | position.)
 //
 // Expected: every successful ReRegister that changed the owner returns a
-// fence no other owner of the name was given. It fails until global is
-// fixed, so it runs only with ROSTER_KNOWN_BUGS=1.
+// fence no other owner of the name was given.
 func TestFenceIdentifiesOneRegistration(t *testing.T) {
-	if os.Getenv(KnownBugsEnv) == "" {
-		t.Skipf("KNOWN BUG (set %s=1 to run): registrations committed in one raft entry share its index as fence", KnownBugsEnv)
-	}
 	c := New(t, Options{Nodes: 1})
 	nd := c.Node(0)
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
@@ -68,7 +64,7 @@ func TestFenceIdentifiesOneRegistration(t *testing.T) {
 		}
 	}
 	if shared > 0 {
-		t.Errorf("%d fences shared by several registrations (global: group commit gives each command of a batch the entry's index)", shared)
+		t.Errorf("%d fences shared by several registrations of one name", shared)
 	}
 }
 

@@ -230,9 +230,11 @@ func (n *nemesis) namesOf(inc incarnation) int {
 }
 
 // healAll heals the network, restarts purged ("zombie") nodes, and
-// restarts killed nodes.
+// restarts killed nodes, one at a time: each restarted node catches up
+// before the next goes down (under -race nodes restart without Raft
+// state, and two restarted at once would be a majority that forgot
+// committed entries).
 func (n *nemesis) healAll() {
-	restarted := false
 	n.c.Heal()
 	if n.zombies != nil {
 		for _, i := range n.zombies() {
@@ -241,28 +243,29 @@ func (n *nemesis) healAll() {
 			if err := n.c.Kill(i); err != nil {
 				n.logf("stop %s: %v", n.c.ID(i), err)
 			}
+			n.restart(i)
 		}
 	}
 	for i := 0; i < n.c.Size(); i++ {
-		if n.c.Node(i) != nil {
-			continue
+		if n.c.Node(i) == nil {
+			n.restart(i)
 		}
-		if err := n.c.Restart(i); err != nil {
-			n.logf("restart %s: %v", n.c.ID(i), err)
-			continue
-		}
-		n.logf("restarted %s", n.c.ID(i))
-		if n.started != nil {
-			n.started(i, n.c.Node(i))
-		}
-		restarted = true
 	}
-	if restarted {
-		// Let restarted nodes catch up before the next fault (under -race
-		// they come back without Raft state).
-		if err := n.c.WaitConverged(context.Background(), 20*time.Second); err != nil {
-			n.logf("after restart: %v", err)
-		}
+}
+
+// restart boots killed node i, starts its clients and watcher, and waits
+// until it has caught up.
+func (n *nemesis) restart(i int) {
+	if err := n.c.Restart(i); err != nil {
+		n.logf("restart %s: %v", n.c.ID(i), err)
+		return
+	}
+	n.logf("restarted %s", n.c.ID(i))
+	if n.started != nil {
+		n.started(i, n.c.Node(i))
+	}
+	if err := n.c.WaitConverged(context.Background(), 20*time.Second); err != nil {
+		n.logf("after restarting %s: %v", n.c.ID(i), err)
 	}
 }
 
