@@ -116,8 +116,8 @@ func procResumedRegisters(t *testing.T, api *procAPI, pid string) {
 }
 
 // procWaitLost long-polls pid's mailbox until a GlobalNameLost for name
-// with the given fence arrives (rendered {"Name","Fence","Reason"}) and
-// returns it; other messages (GlobalNameSuspect, ...) are logged.
+// with the given fence arrives (rendered {"name_lost":{"name","fence",
+// "reason"}}) and returns it; other messages (name_suspect, ...) are logged.
 func procWaitLost(t *testing.T, api *procAPI, pid, name string, fence float64) map[string]any {
 	t.Helper()
 	var lost map[string]any
@@ -127,10 +127,11 @@ func procWaitLost(t *testing.T, api *procAPI, pid, name string, fence float64) m
 			return err
 		}
 		for _, b := range bodies {
-			m, _ := b.(map[string]any)
-			if m["Name"] == name && m["Reason"] != nil {
-				if m["Fence"] != fence {
-					return fmt.Errorf("lost message for fence %v, registered %v", m["Fence"], fence)
+			outer, _ := b.(map[string]any)
+			m, _ := outer["name_lost"].(map[string]any)
+			if m["name"] == name && m["reason"] != nil {
+				if m["fence"] != fence {
+					return fmt.Errorf("lost message for fence %v, registered %v", m["fence"], fence)
 				}
 				lost = m
 				return nil
