@@ -38,11 +38,18 @@ func (b *nodeBackend) nodeStats() nodeStats {
 	return ns
 }
 
-// memberStates are always reported, at 0 when no member is in them, so
-// that a state emptying shows as 0 rather than as a vanished series.
-var memberStates = []membership.State{
-	membership.StateAlive, membership.StateSuspect, membership.StateDead, membership.StateLeft,
-}
+// The known member states and purge reasons are always reported, at 0
+// when none, so that a dashboard sees the series before the first purge
+// and a state emptying shows as 0 rather than as a vanished series.
+var (
+	memberStates = []string{
+		string(membership.StateAlive), string(membership.StateSuspect),
+		string(membership.StateDead), string(membership.StateLeft),
+	}
+	purgeReasons = []string{
+		string(membership.PurgeNodeDown), string(membership.PurgeNodeLeft), string(membership.PurgeRestart),
+	}
+)
 
 // rosterDescs are the roster_* metrics. Their names and labels are a
 // contract with dashboards: README-daemon.md lists them; do not rename.
@@ -133,10 +140,10 @@ func (c *rosterCollector) Collect(ch chan<- prometheus.Metric) {
 	cs := ns.Cluster
 	gauge(d.leader, boolValue(cs.IsLeader))
 	counter(d.leaderChanges, cs.LeaderChanges)
-	for _, state := range sortedStates(cs.MembersByState) {
+	for _, state := range withKnown(memberStates, cs.MembersByState) {
 		gauge(d.members, float64(cs.MembersByState[state]), state)
 	}
-	for _, reason := range sortedKeys(cs.PurgesByReason) {
+	for _, reason := range withKnown(purgeReasons, cs.PurgesByReason) {
 		counter(d.purges, cs.PurgesByReason[reason], reason)
 	}
 	counter(d.purgedNames, cs.NamesPurged)
@@ -180,23 +187,21 @@ func purgeLatencyHistogram(cs node.ClusterStats) prometheus.Metric {
 	return h
 }
 
-// sortedStates returns the known member states and any other state in by,
-// sorted.
-func sortedStates(by map[string]int) []string {
-	seen := make(map[string]uint64, len(memberStates)+len(by))
-	for _, s := range memberStates {
-		seen[string(s)] = 0
+// withKnown returns the known keys and the keys of m, sorted, once each.
+func withKnown[V any](known []string, m map[string]V) []string {
+	seen := make(map[string]bool, len(known)+len(m))
+	keys := make([]string, 0, len(known)+len(m))
+	for _, k := range known {
+		if !seen[k] {
+			seen[k] = true
+			keys = append(keys, k)
+		}
 	}
-	for s := range by {
-		seen[s] = 0
-	}
-	return sortedKeys(seen)
-}
-
-func sortedKeys(m map[string]uint64) []string {
-	keys := make([]string, 0, len(m))
 	for k := range m {
-		keys = append(keys, k)
+		if !seen[k] {
+			seen[k] = true
+			keys = append(keys, k)
+		}
 	}
 	sort.Strings(keys)
 	return keys

@@ -104,6 +104,7 @@ func TestMetrics(t *testing.T) {
 		{"roster_members", dto.MetricType_GAUGE, []string{"state", "suspect"}, 0},
 		{"roster_members", dto.MetricType_GAUGE, []string{"state", "dead"}, 1},
 		{"roster_purges_total", dto.MetricType_COUNTER, []string{"reason", "node_down"}, 3},
+		{"roster_purges_total", dto.MetricType_COUNTER, []string{"reason", "restart"}, 0},
 		{"roster_purged_names_total", dto.MetricType_COUNTER, nil, 7},
 		{"roster_messages_dropped_total", dto.MetricType_COUNTER, nil, 0},
 	} {
