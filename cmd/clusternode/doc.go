@@ -30,6 +30,14 @@
 // cluster (up to 20 s). main restores default signal handling after the
 // first signal, so a second one exits at once.
 //
+// # Metrics
+//
+// GET /metrics serves a registry private to the agent (metrics_sink.go):
+// go-metrics' Prometheus sink, installed as the go-metrics global sink
+// where raft, memberlist and the global table report, the Go and process
+// collectors, and the roster_* collector (metrics.go), which reads the
+// backend at each scrape and keeps no state.
+//
 // # Usage
 //
 //	clusternode agent -dev                 # one throwaway node, API on 127.0.0.1:7480

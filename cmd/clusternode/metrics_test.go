@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hashicorp/go-hclog"
 	metrics "github.com/hashicorp/go-metrics"
 	"github.com/prometheus/client_golang/prometheus"
 	dto "github.com/prometheus/client_model/go"
@@ -57,34 +58,46 @@ func metricsServer(t *testing.T, be backend) (*metricsRegistry, string) {
 	return mr, srv.URL
 }
 
-func TestMetrics(t *testing.T) {
+// newClusterFake is a fake clustered node with one process, two group
+// memberships, three purges (0.1 s, 0.4 s and one over 60 s) and three
+// members.
+func newClusterFake(t *testing.T) *clusterFake {
+	t.Helper()
 	fake := newFakeBackend()
 	t.Cleanup(fake.close)
 	if _, err := fake.Spawn(func(ctx context.Context, _ mailbox) error { <-ctx.Done(); return nil }); err != nil {
 		t.Fatal(err)
 	}
-	cf := &clusterFake{fakeBackend: fake, ns: nodeStats{GroupMembers: 2, Clustered: true, Cluster: node.ClusterStats{
+	return &clusterFake{fakeBackend: fake, ns: nodeStats{GroupMembers: 2, Clustered: true, Cluster: node.ClusterStats{
 		PurgesByReason: map[string]uint64{"node_down": 3}, NamesPurged: 7,
-		// 0.1 s, 0.4 s and one over 60 s.
 		PurgeLatency:    []uint64{1, 1, 0, 0, 0, 0, 0, 0, 0, 0, 1},
 		PurgeLatencySum: 500*time.Second + 500*time.Millisecond,
 		MembersByState:  map[string]int{"alive": 2, "dead": 1}, LeaderChanges: 1, IsLeader: true,
 	}}}
-	mr, url := metricsServer(t, cf)
-	mr.sink.IncrCounterWithLabels([]string{"raft", "apply"}, 3, []metrics.Label{{Name: "peer", Value: `a"b`}})
-	mr.sink.SetGauge([]string{"memberlist", "health", "score"}, 0)
-	mr.sink.AddSample([]string{"raft", "commitTime"}, 1.5)
-	// node reports its own figures to go-metrics too; the daemon's
-	// configuration keeps them off the sink, or they would clash with
-	// the collector's.
-	gm, err := metrics.New(goMetricsConfig(), mr.sink)
+}
+
+// feedSink reports to the sink as raft, memberlist, the global table and
+// node do. node's own keys go through the daemon's go-metrics
+// configuration, which keeps them off the sink (they would clash with the
+// roster_* collector's).
+func feedSink(t *testing.T, sink metrics.MetricSink) {
+	t.Helper()
+	sink.IncrCounterWithLabels([]string{"raft", "apply"}, 3, []metrics.Label{{Name: "peer", Value: `a"b`}})
+	sink.SetGauge([]string{"memberlist", "health", "score"}, 0)
+	sink.AddSample([]string{"raft", "commitTime"}, 1.5)
+	gm, err := metrics.New(goMetricsConfig(), sink)
 	if err != nil {
 		t.Fatal(err)
 	}
 	gm.IncrCounter([]string{"roster", "leader", "changes"}, 1)
 	gm.AddSampleWithLabels([]string{"roster", "purge", "latency_seconds"}, 0.1, []metrics.Label{{Name: "reason", Value: "node_down"}})
 	gm.IncrCounter([]string{"global", "write", "unknown"}, 1)
+}
 
+func TestMetrics(t *testing.T) {
+	cf := newClusterFake(t)
+	mr, url := metricsServer(t, cf)
+	feedSink(t, mr.sink)
 	fams := scrape(t, url)
 	for _, c := range []struct {
 		name   string
@@ -274,5 +287,35 @@ func checkCounterMoved(t *testing.T, before, after map[string]*dto.MetricFamily,
 	v1, err1 := sampleValue(after, name, dto.MetricType_COUNTER)
 	if err := errors.Join(err0, err1); err != nil || v1-v0 != by {
 		t.Errorf("%s went from %v to %v (%v), want +%v", name, v0, v1, err, by)
+	}
+}
+
+// BenchmarkMetricsScrape is one GET /metrics over a fake clustered node
+// and a fed sink, without the network: gathering (Go and process
+// collectors included) and rendering the text format.
+func BenchmarkMetricsScrape(b *testing.B) {
+	fake := newFakeBackend()
+	b.Cleanup(fake.close)
+	cf := &clusterFake{fakeBackend: fake, ns: nodeStats{Clustered: true, Cluster: node.ClusterStats{
+		PurgeLatency: make([]uint64, len(node.PurgeLatencyBuckets)+1),
+	}}}
+	mr, err := newMetricsRegistry()
+	if err != nil {
+		b.Fatal(err)
+	}
+	for i := range 100 {
+		mr.sink.IncrCounter([]string{"raft", "apply", fmt.Sprint(i)}, 1)
+	}
+	h, err := mr.handler(cf, hclog.NewNullLogger())
+	if err != nil {
+		b.Fatal(err)
+	}
+	req := httptest.NewRequest(http.MethodGet, "/metrics", nil)
+	for b.Loop() {
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, req)
+		if w.Code != http.StatusOK {
+			b.Fatalf("status %d", w.Code)
+		}
 	}
 }
