@@ -36,6 +36,7 @@ const (
 	opUnregisterPID op = 4
 	opPurge         op = 5 // one incarnation, or all but one when Except is set
 	opUpdateMeta    op = 6
+	opRevive        op = 7 // forget that Node's Incarnation was purged: it is alive after all
 )
 
 // commandVersion is the version of the command encoding this build writes.
@@ -173,6 +174,14 @@ func (c *command) validate() error {
 			return fmt.Errorf("%w: %w", ErrBadCommand, err)
 		}
 		return validateReason(c.Reason)
+	case opRevive:
+		if err := transport.ValidateNodeID(c.Node); err != nil {
+			return fmt.Errorf("%w: %w", ErrBadCommand, err)
+		}
+		if c.Incarnation == 0 {
+			return fmt.Errorf("%w: zero incarnation", ErrBadCommand)
+		}
+		return nil
 	}
 	return fmt.Errorf("%w: op %d", ErrBadCommand, c.Op)
 }

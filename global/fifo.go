@@ -33,3 +33,15 @@ func (q *fifo[T]) each(fn func(T)) {
 		fn(v)
 	}
 }
+
+// remove drops every item for which drop returns true, keeping the order
+// of the rest. It is O(len) and meant for rare corrections.
+func (q *fifo[T]) remove(drop func(T) bool) {
+	kept := make([]T, 0, q.len())
+	for _, v := range q.items[q.head:] {
+		if !drop(v) {
+			kept = append(kept, v)
+		}
+	}
+	q.items, q.head = kept, 0
+}

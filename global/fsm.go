@@ -160,6 +160,8 @@ func (f *fsm) execute(c *command, idx uint64) result {
 		return f.unregisterPID(c, idx)
 	case opPurge:
 		return f.purge(c, idx)
+	case opRevive:
+		return f.revive(c)
 	}
 	return result{Code: codeBadCommand}
 }

@@ -104,6 +104,19 @@ func (f *fsm) purge(c *command, idx uint64) result {
 	return result{Count: len(names)}
 }
 
+// revive forgets that an incarnation was purged: its node was declared
+// dead (a partition, a pause) but came back with the same incarnation, so
+// its processes may register again. Names purged stay purged.
+func (f *fsm) revive(c *command) result {
+	inc := incarnation{Node: c.Node, Incarnation: c.Incarnation}
+	if _, ok := f.purged[inc]; !ok {
+		return result{}
+	}
+	delete(f.purged, inc)
+	f.purgedQ.remove(func(i incarnation) bool { return i == inc })
+	return result{Count: 1}
+}
+
 func (f *fsm) markPurged(inc incarnation, idx uint64) {
 	if inc.Incarnation == 0 {
 		return

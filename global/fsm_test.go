@@ -175,6 +175,51 @@ func TestFSMUnregisterPIDAndPurge(t *testing.T) {
 	}
 }
 
+// A purged incarnation that turns out alive (a pause, a partition) is
+// revived: its processes may register again, its purged names stay gone,
+// and the revival survives a snapshot.
+func TestFSMReviveIncarnation(t *testing.T) {
+	l := newFSMLog(t)
+	p := pid("n1", 7, 1)
+	l.one(command{Op: opRegister, Name: "a", Owner: p})
+	l.one(command{Op: opPurge, Node: "n1", Incarnation: 7, Reason: ReasonNodeDown})
+	l.one(command{Op: opPurge, Node: "n2", Incarnation: 3, Reason: ReasonNodeDown})
+	if r := l.one(command{Op: opRegister, Name: "b", Owner: p}); !errors.Is(r.err("b"), ErrOwnerGone) {
+		t.Fatalf("register while purged: %+v", r)
+	}
+	if r := l.one(command{Op: opRevive, Node: "n1", Incarnation: 7}); r.Count != 1 {
+		t.Fatalf("revive: %+v", r)
+	}
+	if r := l.one(command{Op: opRevive, Node: "n1", Incarnation: 7}); r.Count != 0 {
+		t.Fatalf("second revive is a no-op: %+v", r)
+	}
+	if r := l.one(command{Op: opRevive, Node: "n1"}); r.Code == codeOK {
+		t.Fatalf("revive without incarnation accepted: %+v", r)
+	}
+	if _, ok := l.f.names["a"]; ok {
+		t.Fatal("revive brought a purged name back")
+	}
+	if r := l.one(command{Op: opRegister, Name: "b", Owner: p}); r.Code != codeOK {
+		t.Fatalf("register after revive: %+v", r)
+	}
+	// Snapshot and restore: n1/7 stays revived, n2/3 stays purged.
+	snap, err := l.f.Snapshot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var buf bytes.Buffer
+	if err := snap.(*fsmSnapshot).write(&buf); err != nil {
+		t.Fatal(err)
+	}
+	g := newFSM(nil)
+	if err := g.Restore(io.NopCloser(&buf)); err != nil {
+		t.Fatal(err)
+	}
+	if g.isPurged(p) || !g.isPurged(pid("n2", 3, 1)) {
+		t.Fatalf("after restore: n1/7 purged=%v n2/3 purged=%v", g.isPurged(p), g.isPurged(pid("n2", 3, 1)))
+	}
+}
+
 func TestFSMDedup(t *testing.T) {
 	l := newFSMLog(t)
 	c := command{Op: opRegister, Name: "svc", Owner: pid("n1", 7, 1), Req: reqID{Hi: 5, Lo: 5}}

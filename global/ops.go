@@ -83,3 +83,22 @@ func (t *Table) PurgeNodeExcept(ctx context.Context, node transport.NodeID, keep
 	r, err := t.write(ctx, command{Op: opPurge, Node: node, Incarnation: keep, Except: true, Reason: reason})
 	return r.Count, err
 }
+
+// ReviveIncarnation lets (node, incarnation) register names again after a
+// purge: the leader calls it when gossip shows that incarnation alive
+// after it was declared dead (a pause or partition outlasted the purge
+// grace). The purged names stay purged; their owners were told. It
+// reports whether the incarnation was marked purged.
+func (t *Table) ReviveIncarnation(ctx context.Context, node transport.NodeID, inc uint64) (bool, error) {
+	r, err := t.write(ctx, command{Op: opRevive, Node: node, Incarnation: inc})
+	return r.Count == 1, err
+}
+
+// IsPurged reports whether this replica has (node, incarnation) marked as
+// purged (its registrations are refused with ErrOwnerGone).
+func (t *Table) IsPurged(node transport.NodeID, inc uint64) bool {
+	t.fsm.mu.RLock()
+	defer t.fsm.mu.RUnlock()
+	_, ok := t.fsm.purged[incarnation{Node: node, Incarnation: inc}]
+	return ok
+}

@@ -75,6 +75,15 @@ func (a tableAdapter) Owners() map[transport.NodeID][]uint64 {
 	return out
 }
 
+func (a tableAdapter) IsPurged(node transport.NodeID, inc uint64) bool {
+	return a.t.IsPurged(node, inc)
+}
+
+func (a tableAdapter) Revive(ctx context.Context, node transport.NodeID, inc uint64) error {
+	_, err := a.t.ReviveIncarnation(ctx, node, inc)
+	return err
+}
+
 // clusterHooks points the transport at peers and fires DOWN for the
 // processes of nodes that are gone.
 type clusterHooks struct{ c *cluster }

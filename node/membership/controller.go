@@ -164,6 +164,7 @@ func (c *Controller) onAlive(meta Meta, now time.Time) {
 	c.cfg.Hooks.PeerAlive(meta)
 	if c.leader {
 		c.ensureServer(meta)
+		c.reviveIfPurged(meta.Node, meta.Incarnation)
 	}
 }
 

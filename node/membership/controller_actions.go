@@ -54,12 +54,34 @@ func (c *Controller) purge(k purgeKey, p pendingPurge, now time.Time) error {
 	return nil
 }
 
+// reviveIfPurged lets an incarnation that was purged while it was only cut
+// off (a pause, a partition longer than the grace) register again now
+// that gossip shows it alive. Its purged names stay gone.
+func (c *Controller) reviveIfPurged(node transport.NodeID, inc uint64) {
+	if !c.cfg.Table.IsPurged(node, inc) {
+		return
+	}
+	ctx, cancel := c.ctx()
+	defer cancel()
+	if err := c.cfg.Table.Revive(ctx, node, inc); err != nil {
+		c.log.Warn("cannot revive a purged incarnation that is alive", "node", node, "incarnation", inc, "error", err)
+		return
+	}
+	c.log.Info("revived an incarnation purged while unreachable", "node", node, "incarnation", inc)
+}
+
 // reconcile compares the owners in the name table with membership and
 // purges what events missed: incarnations that are not a node's live one,
 // nodes dead or gone longer than the grace, and — once this leader has
 // had ReconcileGrace to hear gossip — nodes nobody has seen at all.
 func (c *Controller) reconcile(now time.Time) {
 	self := c.m.Meta()
+	c.reviveIfPurged(self.Node, self.Incarnation)
+	for _, p := range c.peers {
+		if p.state == StateAlive {
+			c.reviveIfPurged(p.meta.Node, p.meta.Incarnation)
+		}
+	}
 	for node, incs := range c.cfg.Table.Owners() {
 		for _, inc := range incs {
 			k := purgeKey{node, inc}

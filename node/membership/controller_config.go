@@ -52,6 +52,12 @@ type Table interface {
 	// Owners returns the (node, incarnation) pairs that own names in the
 	// local replica.
 	Owners() map[transport.NodeID][]uint64
+	// IsPurged reports whether (node, inc) is marked purged in the local
+	// replica (its registrations are refused).
+	IsPurged(node transport.NodeID, inc uint64) bool
+	// Revive clears the purged mark of (node, inc): it was declared dead
+	// but is alive, so its processes may register again.
+	Revive(ctx context.Context, node transport.NodeID, inc uint64) error
 }
 
 // Hooks are told about peers as gossip sees them. node implements them to

@@ -29,6 +29,8 @@ type fakeTable struct {
 	purges    []purgeCall
 	removed   []transport.NodeID
 	hooksGone []purgeCall
+	purgedInc map[purgeKey]bool
+	revived   []purgeKey
 }
 
 func (f *fakeTable) HasState() bool { f.mu.Lock(); defer f.mu.Unlock(); return f.state }
@@ -118,6 +120,18 @@ func (f *fakeTable) Owners() map[transport.NodeID][]uint64 {
 		out[k] = append([]uint64(nil), v...)
 	}
 	return out
+}
+func (f *fakeTable) IsPurged(n transport.NodeID, inc uint64) bool {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.purgedInc[purgeKey{n, inc}]
+}
+func (f *fakeTable) Revive(_ context.Context, n transport.NodeID, inc uint64) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	delete(f.purgedInc, purgeKey{n, inc})
+	f.revived = append(f.revived, purgeKey{n, inc})
+	return nil
 }
 func (f *fakeTable) PeerAlive(Meta) {}
 func (f *fakeTable) PeerGone(id transport.NodeID, inc uint64, dead bool) {
@@ -268,5 +282,24 @@ func TestLeaderPurgesDeadLeftAndRestartedNodes(t *testing.T) {
 		if p.node == "d" && p.why == PurgeNodeDown && p.inc == 32 {
 			t.Fatalf("purged d's live incarnation: %+v", p)
 		}
+	}
+}
+
+// A node whose incarnation was purged while it was unreachable, and that
+// is alive again with that incarnation, is revived by the leader.
+func TestLeaderRevivesPurgedIncarnationThatIsAlive(t *testing.T) {
+	lt := &fakeTable{leader: true, state: true, owners: map[transport.NodeID][]uint64{},
+		purgedInc: map[purgeKey]bool{{"b", 5}: true, {"gone", 9}: true}}
+	a := startNode(t, "a", 1, 3, lt, nil)
+	b := startNode(t, "b", 5, 3, &fakeTable{state: true}, nil)
+	joinAll(t, a, b)
+	waitFor(t, 5*time.Second, func() error {
+		if lt.IsPurged("b", 5) {
+			return fmt.Errorf("b/5 still purged")
+		}
+		return nil
+	})
+	if !lt.IsPurged("gone", 9) {
+		t.Fatal("revived an incarnation nobody has seen alive")
 	}
 }
