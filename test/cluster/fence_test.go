@@ -3,7 +3,6 @@ package cluster
 import (
 	"context"
 	"fmt"
-	"os"
 	"sync"
 	"testing"
 	"time"
@@ -68,17 +67,11 @@ func TestFenceIdentifiesOneRegistration(t *testing.T) {
 	}
 }
 
-// TestThawedNodeCanRegisterAgain reproduces, in process, the bug the
-// multi-process pause test reports: a node cut off long enough to be
-// declared dead has its incarnation purged; when it comes back it keeps
-// that incarnation, so every later global registration of its processes
-// fails with global.ErrOwnerGone until the node is restarted. A transient
-// partition should not disable global names on a node for good. Runs only
-// with ROSTER_KNOWN_BUGS=1.
+// TestThawedNodeCanRegisterAgain: a node cut off long enough to be
+// declared dead has its incarnation purged; when it comes back with that
+// incarnation the leader revives it, so a transient partition does not
+// disable global names on that node for good (its purged names stay gone).
 func TestThawedNodeCanRegisterAgain(t *testing.T) {
-	if os.Getenv(KnownBugsEnv) == "" {
-		t.Skipf("KNOWN BUG (set %s=1 to run): a purged-but-alive node keeps its incarnation; its registrations fail with ErrOwnerGone", KnownBugsEnv)
-	}
 	c := New(t, Options{Nodes: 3})
 	l, err := c.WaitLeader(10 * time.Second)
 	if err != nil {

@@ -4,14 +4,9 @@ import (
 	"context"
 	"fmt"
 	"net/http"
-	"os"
 	"testing"
 	"time"
 )
-
-// KnownBugsEnv names the environment variable that runs the tests of
-// known, reported daemon bugs (they fail until fixed).
-const KnownBugsEnv = "ROSTER_KNOWN_BUGS"
 
 // TestProcPauseOwner: SIGSTOP of the node owning a global name purges the
 // name on the others (target ≤ 5 s with the fast profile, printed); after
@@ -93,13 +88,8 @@ func procPauseAndMeasure(t *testing.T, c *procCluster, owner int, name string) (
 // purged can register global names again: the surviving owner takes its
 // name back, a new process registers another.
 func procResumedRegisters(t *testing.T, api *procAPI, pid string) {
-	if os.Getenv(KnownBugsEnv) == "" {
-		t.Skipf("KNOWN BUG (set %s=1 to run): after SIGCONT the node's incarnation stays purged; "+
-			"/v1/health says ok but every PUT /v1/names for its processes, old or newly spawned, "+
-			"answers 404 noproc (global.ErrOwnerGone) until the agent is restarted", KnownBugsEnv)
-	}
 	ctx := context.Background()
-	// Give the node time to notice and heal (it has no way to today).
+	// Give the leader time to see the node alive and revive its incarnation.
 	err := WaitFor(15*time.Second, func() error {
 		a, err := api.register(ctx, "paused-follower", pid)
 		if err != nil || a.Status != http.StatusCreated {
