@@ -108,7 +108,6 @@ func (c *testCluster) add() int {
 	cfg := DefaultLocalConfig()
 	cfg.NodeID = transport.NodeID(fmt.Sprintf("n%d", i+1))
 	cfg.DataDir = c.tb.TempDir()
-	cfg.InmemStore = raceEnabled
 	cfg.Logger = c.logger.Named(string(cfg.NodeID))
 	cfg.Forwarder = &fakeForwarder{net: c.net, self: cfg.NodeID}
 	if c.mod != nil {

@@ -130,9 +130,6 @@ func TestClusterMinorityCannotWrite(t *testing.T) {
 }
 
 func TestClusterRestartKeepsNames(t *testing.T) {
-	if raceEnabled {
-		t.Skip("boltdb/bolt fails checkptr under -race; this test runs without -race")
-	}
 	c := newTestCluster(t, 3, hclog.Info)
 	ctx := testCtx(t, 20*time.Second)
 	rng := rand.New(rand.NewPCG(9, 9))

@@ -30,7 +30,6 @@ func startAgentWith(t *testing.T, mr *metricsRegistry, args ...string) *testAPI 
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfg.inmemRaft = raceEnabled
 	ctx, cancel := context.WithCancel(context.Background())
 	addrCh := make(chan net.Addr, 1)
 	done := make(chan error, 1)

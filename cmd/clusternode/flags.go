@@ -39,10 +39,6 @@ type agentConfig struct {
 	LogLevel        hclog.Level
 	LogJSON         bool
 	Dev             bool
-
-	// inmemRaft keeps raft state in memory (tests under -race, where
-	// boltdb/bolt trips checkptr). Not a flag.
-	inmemRaft bool
 }
 
 // agentFlags binds the flag set to raw string/int values.

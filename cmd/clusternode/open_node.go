@@ -45,7 +45,6 @@ func nodeConfig(cfg *agentConfig, log hclog.Logger) *node.Config {
 	cc := node.DefaultClusterConfig()
 	cc.Key = cfg.Encrypt
 	cc.DataDir = cfg.DataDir
-	cc.InmemStore = cfg.inmemRaft
 	cc.BindAddr = cfg.Bind
 	if cfg.Advertise != cfg.Bind {
 		// Only when it differs: node advertises AdvertiseAddr with the
