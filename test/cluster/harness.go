@@ -191,7 +191,6 @@ func (c *Cluster) boot(i int, s *slot) (*node.Node, error) {
 	s.gossip, s.raftPt, s.trans = gt.Port(), port(sl.Addr()), port(ln.Addr())
 	cc := node.DefaultClusterConfig()
 	cc.DataDir, cc.Profile, cc.BootstrapExpect = s.dir, c.opts.Profile, len(c.slots)
-	cc.InmemStore = inmemUnderRace
 	cc.GossipPort, cc.RaftPort, cc.TransportPort = s.gossip, s.raftPt, s.trans
 	cc.GossipTransport, cc.RaftStreamLayer = gt, sl
 	dial := c.net.Dialer(s.id)
@@ -293,10 +292,8 @@ func (c *Cluster) KillAsync(i int) (<-chan error, error) {
 
 // Restart boots killed node i again with the same data dir and ports (Raft's
 // stored configuration names its address) and a new incarnation. Under
-// -race Raft state is kept in memory (boltdb fails checkptr), so the node
-// comes back empty and catches up from the leader: wait with
-// WaitConverged before the next fault, so that no committed entry lives
-// only on nodes that may fail next.
+// -race, run with -gcflags=github.com/boltdb/bolt=-d=checkptr=0 (see
+// README.md): boltdb's pointer conversions fail checkptr.
 func (c *Cluster) Restart(i int) error {
 	if i < 0 || i >= len(c.slots) {
 		return fmt.Errorf("%w: %d", ErrNoSuchNode, i)

@@ -231,9 +231,7 @@ func (n *nemesis) namesOf(inc incarnation) int {
 
 // healAll heals the network, restarts purged ("zombie") nodes, and
 // restarts killed nodes, one at a time: each restarted node catches up
-// before the next goes down (under -race nodes restart without Raft
-// state, and two restarted at once would be a majority that forgot
-// committed entries).
+// before the next fault.
 func (n *nemesis) healAll() {
 	n.c.Heal()
 	if n.zombies != nil {
