@@ -1,5 +1,5 @@
 // Command clusternode runs a Roster node (the agent) and talks to one (the
-// CLI). README-daemon.md documents the flags, the HTTP API and the CLI.
+// CLI). README.md documents the flags, the HTTP API and the CLI.
 //
 // # Role
 //

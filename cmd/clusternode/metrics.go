@@ -52,7 +52,7 @@ var (
 )
 
 // rosterDescs are the roster_* metrics. Their names and labels are a
-// contract with dashboards: README-daemon.md lists them; do not rename.
+// contract with dashboards: README.md lists them; do not rename.
 var rosterDescs = struct {
 	healthy, processes, globalNames, localNames, groupMembers         *prometheus.Desc
 	msgsIn, msgsOut, msgsDropped                                      *prometheus.Desc

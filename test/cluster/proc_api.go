@@ -15,7 +15,7 @@ import (
 const procRequestTimeout = 5 * time.Second
 
 // procAPI is a client of one agent's HTTP API (the daemon's public
-// contract, see cmd/clusternode/README-daemon.md). It is safe for
+// contract, see README.md). It is safe for
 // concurrent use and reports failures as errors, never t.Fatal, so
 // workload goroutines can use it.
 type procAPI struct {
