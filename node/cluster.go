@@ -162,23 +162,36 @@ func (c *cluster) stop() {
 	})
 }
 
+// Budgets of Leave's steps, so that a cluster without quorum (everyone
+// leaving at once, say) still leaves time for the shutdown that follows.
+const (
+	leavePurgeTimeout    = 5 * time.Second
+	leaveTransferTimeout = 3 * time.Second
+	leaveGossipTimeout   = 3 * time.Second
+)
+
 // leave purges this incarnation's names, hands Raft leadership over if it
 // holds it, and announces the departure in gossip (the leader then removes
-// this server from Raft).
+// this server from Raft). Each step is bounded; a failed step is reported
+// and the next one still runs.
 func (c *cluster) leave(ctx context.Context) error {
 	var errs []error
 	c.leaving.Store(true)
-	if _, err := c.table.PurgeIncarnation(ctx, c.n.id, c.n.inc, global.ReasonNodeLeft); err != nil {
-		errs = append(errs, fmt.Errorf("purge own names: %w", err))
-	}
-	if c.table.IsLeader() && c.otherVoters() > 0 {
-		if err := c.table.TransferLeadership(ctx); err != nil {
-			errs = append(errs, fmt.Errorf("transfer leadership: %w", err))
+	step := func(d time.Duration, what string, fn func(context.Context) error) {
+		sctx, cancel := context.WithTimeout(ctx, d)
+		defer cancel()
+		if err := fn(sctx); err != nil {
+			errs = append(errs, fmt.Errorf("%s: %w", what, err))
 		}
 	}
-	if err := c.ml.Leave(ctx); err != nil {
-		errs = append(errs, fmt.Errorf("leave gossip: %w", err))
+	step(leavePurgeTimeout, "purge own names", func(ctx context.Context) error {
+		_, err := c.table.PurgeIncarnation(ctx, c.n.id, c.n.inc, global.ReasonNodeLeft)
+		return err
+	})
+	if c.table.IsLeader() && c.otherVoters() > 0 {
+		step(leaveTransferTimeout, "transfer leadership", c.table.TransferLeadership)
 	}
+	step(leaveGossipTimeout, "leave gossip", c.ml.Leave)
 	return errors.Join(errs...)
 }
 

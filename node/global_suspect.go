@@ -92,10 +92,13 @@ func (o *ownedNames) watchContact() {
 		if !since.IsZero() && !suspect && time.Since(since) > grace {
 			suspect = true
 			cut := time.Since(since)
-			o.n.logger.Warn("cut off from the raft leader; this node's global names are suspect", "for", cut)
 			told = o.broadcast(func(r global.Registration) any {
 				return GlobalNameSuspect{Name: r.Name, Fence: r.Fence, Since: cut}
 			})
+			if len(told) > 0 {
+				o.n.logger.Warn("cut off from the raft leader; this node's global names are suspect",
+					"for", cut, "names", len(told))
+			}
 		}
 	}
 }
