@@ -110,6 +110,14 @@ func (t *Table) ByPID(pid transport.PID) []Registration {
 }
 
 // localInfo reports the local replica's staleness.
+// Resolve returns name's owner and fence from the local replica: the
+// routing fast path for sends by global name and for receivers' fence
+// checks (no validation, no staleness report; see Lookup for those).
+func (t *Table) Resolve(name string) (owner transport.PID, fence uint64, ok bool) {
+	reg, ok := t.fsm.lookup(name)
+	return reg.Owner, reg.Fence, ok
+}
+
 func (t *Table) localInfo() ReadInfo {
 	info := ReadInfo{Index: t.fsm.appliedIndex()}
 	if t.raft.State() == raft.Leader {

@@ -224,11 +224,14 @@ func (r rpcRouter) HandleRequest(ctx context.Context, from NodeID, method string
 type globalNames struct{ t *global.Table }
 
 func (g globalNames) Lookup(_ context.Context, name string) (PID, uint64, error) {
-	reg, _, err := g.t.Lookup(name)
-	if err != nil {
-		return PID{}, 0, err
+	owner, fence, ok := g.t.Resolve(name)
+	if !ok {
+		if err := global.ValidateName(name); err != nil {
+			return PID{}, 0, err
+		}
+		return PID{}, 0, fmt.Errorf("%w: %q", global.ErrNotFound, name)
 	}
-	return reg.Owner, reg.Fence, nil
+	return owner, fence, nil
 }
 
 // purgeGrace is how long the cluster waits after a node's death before
