@@ -38,7 +38,8 @@ type GossipTransport struct {
 	net   *Net
 	self  transport.NodeID
 	pkts  chan *memberlist.Packet
-	stop  chan struct{}
+	stop  chan struct{} // Shutdown began: stop delivering, keep draining
+	done  chan struct{} // inner transport shut down: stop draining
 	once  sync.Once
 	wg    sync.WaitGroup
 }
@@ -54,7 +55,7 @@ func (n *Net) NewGossipTransport(self transport.NodeID, port int) (*GossipTransp
 		return nil, err
 	}
 	g := &GossipTransport{inner: inner, net: n, self: self,
-		pkts: make(chan *memberlist.Packet, 1024), stop: make(chan struct{})}
+		pkts: make(chan *memberlist.Packet, 1024), stop: make(chan struct{}), done: make(chan struct{})}
 	n.Register(self, g.Addr())
 	g.wg.Add(1)
 	go g.filterPackets()
@@ -69,11 +70,14 @@ func (g *GossipTransport) Addr() string {
 // Port is the bound gossip port.
 func (g *GossipTransport) Port() int { return g.inner.GetAutoBindPort() }
 
+// filterPackets forwards allowed datagrams to memberlist. Once Shutdown
+// begins it keeps draining the inner transport (whose listener blocks on a
+// full channel) until the inner transport has shut down.
 func (g *GossipTransport) filterPackets() {
 	defer g.wg.Done()
 	for {
 		select {
-		case <-g.stop:
+		case <-g.done:
 			return
 		case p, ok := <-g.inner.PacketCh():
 			if !ok {
@@ -84,8 +88,7 @@ func (g *GossipTransport) filterPackets() {
 			}
 			select {
 			case g.pkts <- p:
-			case <-g.stop:
-				return
+			case <-g.stop: // memberlist no longer reads: drop
 			}
 		}
 	}
@@ -121,8 +124,12 @@ func (g *GossipTransport) DialAddressTimeout(a memberlist.Address, timeout time.
 func (g *GossipTransport) StreamCh() <-chan net.Conn { return g.inner.StreamCh() }
 
 func (g *GossipTransport) Shutdown() error {
-	g.once.Do(func() { close(g.stop) })
-	err := g.inner.Shutdown()
+	var err error
+	g.once.Do(func() {
+		close(g.stop)
+		err = g.inner.Shutdown()
+		close(g.done)
+	})
 	g.wg.Wait()
 	return err
 }
