@@ -8,8 +8,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/url"
+	"os"
 	"os/exec"
 	"reflect"
 	"strings"
@@ -237,6 +239,11 @@ func procRunCLI(ctx context.Context, bin string, args ...string) (string, int, e
 	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, bin, args...)
+	for _, kv := range os.Environ() { // CLUSTERNODE_* would change the flags
+		if !strings.HasPrefix(kv, "CLUSTERNODE_") {
+			cmd.Env = append(cmd.Env, kv)
+		}
+	}
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	err := cmd.Run()
@@ -248,4 +255,15 @@ func procRunCLI(ctx context.Context, bin string, args ...string) (string, int, e
 		return "", -1, fmt.Errorf("clusternode %s: %w", strings.Join(args, " "), err)
 	}
 	return stdout.String(), 0, nil
+}
+
+// procDeadAddr returns a loopback HOST:PORT where nothing listens (a port
+// just freed).
+func procDeadAddr() (string, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", err
+	}
+	addr := l.Addr().String()
+	return addr, l.Close()
 }

@@ -2,6 +2,8 @@ package cluster
 
 import (
 	"context"
+	"encoding/base64"
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -562,4 +564,142 @@ func contractKillOwner(t *testing.T, c *procCluster) {
 	}
 	t.Logf("kill -9 %s (follower): kill.owned gone from both survivors after %v (bound %v)",
 		c.Name(owner), d.Round(time.Millisecond), procPurgeBound)
+}
+
+// TestProcCLI runs the built binary's client commands against a live
+// agent of a 3-agent cluster (a follower, so reads go through a replica)
+// and against an address where nothing listens.
+func TestProcCLI(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs a 3-process cluster")
+	}
+	c := newProcCluster(t, procOptions{})
+	ctx := context.Background()
+	leader := c.Leader(ctx)
+	if leader < 0 {
+		t.Fatal("no agreed leader")
+	}
+	at := (leader + 1) % c.Size()
+	cli := func(wantCode int, args ...string) string {
+		t.Helper()
+		out, code, err := procRunCLI(ctx, c.bin, args...)
+		must(t, err)
+		if code != wantCode {
+			t.Fatalf("clusternode %s: exit %d, want %d: %s", strings.Join(args, " "), code, wantCode, out)
+		}
+		return out
+	}
+	addr := strings.TrimPrefix(c.API(at).base, "http://")
+	t.Run("status_members", func(t *testing.T) { cliStatusMembers(t, c, at, cli, addr) })
+	t.Run("names_whereis_send", func(t *testing.T) { cliNamesWhereisSend(t, c, at, cli, addr) })
+	t.Run("health", func(t *testing.T) {
+		if out := cli(0, "health", "-http-addr", addr); strings.TrimSpace(out) != "healthy" {
+			t.Errorf("health printed %q", out)
+		}
+		var h map[string]any
+		must(t, json.Unmarshal([]byte(cli(0, "health", "-json", "-http-addr", addr)), &h))
+		if h["healthy"] != true || h["node"] != c.Name(at) {
+			t.Errorf("health -json %v", h)
+		}
+		dead, err := procDeadAddr()
+		must(t, err)
+		if _, code, err := procRunCLI(ctx, c.bin, "health", "-http-addr", dead, "-timeout", "2s"); err != nil || code == 0 {
+			t.Errorf("health against %s (nothing listens): exit %d, %v; want non-zero", dead, code, err)
+		}
+	})
+	t.Run("version_keygen", func(t *testing.T) {
+		if out := cli(0, "version"); !strings.HasPrefix(out, "clusternode ") || len(strings.TrimSpace(out)) <= len("clusternode ") {
+			t.Errorf("version printed %q", out)
+		}
+		key, err := base64.StdEncoding.DecodeString(strings.TrimSpace(cli(0, "keygen")))
+		if err != nil || len(key) != 32 {
+			t.Errorf("keygen: %d bytes, %v; want 32 base64 bytes", len(key), err)
+		}
+	})
+}
+
+// procCLIRunner runs the binary with args and wants an exit code.
+type procCLIRunner func(wantCode int, args ...string) string
+
+// cliStatusMembers: status and members, as tables and as JSON.
+func cliStatusMembers(t *testing.T, c *procCluster, at int, cli procCLIRunner, addr string) {
+	out := cli(0, "status", "-http-addr", addr)
+	leader := c.Name(c.Leader(context.Background()))
+	for _, w := range []string{"node", c.Name(at), "leader", leader, "raft state", "Follower", "voters"} {
+		if !strings.Contains(out, w) {
+			t.Errorf("status table lacks %q:\n%s", w, out)
+		}
+	}
+	var st struct {
+		Node, Leader string
+		Voters       []string
+		Raft         struct{ State string }
+	}
+	must(t, json.Unmarshal([]byte(cli(0, "status", "-json", "-http-addr", addr)), &st))
+	if st.Node != c.Name(at) || st.Leader != leader || len(st.Voters) != 3 || st.Raft.State != "Follower" {
+		t.Errorf("status -json %+v", st)
+	}
+	out = cli(0, "members", "-http-addr", addr)
+	if !strings.HasPrefix(out, "NODE") || strings.Count(out, "alive") != 3 {
+		t.Errorf("members table, want a header and 3 alive rows:\n%s", out)
+	}
+	var members []struct{ Node, State string }
+	must(t, json.Unmarshal([]byte(cli(0, "members", "-json", "-http-addr", addr)), &members))
+	var names []string
+	for _, m := range members {
+		if m.State == "alive" {
+			names = append(names, m.Node)
+		}
+	}
+	slices.Sort(names)
+	if want := []string{c.Name(0), c.Name(1), c.Name(2)}; !slices.Equal(names, want) {
+		t.Errorf("members -json alive %v, want %v", names, want)
+	}
+}
+
+// cliNamesWhereisSend: names -prefix, whereis [-consistent] and send by
+// name, with the message checked at the owner.
+func cliNamesWhereisSend(t *testing.T, c *procCluster, at int, cli procCLIRunner, addr string) {
+	ctx := context.Background()
+	owner := (at + 1) % c.Size()
+	pid := spawnOn(t, c, owner)
+	fences := map[string]float64{}
+	for _, n := range []string{"cli.b", "cli.a", "clj.x"} {
+		_, f, err := procRegisterPID(ctx, c.API(owner), n, pid)
+		must(t, err)
+		fences[n] = f
+	}
+	must(t, procWaitName(ctx, []*procAPI{c.API(at)}, "cli.b", pid, fences["cli.b"], procContractWait))
+	must(t, procWaitName(ctx, []*procAPI{c.API(at)}, "clj.x", pid, fences["clj.x"], procContractWait))
+	out := cli(0, "names", "-prefix", "cli.", "-http-addr", addr)
+	if !strings.HasPrefix(out, "NAME") || strings.Contains(out, "clj.x") ||
+		!strings.Contains(out, "cli.a") || strings.Index(out, "cli.a") > strings.Index(out, "cli.b") {
+		t.Errorf("names -prefix cli. table, want cli.a then cli.b only:\n%s", out)
+	}
+	var list []struct{ Name, PID string }
+	must(t, json.Unmarshal([]byte(cli(0, "names", "-prefix", "cli.", "-json", "-http-addr", addr)), &list))
+	if len(list) != 2 || list[0].Name != "cli.a" || list[1].Name != "cli.b" || list[0].PID != pid {
+		t.Errorf("names -json %+v", list)
+	}
+	if out := cli(0, "whereis", "cli.a", "-http-addr", addr); !strings.Contains(out, pid) {
+		t.Errorf("whereis cli.a printed %q, want pid %s", out, pid)
+	}
+	var w struct {
+		PID   string
+		Fence float64
+	}
+	must(t, json.Unmarshal([]byte(cli(0, "whereis", "cli.a", "-consistent", "-json", "-http-addr", addr)), &w))
+	if w.PID != pid || w.Fence != fences["cli.a"] {
+		t.Errorf("whereis -consistent -json %+v, want pid %s fence %v", w, pid, fences["cli.a"])
+	}
+	cli(1, "whereis", "cli.nothing", "-http-addr", addr)
+	if out := cli(0, "send", "cli.b", `{"op":"ping"}`, "-http-addr", addr); !strings.Contains(out, "sent to "+pid) {
+		t.Errorf("send printed %q, want sent to %s", out, pid)
+	}
+	cli(2, "send", "cli.b", `{not json`, "-http-addr", addr)
+	got, err := procMessages(ctx, c.API(owner), pid, 3*time.Second, 0)
+	must(t, err)
+	if len(got) != 1 || !procJSONEqual(got[0], []byte(`{"op":"ping"}`)) {
+		t.Errorf("owner received %s, want the sent message", got)
+	}
 }
