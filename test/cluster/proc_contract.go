@@ -14,7 +14,9 @@ import (
 	"os"
 	"os/exec"
 	"reflect"
+	"slices"
 	"strings"
+	"testing"
 	"time"
 )
 
@@ -266,4 +268,227 @@ func procDeadAddr() (string, error) {
 	}
 	addr := l.Addr().String()
 	return addr, l.Close()
+}
+
+// procMust fails the test on err.
+func procMust(t *testing.T, err error) {
+	t.Helper()
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+// procSpawnOn spawns a process with a long TTL on node i.
+func procSpawnOn(t *testing.T, c *procCluster, i int) string {
+	t.Helper()
+	pid, err := c.API(i).spawn(context.Background(), 10*time.Minute)
+	procMust(t, err)
+	return pid
+}
+
+// procRegisterPID registers name for an existing pid on api and returns
+// the answer and the fence.
+func procRegisterPID(ctx context.Context, api *procAPI, name, pid string) (procAnswer, float64, error) {
+	a, err := api.register(ctx, name, pid)
+	if err != nil {
+		return a, 0, err
+	}
+	if a.Status != http.StatusCreated {
+		return a, 0, fmt.Errorf("%w: register %s: status %d %v", ErrProcAPI, name, a.Status, a.Body)
+	}
+	fence, _ := a.Body["fence"].(float64)
+	return a, fence, nil
+}
+
+// procWantEvent reads the next event of w and checks its type, name,
+// reason and that its id is "<index>.<n>".
+func procWantEvent(t *testing.T, w *procWatch, typ, name, reason string) procEvent {
+	t.Helper()
+	ev, err := w.next(procContractWait)
+	procMust(t, err)
+	idx, _ := ev.Data["index"].(float64)
+	if ev.Event != typ || ev.Data["type"] != typ || ev.Data["name"] != name || ev.Data["reason"] != reason ||
+		!strings.HasPrefix(ev.ID, fmt.Sprintf("%d.", int64(idx))) || idx < 1 {
+		t.Fatalf("event %+v, want %s %s reason %s with id <index>.<n>", ev, typ, name, reason)
+	}
+	return ev
+}
+
+// procCLIRunner runs the binary with args and wants an exit code; it
+// returns the output.
+type procCLIRunner func(wantCode int, args ...string) string
+
+// procCLIStatusMembers checks status and members, as tables and as JSON,
+// against node at (a follower) of c.
+func procCLIStatusMembers(t *testing.T, c *procCluster, at int, cli procCLIRunner, addr string) {
+	out := cli(0, "status", "-http-addr", addr)
+	leader := c.Name(c.Leader(context.Background()))
+	for _, w := range []string{"node", c.Name(at), "leader", leader, "raft state", "Follower", "voters"} {
+		if !strings.Contains(out, w) {
+			t.Errorf("status table lacks %q:\n%s", w, out)
+		}
+	}
+	var st struct {
+		Node, Leader string
+		Voters       []string
+		Raft         struct{ State string }
+	}
+	procMust(t, json.Unmarshal([]byte(cli(0, "status", "-json", "-http-addr", addr)), &st))
+	if st.Node != c.Name(at) || st.Leader != leader || len(st.Voters) != 3 || st.Raft.State != "Follower" {
+		t.Errorf("status -json %+v", st)
+	}
+	out = cli(0, "members", "-http-addr", addr)
+	if !strings.HasPrefix(out, "NODE") || strings.Count(out, "alive") != 3 {
+		t.Errorf("members table, want a header and 3 alive rows:\n%s", out)
+	}
+	var members []struct{ Node, State string }
+	procMust(t, json.Unmarshal([]byte(cli(0, "members", "-json", "-http-addr", addr)), &members))
+	var names []string
+	for _, m := range members {
+		if m.State == "alive" {
+			names = append(names, m.Node)
+		}
+	}
+	slices.Sort(names)
+	if want := []string{c.Name(0), c.Name(1), c.Name(2)}; !slices.Equal(names, want) {
+		t.Errorf("members -json alive %v, want %v", names, want)
+	}
+}
+
+// procCLINamesWhereisSend checks names -prefix, whereis [-consistent] and
+// send by name against node at, the message checked at the owner.
+func procCLINamesWhereisSend(t *testing.T, c *procCluster, at int, cli procCLIRunner, addr string) {
+	ctx := context.Background()
+	owner := (at + 1) % c.Size()
+	pid := procSpawnOn(t, c, owner)
+	fences := map[string]float64{}
+	for _, n := range []string{"cli.b", "cli.a", "clj.x"} {
+		_, f, err := procRegisterPID(ctx, c.API(owner), n, pid)
+		procMust(t, err)
+		fences[n] = f
+	}
+	procMust(t, procWaitName(ctx, []*procAPI{c.API(at)}, "cli.b", pid, fences["cli.b"], procContractWait))
+	procMust(t, procWaitName(ctx, []*procAPI{c.API(at)}, "clj.x", pid, fences["clj.x"], procContractWait))
+	out := cli(0, "names", "-prefix", "cli.", "-http-addr", addr)
+	if !strings.HasPrefix(out, "NAME") || strings.Contains(out, "clj.x") ||
+		!strings.Contains(out, "cli.a") || strings.Index(out, "cli.a") > strings.Index(out, "cli.b") {
+		t.Errorf("names -prefix cli. table, want cli.a then cli.b only:\n%s", out)
+	}
+	var list []struct{ Name, PID string }
+	procMust(t, json.Unmarshal([]byte(cli(0, "names", "-prefix", "cli.", "-json", "-http-addr", addr)), &list))
+	if len(list) != 2 || list[0].Name != "cli.a" || list[1].Name != "cli.b" || list[0].PID != pid {
+		t.Errorf("names -json %+v", list)
+	}
+	if out := cli(0, "whereis", "cli.a", "-http-addr", addr); !strings.Contains(out, pid) {
+		t.Errorf("whereis cli.a printed %q, want pid %s", out, pid)
+	}
+	var w struct {
+		PID   string
+		Fence float64
+	}
+	procMust(t, json.Unmarshal([]byte(cli(0, "whereis", "cli.a", "-consistent", "-json", "-http-addr", addr)), &w))
+	if w.PID != pid || w.Fence != fences["cli.a"] {
+		t.Errorf("whereis -consistent -json %+v, want pid %s fence %v", w, pid, fences["cli.a"])
+	}
+	cli(1, "whereis", "cli.nothing", "-http-addr", addr)
+	if out := cli(0, "send", "cli.b", `{"op":"ping"}`, "-http-addr", addr); !strings.Contains(out, "sent to "+pid) {
+		t.Errorf("send printed %q, want sent to %s", out, pid)
+	}
+	cli(2, "send", "cli.b", `{not json`, "-http-addr", addr)
+	got, err := procMessages(ctx, c.API(owner), pid, 3*time.Second, 0)
+	procMust(t, err)
+	if len(got) != 1 || !procJSONEqual(got[0], []byte(`{"op":"ping"}`)) {
+		t.Errorf("owner received %s, want the sent message", got)
+	}
+}
+
+// procMetricsWant are texts a healthy cluster member's /metrics holds,
+// each at the start of a line: one of each reported family and the purge
+// latency histogram (a 3-agent cluster).
+var procMetricsWant = []string{
+	"raft_", "memberlist_", "roster_node_healthy 1", `roster_members{state="alive"} 3`,
+	"# TYPE roster_purge_latency_seconds histogram", `roster_purge_latency_seconds_bucket{le="0.25"}`,
+	`roster_purge_latency_seconds_bucket{le="+Inf"}`, "roster_purge_latency_seconds_count",
+}
+
+// procCheckMetrics checks that api serves GET /metrics as Prometheus text
+// holding procMetricsWant.
+func procCheckMetrics(ctx context.Context, api *procAPI) error {
+	a, err := api.raw(ctx, "GET", "/metrics", nil, nil)
+	if err != nil {
+		return err
+	}
+	if a.Status != http.StatusOK || !strings.HasPrefix(a.Header.Get("Content-Type"), "text/plain") {
+		return fmt.Errorf("%w: /metrics: status %d, Content-Type %q", ErrProcAPI, a.Status, a.Header.Get("Content-Type"))
+	}
+	text := "\n" + string(a.Body)
+	for _, w := range procMetricsWant {
+		if !strings.Contains(text, "\n"+w) {
+			return fmt.Errorf("%w: /metrics has no line starting %q", ErrProcAPI, w)
+		}
+	}
+	return nil
+}
+
+// procBadRequest is a request the API must refuse with status and code.
+type procBadRequest struct {
+	method, path string
+	body         []byte
+	status       int
+	code         string
+}
+
+// procBadRequests are the bad-input rows of the API table: malformed JSON
+// and unknown fields, a body over 1 MiB, bad pids, names over 255 bytes,
+// bad durations and parameters, an unknown path. pid is a live process.
+func procBadRequests(pid string) []procBadRequest {
+	huge := append(append([]byte(`{"pid":"`), strings.Repeat("x", 1<<20)...), `"}`...)
+	long := strings.Repeat("n", 256)
+	return []procBadRequest{
+		{"POST", "/v1/processes", []byte(`{"ttl":`), http.StatusBadRequest, "bad_json"},
+		{"POST", "/v1/processes", []byte(`{"ttl":"1s","color":"red"}`), http.StatusBadRequest, "bad_json"},
+		{"PUT", "/v1/names/big", huge, http.StatusRequestEntityTooLarge, "too_large"},
+		{"POST", "/v1/names/big/messages", huge, http.StatusRequestEntityTooLarge, "too_large"},
+		{"POST", "/v1/processes/not-a-pid/messages", []byte(`1`), http.StatusBadRequest, "bad_pid"},
+		{"PUT", "/v1/names/ok", []byte(`{"pid":"nope"}`), http.StatusBadRequest, "bad_pid"},
+		{"GET", "/v1/names/" + long, nil, http.StatusBadRequest, "invalid_name"},
+		{"PUT", "/v1/local/names/" + long, []byte(fmt.Sprintf(`{"pid":%q}`, pid)), http.StatusBadRequest, "invalid_name"},
+		{"POST", "/v1/processes", []byte(`{"ttl":"soon"}`), http.StatusBadRequest, "bad_duration"},
+		{"POST", "/v1/processes", []byte(`{"ttl":"1ms"}`), http.StatusBadRequest, "bad_duration"},
+		{"GET", "/v1/processes/" + url.PathEscape(pid) + "/messages?wait=forever", nil, http.StatusBadRequest, "bad_duration"},
+		{"GET", "/v1/processes/" + url.PathEscape(pid) + "/messages?max=0", nil, http.StatusBadRequest, "bad_param"},
+		{"GET", "/v1/names/x?consistent=maybe", nil, http.StatusBadRequest, "bad_param"},
+		{"GET", "/v1/watch?index=x.y", nil, http.StatusBadRequest, "bad_param"},
+		{"GET", "/v1/nothing-here", nil, http.StatusNotFound, "not_found"},
+		{"POST", "/v1/processes/" + url.PathEscape(pid) + "/messages", []byte(`{"unterminated`), http.StatusBadRequest, "bad_json"},
+	}
+}
+
+// procAllowed maps "METHOD path" requests the API does not route to the
+// Allow header its 405 must carry.
+var procAllowed = map[string]string{
+	"DELETE /v1/health":            "GET, HEAD",
+	"POST /v1/names/x":             "DELETE, GET, HEAD, PUT",
+	"GET /v1/processes":            "POST",
+	"PATCH /v1/local/groups/g":     "DELETE, GET, HEAD, PUT",
+	"PUT /v1/processes/p/messages": "GET, HEAD, POST",
+}
+
+// procAppliedAll returns nil once every node's /v1/status reports an FSM
+// applied index of at least index (> 0).
+func procAppliedAll(c *procCluster, index float64) error {
+	if index < 1 {
+		return fmt.Errorf("%w: raft index %v, want >= 1", ErrProcAPI, index)
+	}
+	for i := range c.Size() {
+		st, err := c.API(i).status(context.Background())
+		if err != nil {
+			return err
+		}
+		raft, _ := st["raft"].(map[string]any)
+		if applied, _ := raft["applied_index"].(float64); applied < index {
+			return fmt.Errorf("%s: applied_index %v < %v", c.Name(i), raft["applied_index"], index)
+		}
+	}
+	return nil
 }
