@@ -15,6 +15,7 @@ import (
 	"os/exec"
 	"reflect"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -491,4 +492,22 @@ func procAppliedAll(c *procCluster, index float64) error {
 		}
 	}
 	return nil
+}
+
+// procWatchStreams is how many watch streams procContractWatchGone opens
+// and drops.
+const procWatchStreams = 20
+
+// procGoroutines reads go_goroutines from api's /metrics.
+func procGoroutines(ctx context.Context, api *procAPI) (float64, error) {
+	a, err := api.raw(ctx, "GET", "/metrics", nil, nil)
+	if err != nil {
+		return 0, err
+	}
+	for _, line := range strings.Split(string(a.Body), "\n") {
+		if v, ok := strings.CutPrefix(line, "go_goroutines "); ok {
+			return strconv.ParseFloat(v, 64)
+		}
+	}
+	return 0, fmt.Errorf("%w: /metrics: status %d, no go_goroutines", ErrProcAPI, a.Status)
 }

@@ -35,6 +35,8 @@ func TestProcHTTPContract(t *testing.T) {
 	t.Run("local_names", func(t *testing.T) { procContractLocalNames(t, c) })
 	t.Run("local_groups", func(t *testing.T) { procContractLocalGroups(t, c) })
 	t.Run("watch", func(t *testing.T) { procContractWatch(t, c) })
+	t.Run("watch_process_exit", func(t *testing.T) { procContractWatchExit(t, c) })
+	t.Run("watch_client_gone", func(t *testing.T) { procContractWatchGone(t, c) })
 	t.Run("metrics", func(t *testing.T) { procContractMetrics(t, c) })
 	t.Run("bad_input", func(t *testing.T) { procContractBadInput(t, c) })
 	t.Run("kill_owner", func(t *testing.T) { procContractKillOwner(t, c) })
@@ -415,6 +417,57 @@ func procContractWatch(t *testing.T, c *procCluster) {
 		procMust(t, rw.close(5*time.Second))
 	}
 	procMust(t, w.close(5*time.Second))
+}
+
+// procContractWatchExit: a named process's exit shows as an unregistered
+// event with reason process_exit on another node's stream.
+func procContractWatchExit(t *testing.T, c *procCluster) {
+	ctx := context.Background()
+	w, err := procStartWatch(ctx, c.API(2), "prefix=wx.", nil)
+	procMust(t, err)
+	pid := procSpawnOn(t, c, 1)
+	_, _, err = procRegisterPID(ctx, c.API(1), "wx.exit", pid)
+	procMust(t, err)
+	_, err = c.API(1).expect(ctx, "DELETE", "/v1/processes/"+url.PathEscape(pid), "", http.StatusNoContent)
+	procMust(t, err)
+	procWantEvent(t, w, "registered", "wx.exit", "register")
+	if ev := procWantEvent(t, w, "unregistered", "wx.exit", "process_exit"); ev.Data["pid"] != pid {
+		t.Errorf("process_exit event %v, want pid %s", ev.Data, pid)
+	}
+	procMust(t, w.close(5*time.Second))
+}
+
+// procContractWatchGone: a watch stream ends on the agent when its client
+// goes: the agent's go_goroutines falls by at least one per stream once
+// procWatchStreams open streams are dropped.
+func procContractWatchGone(t *testing.T, c *procCluster) {
+	ctx := context.Background()
+	api := c.API(2)
+	before, err := procGoroutines(ctx, api)
+	procMust(t, err)
+	var ws []*procWatch
+	for range procWatchStreams {
+		w, err := procStartWatch(ctx, api, "prefix=gone.", nil)
+		procMust(t, err)
+		ws = append(ws, w)
+	}
+	open, err := procGoroutines(ctx, api)
+	procMust(t, err)
+	for _, w := range ws {
+		procMust(t, w.close(5*time.Second))
+	}
+	var after float64
+	err = WaitFor(procContractWait, func() error {
+		if after, err = procGoroutines(ctx, api); err != nil {
+			return err
+		}
+		if after > open-procWatchStreams {
+			return fmt.Errorf("go_goroutines %v with %d streams open, %v after their clients went", open, procWatchStreams, after)
+		}
+		return nil
+	})
+	procMust(t, err)
+	t.Logf("go_goroutines: %v before, %v with %d watch streams, %v after their clients went", before, open, procWatchStreams, after)
 }
 
 // procContractMetrics: every node serves Prometheus text with the raft,
