@@ -279,6 +279,18 @@ func procMust(t *testing.T, err error) {
 	}
 }
 
+// procExpectError sends one request to api and wants an error answer
+// with status and code (procWantError); it returns the answer.
+func procExpectError(t *testing.T, api *procAPI, method, path, body string, status int, code string) procAnswer {
+	t.Helper()
+	a, err := api.do(context.Background(), method, path, body, 0)
+	procMust(t, err)
+	if err := procWantError(a, status, code); err != nil {
+		t.Fatalf("%s %s: %v", method, path, err)
+	}
+	return a
+}
+
 // procSpawnOn spawns a process with a long TTL on node i.
 func procSpawnOn(t *testing.T, c *procCluster, i int) string {
 	t.Helper()

@@ -107,9 +107,7 @@ func procContractProcesses(t *testing.T, c *procCluster) {
 	if a.str("ttl") != "1m0s" {
 		t.Errorf("renew answered %v, want ttl 1m0s", a.Body)
 	}
-	a, err = c.API(1).do(ctx, "PUT", pp+"/renew", `{"ttl":"1m"}`, 0)
-	procMust(t, err)
-	procMust(t, procWantError(a, http.StatusMisdirectedRequest, "remote_pid"))
+	a = procExpectError(t, c.API(1), "PUT", pp+"/renew", `{"ttl":"1m"}`, http.StatusMisdirectedRequest, "remote_pid")
 	if a.str("node") != c.Name(0) {
 		t.Errorf("421 names node %q, want %s", a.str("node"), c.Name(0))
 	}
@@ -130,12 +128,8 @@ func procContractProcesses(t *testing.T, c *procCluster) {
 		}
 		return procWantError(a, http.StatusNotFound, "not_found")
 	}))
-	a, err = api.do(ctx, "DELETE", pp, "", 0)
-	procMust(t, err)
-	procMust(t, procWantError(a, http.StatusNotFound, "noproc"))
-	a, err = api.do(ctx, "PUT", pp+"/renew", `{}`, 0)
-	procMust(t, err)
-	procMust(t, procWantError(a, http.StatusNotFound, "noproc"))
+	procExpectError(t, api, "DELETE", pp, "", http.StatusNotFound, "noproc")
+	procExpectError(t, api, "PUT", pp+"/renew", `{}`, http.StatusNotFound, "noproc")
 }
 
 // procContractTTLExpiry: a process neither renewed nor polled exits after its
@@ -150,9 +144,7 @@ func procContractTTLExpiry(t *testing.T, c *procCluster) {
 	procMust(t, err)
 	d, err := procWaitGone(ctx, c.apis([]int{0, 1, 2}), "ttl.short", spawned, procContractWait)
 	procMust(t, err)
-	a, err := api.do(ctx, "POST", "/v1/processes/"+url.PathEscape(pid)+"/messages", `"late"`, 0)
-	procMust(t, err)
-	procMust(t, procWantError(a, http.StatusNotFound, "noproc"))
+	procExpectError(t, api, "POST", "/v1/processes/"+url.PathEscape(pid)+"/messages", `"late"`, http.StatusNotFound, "noproc")
 	if d < 500*time.Millisecond {
 		t.Errorf("name gone %v after spawn, before the 500ms TTL ran out", d)
 	}
@@ -187,9 +179,7 @@ func procContractMessages(t *testing.T, c *procCluster) {
 	if len(first) != 2 || string(first[0]) != "0" || string(first[1]) != "1" || len(rest) != 1 || string(rest[0]) != "2" {
 		t.Errorf("max=2 polls gave %s then %s, want [0 1] then [2]", first, rest)
 	}
-	a, err = c.API(1).do(ctx, "GET", path+"?wait=1s", "", 0)
-	procMust(t, err)
-	procMust(t, procWantError(a, http.StatusMisdirectedRequest, "remote_pid"))
+	a = procExpectError(t, c.API(1), "GET", path+"?wait=1s", "", http.StatusMisdirectedRequest, "remote_pid")
 	if a.str("node") != c.Name(2) {
 		t.Errorf("421 names node %q, want %s", a.str("node"), c.Name(2))
 	}
@@ -227,16 +217,10 @@ func procContractGlobalNames(t *testing.T, c *procCluster) {
 			t.Errorf("%s consistent lookup %v", c.Name(i), a.Body)
 		}
 	}
-	a, err = c.API(2).do(ctx, "GET", "/v1/names/svc.nothing?consistent=1", "", 0)
-	procMust(t, err)
-	procMust(t, procWantError(a, http.StatusNotFound, "not_found"))
+	procExpectError(t, c.API(2), "GET", "/v1/names/svc.nothing?consistent=1", "", http.StatusNotFound, "not_found")
 
-	a, err = c.API(0).do(ctx, "DELETE", "/v1/names/svc.db?pid="+url.QueryEscape(other), "", 0)
-	procMust(t, err)
-	procMust(t, procWantError(a, http.StatusConflict, "not_owner"))
-	a, err = c.API(0).do(ctx, "DELETE", "/v1/names/svc.nothing?pid="+url.QueryEscape(pid), "", 0)
-	procMust(t, err)
-	procMust(t, procWantError(a, http.StatusNotFound, "not_found"))
+	procExpectError(t, c.API(0), "DELETE", "/v1/names/svc.db?pid="+url.QueryEscape(other), "", http.StatusConflict, "not_owner")
+	procExpectError(t, c.API(0), "DELETE", "/v1/names/svc.nothing?pid="+url.QueryEscape(pid), "", http.StatusNotFound, "not_found")
 	_, err = c.API(0).expect(ctx, "DELETE", "/v1/names/svc.db?pid="+url.QueryEscape(pid), "", http.StatusNoContent)
 	procMust(t, err)
 	_, err = procWaitGone(ctx, c.apis([]int{0, 1, 2}), "svc.db", time.Now(), procContractWait)
@@ -285,9 +269,7 @@ func procContractGlobalListSend(t *testing.T, c *procCluster) {
 	if len(got) != 1 || !procJSONEqual(got[0], []byte(`{"hello":"by name"}`)) {
 		t.Errorf("owner received %s, want the message sent by name", got)
 	}
-	a, err = c.API(2).do(ctx, "POST", "/v1/names/ls.nothing/messages", `1`, 0)
-	procMust(t, err)
-	procMust(t, procWantError(a, http.StatusNotFound, "not_found"))
+	procExpectError(t, c.API(2), "POST", "/v1/names/ls.nothing/messages", `1`, http.StatusNotFound, "not_found")
 }
 
 // procContractLocalNames: a node's unique registry over HTTP.
@@ -302,26 +284,16 @@ func procContractLocalNames(t *testing.T, c *procCluster) {
 	if a.str("key") != "worker" || a.str("pid") != p1 {
 		t.Errorf("local lookup %v, want worker -> %s", a.Body, p1)
 	}
-	a, err = api.do(ctx, "PUT", "/v1/local/names/worker", fmt.Sprintf(`{"pid":%q}`, p2), 0)
-	procMust(t, err)
-	procMust(t, procWantError(a, http.StatusConflict, "name_taken"))
+	a = procExpectError(t, api, "PUT", "/v1/local/names/worker", fmt.Sprintf(`{"pid":%q}`, p2), http.StatusConflict, "name_taken")
 	if owner, _ := a.Body["owner"].(map[string]any); owner["pid"] != p1 {
 		t.Errorf("409 owner %v, want %s", a.Body["owner"], p1)
 	}
-	a, err = c.API(0).do(ctx, "GET", "/v1/local/names/worker", "", 0)
-	procMust(t, err)
-	procMust(t, procWantError(a, http.StatusNotFound, "not_found")) // node-scoped
-	a, err = api.do(ctx, "DELETE", "/v1/local/names/worker?pid="+url.QueryEscape(p2), "", 0)
-	procMust(t, err)
-	procMust(t, procWantError(a, http.StatusConflict, "not_owner"))
+	procExpectError(t, c.API(0), "GET", "/v1/local/names/worker", "", http.StatusNotFound, "not_found") // node-scoped
+	procExpectError(t, api, "DELETE", "/v1/local/names/worker?pid="+url.QueryEscape(p2), "", http.StatusConflict, "not_owner")
 	_, err = api.expect(ctx, "DELETE", "/v1/local/names/worker?pid="+url.QueryEscape(p1), "", http.StatusNoContent)
 	procMust(t, err)
-	a, err = api.do(ctx, "GET", "/v1/local/names/worker", "", 0)
-	procMust(t, err)
-	procMust(t, procWantError(a, http.StatusNotFound, "not_found"))
-	a, err = api.do(ctx, "DELETE", "/v1/local/names/worker?pid="+url.QueryEscape(p1), "", 0)
-	procMust(t, err)
-	procMust(t, procWantError(a, http.StatusNotFound, "not_found"))
+	procExpectError(t, api, "GET", "/v1/local/names/worker", "", http.StatusNotFound, "not_found")
+	procExpectError(t, api, "DELETE", "/v1/local/names/worker?pid="+url.QueryEscape(p1), "", http.StatusNotFound, "not_found")
 }
 
 // procContractLocalGroups: two members join, a broadcast reaches both, one
@@ -365,9 +337,7 @@ func procContractLocalGroups(t *testing.T, c *procCluster) {
 	if got := members(); !slices.Equal(got, []string{p2}) {
 		t.Errorf("after leave members %v, want [%s]", got, p2)
 	}
-	a, err = api.do(ctx, "DELETE", "/v1/local/groups/pool?pid="+url.QueryEscape(p1), "", 0)
-	procMust(t, err)
-	procMust(t, procWantError(a, http.StatusNotFound, "not_found"))
+	procExpectError(t, api, "DELETE", "/v1/local/groups/pool?pid="+url.QueryEscape(p1), "", http.StatusNotFound, "not_found")
 }
 
 // procContractWatch: register and unregister produce events with reason and
