@@ -132,23 +132,39 @@ func procContractProcesses(t *testing.T, c *procCluster) {
 	procExpectError(t, api, "PUT", pp+"/renew", `{}`, http.StatusNotFound, "noproc")
 }
 
-// procContractTTLExpiry: a process neither renewed nor polled exits after its
-// TTL, and its global name goes from every replica.
+// procContractTTLExpiry: a process neither renewed nor polled exits after
+// its TTL, and its global name goes from every replica. The named one gets
+// its 500ms TTL by a renew after the registration committed, so a slow
+// commit cannot outlive it; a bare one is spawned with it.
 func procContractTTLExpiry(t *testing.T, c *procCluster) {
 	ctx := context.Background()
 	api := c.API(1)
-	spawned := time.Now() // before the process's TTL timer starts
-	pid, err := api.spawn(ctx, 500*time.Millisecond)
+	bare, err := api.spawn(ctx, 500*time.Millisecond)
 	procMust(t, err)
+	pid := procSpawnOn(t, c, 1)
 	_, _, err = procRegisterPID(ctx, api, "ttl.short", pid)
 	procMust(t, err)
-	d, err := procWaitGone(ctx, c.apis([]int{0, 1, 2}), "ttl.short", spawned, procContractWait)
+	renewed := time.Now() // before the new TTL starts
+	a, err := api.expect(ctx, "PUT", "/v1/processes/"+url.PathEscape(pid)+"/renew", `{"ttl":"500ms"}`, http.StatusOK)
 	procMust(t, err)
-	procExpectError(t, api, "POST", "/v1/processes/"+url.PathEscape(pid)+"/messages", `"late"`, http.StatusNotFound, "noproc")
-	if d < 500*time.Millisecond {
-		t.Errorf("name gone %v after spawn, before the 500ms TTL ran out", d)
+	if a.str("ttl") != "500ms" {
+		t.Errorf("renew answered %v, want ttl 500ms", a.Body)
 	}
-	t.Logf("ttl 500ms: process and name gone from every replica %v after spawn", d.Round(time.Millisecond))
+	d, err := procWaitGone(ctx, c.apis([]int{0, 1, 2}), "ttl.short", renewed, procContractWait)
+	procMust(t, err)
+	if d < 500*time.Millisecond {
+		t.Errorf("name gone %v after the renew, before the 500ms TTL ran out", d)
+	}
+	for _, p := range []string{pid, bare} {
+		procMust(t, WaitFor(procContractWait, func() error {
+			a, err := api.do(ctx, "POST", "/v1/processes/"+url.PathEscape(p)+"/messages", `"late"`, 0)
+			if err != nil {
+				return err
+			}
+			return procWantError(a, http.StatusNotFound, "noproc")
+		}))
+	}
+	t.Logf("ttl 500ms: process and name gone from every replica %v after the renew", d.Round(time.Millisecond))
 }
 
 // procContractMessages: send to a pid on another node, receive it on its own
