@@ -276,3 +276,12 @@ func (c *procCluster) Leader(ctx context.Context) int {
 	}
 	return -1
 }
+
+// apis returns the API clients of the nodes idx.
+func (c *procCluster) apis(idx []int) []*procAPI {
+	out := make([]*procAPI, len(idx))
+	for k, i := range idx {
+		out[k] = c.API(i)
+	}
+	return out
+}

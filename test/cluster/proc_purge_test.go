@@ -23,15 +23,6 @@ func (c *procCluster) others(i int) []int {
 	return out
 }
 
-// apis returns the API clients of the nodes idx.
-func (c *procCluster) apis(idx []int) []*procAPI {
-	out := make([]*procAPI, len(idx))
-	for k, i := range idx {
-		out[k] = c.API(i)
-	}
-	return out
-}
-
 // TestProcKillOwnerPurge: kill -9 of the node owning a global name makes
 // the name disappear from the survivors' replicas. Several runs, rotating
 // the owner (sometimes the leader); the figure is printed.
