@@ -236,8 +236,9 @@ func (w *procWatch) close(d time.Duration) error {
 	}
 }
 
-// procRunCLI runs the binary with args and returns its stdout and exit
-// code; err is set only when it could not run at all.
+// procRunCLI runs the binary with args (no CLUSTERNODE_* environment) and
+// returns its stdout, followed by its stderr when it exits non-zero, and
+// its exit code; err is set only when it could not run at all.
 func procRunCLI(ctx context.Context, bin string, args ...string) (string, int, error) {
 	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
