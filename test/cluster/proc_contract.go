@@ -25,6 +25,10 @@ import (
 // requests that keep headers and bodies, an SSE watch client, error-body
 // checks and a runner for the binary's client commands.
 
+// procContractWait bounds every wait for replication or delivery in the
+// contract tests (a few Raft round trips on loaded cores).
+const procContractWait = 10 * time.Second
+
 // procRawAnswer is an answer kept as sent: status, headers, body bytes.
 type procRawAnswer struct {
 	Status int

@@ -13,10 +13,6 @@ import (
 	"time"
 )
 
-// procContractWait bounds every wait for replication or delivery in the
-// contract tests (a few Raft round trips on loaded cores).
-const procContractWait = 10 * time.Second
-
 // TestProcHTTPContract exercises every row of the daemon's HTTP API table
 // (README.md, "HTTP API") on one real 3-agent cluster, across nodes where
 // the row is about the cluster, and ends with kill -9 of a name's owner.
