@@ -412,11 +412,26 @@ func procCLINamesWhereisSend(t *testing.T, c *procCluster, at int, cli procCLIRu
 	if out := cli(0, "send", "cli.b", `{"op":"ping"}`, "-http-addr", addr); !strings.Contains(out, "sent to "+pid) {
 		t.Errorf("send printed %q, want sent to %s", out, pid)
 	}
+	var sent struct {
+		PID   string
+		Fence float64
+	}
+	procMust(t, json.Unmarshal([]byte(cli(0, "send", "cli.b", `[2]`, "-json", "-http-addr", addr)), &sent))
+	if sent.PID != pid || sent.Fence != fences["cli.b"] {
+		t.Errorf("send -json %+v, want pid %s fence %v", sent, pid, fences["cli.b"])
+	}
 	cli(2, "send", "cli.b", `{not json`, "-http-addr", addr)
-	got, err := procMessages(ctx, c.API(owner), pid, 3*time.Second, 0)
-	procMust(t, err)
-	if len(got) != 1 || !procJSONEqual(got[0], []byte(`{"op":"ping"}`)) {
-		t.Errorf("owner received %s, want the sent message", got)
+	var got []json.RawMessage
+	procMust(t, WaitFor(procContractWait, func() error {
+		more, err := procMessages(ctx, c.API(owner), pid, time.Second, 0)
+		got = append(got, more...)
+		if err == nil && len(got) < 2 {
+			err = fmt.Errorf("owner received %s so far", got)
+		}
+		return err
+	}))
+	if len(got) != 2 || !procJSONEqual(got[0], []byte(`{"op":"ping"}`)) || !procJSONEqual(got[1], []byte(`[2]`)) {
+		t.Errorf("owner received %s, want the two sent messages", got)
 	}
 }
 

@@ -97,6 +97,9 @@ func procContractProcesses(t *testing.T, c *procCluster) {
 	if !strings.HasPrefix(pid, c.Name(0)+".") || a.str("ttl") != "45s" {
 		t.Errorf("spawn answered %v, want a pid of %s and ttl 45s", a.Body, c.Name(0))
 	}
+	if a, err := api.expect(ctx, "POST", "/v1/processes", "", http.StatusCreated); err != nil || a.str("ttl") != "30s" {
+		t.Errorf("spawn without a body: %v %v, want the default ttl 30s", a.Body, err)
+	}
 	pp := "/v1/processes/" + url.PathEscape(pid)
 	a, err = api.expect(ctx, "PUT", pp+"/renew", `{"ttl":"1m"}`, http.StatusOK)
 	procMust(t, err)
@@ -190,6 +193,10 @@ func procContractMessages(t *testing.T, c *procCluster) {
 	procMust(t, err)
 	if len(first) != 2 || string(first[0]) != "0" || string(first[1]) != "1" || len(rest) != 1 || string(rest[0]) != "2" {
 		t.Errorf("max=2 polls gave %s then %s, want [0 1] then [2]", first, rest)
+	}
+	polled := time.Now()
+	if none, err := procMessages(ctx, c.API(2), pid, 300*time.Millisecond, 0); err != nil || len(none) != 0 || time.Since(polled) < 300*time.Millisecond {
+		t.Errorf("wait=300ms on an empty mailbox: %s, %v after %v; want none after the wait", none, err, time.Since(polled))
 	}
 	a = procExpectError(t, c.API(1), "GET", path+"?wait=1s", "", http.StatusMisdirectedRequest, "remote_pid")
 	if a.str("node") != c.Name(2) {
@@ -398,6 +405,14 @@ func procContractWatch(t *testing.T, c *procCluster) {
 		}
 		procMust(t, rw.close(5*time.Second))
 	}
+	all, err := procStartWatch(ctx, c.API(2), "prefix=w.&index=0", nil)
+	procMust(t, err)
+	for _, want := range []procEvent{reg, unreg} {
+		if ev, err := all.next(procContractWait); err != nil || ev.ID != want.ID || ev.Event != want.Event {
+			t.Errorf("index=0 replayed %+v (%v), want %s %s", ev, err, want.ID, want.Event)
+		}
+	}
+	procMust(t, all.close(5*time.Second))
 	procMust(t, w.close(5*time.Second))
 }
 
@@ -421,8 +436,9 @@ func procContractWatchExit(t *testing.T, c *procCluster) {
 
 // procContractWatchGone: a watch stream ends on the agent when its client
 // goes: once procWatchStreams open streams are dropped, the agent's
-// go_goroutines falls by at least one per stream and back to within half
-// a goroutine per stream of where it was before they opened.
+// go_goroutines falls by at least one per stream and back to within one
+// goroutine per stream of where it was before they opened (each open
+// stream holds about four; the slack absorbs Raft and gossip noise).
 func procContractWatchGone(t *testing.T, c *procCluster) {
 	ctx := context.Background()
 	api := c.API(2)
@@ -444,7 +460,7 @@ func procContractWatchGone(t *testing.T, c *procCluster) {
 		if after, err = procGoroutines(ctx, api); err != nil {
 			return err
 		}
-		if after > open-procWatchStreams || after > before+procWatchStreams/2 {
+		if after > open-procWatchStreams || after > before+procWatchStreams {
 			return fmt.Errorf("go_goroutines %v before, %v with %d streams open, %v after their clients went", before, open, procWatchStreams, after)
 		}
 		return nil
