@@ -60,6 +60,11 @@ func newTransport(c *Config) (transport.Transport, error) {
 // newCluster opens the global table and starts gossip. The transport is
 // already bound (n.tr).
 func newCluster(n *Node, cc ClusterConfig) (*cluster, error) {
+	if !cc.InmemStore {
+		if err := claimDataDir(cc.DataDir, n.id); err != nil {
+			return nil, err
+		}
+	}
 	c := &cluster{cfg: cc, n: n, stopCh: make(chan struct{}), stats: newClusterStats()}
 	c.owned = newOwnedNames(c)
 	c.exits = newGlobalExits(c)

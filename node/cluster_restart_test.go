@@ -177,3 +177,23 @@ func TestClusterNodeRestartAtNewAddress(t *testing.T) {
 		t.Fatalf("register after moving: %v", err)
 	}
 }
+
+// Raft state is tied to the node id that created it: a data dir cannot be
+// reused under another id.
+func TestClusterDataDirBelongsToOneNode(t *testing.T) {
+	dir := t.TempDir()
+	nd := newClusterNode(t, "owner", dir, 1, nil)
+	if err := nd.Shutdown(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	cc := DefaultClusterConfig()
+	cc.DataDir = dir
+	cfg := DefaultConfig()
+	cfg.NodeID, cfg.Cluster = "impostor", cc
+	if _, err := New(cfg); !errors.Is(err, ErrDataDirOwner) {
+		t.Fatalf("New with another node's data dir: %v", err)
+	}
+	// The rightful owner still starts from it.
+	again := newClusterNode(t, "owner", dir, 1, nil)
+	waitHealthy(t, again)
+}

@@ -303,3 +303,29 @@ func TestLeaderRevivesPurgedIncarnationThatIsAlive(t *testing.T) {
 		t.Fatal("revived an incarnation nobody has seen alive")
 	}
 }
+
+// Servers beyond bootstrap-expect join the Raft configuration as
+// non-voters; a server whose address changed is re-added at the new one.
+func TestLeaderAddsExtraServersAsNonvoters(t *testing.T) {
+	lt := &fakeTable{leader: true, state: true, owners: map[transport.NodeID][]uint64{},
+		servers: []Server{{"a", "raft-a", true}, {"b", "raft-b", true}, {"c", "old-addr", true}}}
+	a := startNode(t, "a", 1, 3, lt, nil)
+	b := startNode(t, "b", 1, 3, &fakeTable{state: true}, nil)
+	c := startNode(t, "c", 1, 3, &fakeTable{state: true}, nil)
+	d := startNode(t, "d", 1, 3, &fakeTable{}, nil)
+	joinAll(t, a, b, c, d)
+	waitFor(t, 10*time.Second, func() error {
+		got := map[transport.NodeID]Server{}
+		servers, _ := lt.Servers()
+		for _, s := range servers {
+			got[s.ID] = s
+		}
+		if s := got["d"]; s.ID != "d" || s.Voter || s.Address != "raft-d" {
+			return fmt.Errorf("d not a non-voter at raft-d: %+v", servers)
+		}
+		if s := got["c"]; s.Address != "raft-c" || !s.Voter {
+			return fmt.Errorf("c not re-added at its new address: %+v", servers)
+		}
+		return nil
+	})
+}
