@@ -27,6 +27,7 @@ type cluster struct {
 	ctl   *membership.Controller
 	owned *ownedNames
 	exits *globalExits
+	links *linkWatch
 	stats *clusterStats
 
 	leaving  atomic.Bool // Leave has begun: our names go on purpose
@@ -67,6 +68,7 @@ func newCluster(n *Node, cc ClusterConfig) (*cluster, error) {
 	}
 	c := &cluster{cfg: cc, n: n, stopCh: make(chan struct{}), stats: newClusterStats()}
 	c.owned = newOwnedNames(c)
+	c.links = newLinkWatch()
 	c.exits = newGlobalExits(c)
 	gc := global.DefaultConfig()
 	if cc.Profile == membership.ProfileFast {

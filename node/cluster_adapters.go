@@ -89,6 +89,7 @@ func (a tableAdapter) Revive(ctx context.Context, node transport.NodeID, inc uin
 type clusterHooks struct{ c *cluster }
 
 func (h clusterHooks) PeerAlive(meta membership.Meta) {
+	h.c.links.up(meta.Node) // gossip hears it: an old transport break is no hint
 	if meta.Transport == "" {
 		return
 	}

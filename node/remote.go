@@ -113,6 +113,9 @@ func (n *Node) handleMessage(env *transport.Envelope) {
 // incarnation has lost every process of the old one: their monitors fire
 // Down and their links exit with NoConnection.
 func (n *Node) PeerUp(peer NodeID, incarnation uint64) {
+	if n.cl != nil {
+		n.cl.links.up(peer)
+	}
 	if incarnation == 0 {
 		return
 	}
@@ -125,6 +128,9 @@ func (n *Node) PeerUp(peer NodeID, incarnation uint64) {
 // It does not block (O(local processes + monitors)).
 func (n *Node) PeerDown(peer NodeID, incarnation uint64, cause error) {
 	n.logger.Debug("peer down", "peer", peer, "incarnation", incarnation, "cause", cause)
+	if n.cl != nil {
+		n.cl.links.down(peer)
+	}
 	n.peerGone(peer, matchIncarnation(incarnation), NoConnection)
 }
 

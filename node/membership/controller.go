@@ -181,13 +181,23 @@ func (c *Controller) onGone(meta Meta, dead bool, now time.Time) {
 		return // an old incarnation's death; the restart purge covers it
 	}
 	p.state, p.since = StateLeft, now
+	last := c.lastContact(meta.Node, p.lastAlive)
 	why, due := PurgeNodeLeft, now
 	if dead {
-		p.state, why, due = StateDead, PurgeNodeDown, now.Add(c.cfg.PurgeGrace)
+		// The grace counts from the first sign of trouble: gossip's verdict,
+		// or earlier, the transport losing its connection to the node (an
+		// early hint; gossip has confirmed by now).
+		start := now
+		if ch, ok := c.cfg.Hooks.(ContactHooks); ok {
+			if t, ok := ch.LastContact(meta.Node); ok && t.Before(now) && now.Sub(t) <= c.cfg.HintWindow {
+				start = t
+			}
+		}
+		p.state, why, due = StateDead, PurgeNodeDown, start.Add(c.cfg.PurgeGrace)
 	}
 	c.log.Info("node gone", "node", meta.Node, "incarnation", meta.Incarnation, "state", p.state)
 	c.cfg.Hooks.PeerGone(meta.Node, meta.Incarnation, dead)
-	c.pending[purgeKey{meta.Node, meta.Incarnation}] = pendingPurge{why: why, due: due, lastAlive: c.lastContact(meta.Node, p.lastAlive)}
+	c.pending[purgeKey{meta.Node, meta.Incarnation}] = pendingPurge{why: why, due: due, lastAlive: last}
 	if !dead && c.leader && meta.Role == RoleServer {
 		c.removeServer(meta.Node, "left")
 	}

@@ -107,6 +107,11 @@ type ControllerConfig struct {
 	// SettleTime is how long the set of servers seen must stay unchanged
 	// before bootstrap-expect bootstraps. Default 2s (fast 500ms).
 	SettleTime time.Duration
+	// HintWindow is how recent a transport break (ContactHooks) must be, at
+	// the time gossip declares the node dead, for the purge grace to count
+	// from it rather than from the verdict. Older breaks are stale news.
+	// Default 30s (fast: 5s): longer than failure detection takes.
+	HintWindow time.Duration
 	// Timeout bounds each Raft operation. Default 5s.
 	Timeout time.Duration
 
@@ -139,6 +144,7 @@ func (c *ControllerConfig) Validate(p Profile) error {
 	def(&c.DeadServerGrace, 10*time.Minute, time.Minute)
 	def(&c.SettleTime, 2*time.Second, 500*time.Millisecond)
 	def(&c.Timeout, 5*time.Second, 5*time.Second)
+	def(&c.HintWindow, 30*time.Second, 5*time.Second)
 	if c.Logger == nil {
 		c.Logger = hclog.NewNullLogger()
 	}

@@ -329,3 +329,92 @@ func TestLeaderAddsExtraServersAsNonvoters(t *testing.T) {
 		return nil
 	})
 }
+
+// hintTable adds ContactHooks to fakeTable: the transport's break time.
+type hintTable struct {
+	*fakeTable
+	mu      sync.Mutex
+	broke   map[transport.NodeID]time.Time
+	verdict map[transport.NodeID]time.Time
+	purged  map[transport.NodeID]time.Time
+}
+
+func (h *hintTable) LastContact(id transport.NodeID) (time.Time, bool) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	t, ok := h.broke[id]
+	return t, ok
+}
+
+func (h *hintTable) PeerGone(id transport.NodeID, inc uint64, dead bool) {
+	h.mu.Lock()
+	h.verdict[id] = time.Now()
+	h.mu.Unlock()
+	h.fakeTable.PeerGone(id, inc, dead)
+}
+
+func (h *hintTable) PurgeIncarnation(ctx context.Context, n transport.NodeID, inc uint64, why PurgeReason) (int, error) {
+	h.mu.Lock()
+	h.purged[n] = time.Now()
+	h.mu.Unlock()
+	return h.fakeTable.PurgeIncarnation(ctx, n, inc, why)
+}
+
+// A transport break before gossip's verdict starts the purge grace early,
+// but nothing is purged before gossip has declared the node dead.
+func TestTransportBreakStartsPurgeGraceEarly(t *testing.T) {
+	const grace = 3 * time.Second
+	lt := &hintTable{fakeTable: &fakeTable{leader: true, state: true, owners: map[transport.NodeID][]uint64{"b": {2}}},
+		broke: map[transport.NodeID]time.Time{}, verdict: map[transport.NodeID]time.Time{}, purged: map[transport.NodeID]time.Time{}}
+	cfg := DefaultConfig()
+	cfg.Profile, cfg.Logger = ProfileFast, testLogger(t)
+	cfg.Meta = Meta{Cluster: "c1", Node: "a", Incarnation: 1, Transport: "t", Raft: "raft-a", Role: RoleServer, Expect: 1, HasState: true}
+	m, err := New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { m.Shutdown() })
+	c, err := NewController(m, ControllerConfig{Self: "a", Expect: 1, Table: lt, Hooks: lt, Logger: cfg.Logger,
+		PurgeGrace: grace, ReconcileInterval: time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.Start()
+	t.Cleanup(c.Stop)
+	b := startNode(t, "b", 2, 1, &fakeTable{state: true}, nil)
+	if _, err := b.m.Join(context.Background(), []string{m.Addr()}); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 5*time.Second, func() error {
+		if m.NumAlive() != 2 {
+			return fmt.Errorf("%d alive", m.NumAlive())
+		}
+		return nil
+	})
+	broke := time.Now()
+	lt.mu.Lock()
+	lt.broke["b"] = broke
+	lt.mu.Unlock()
+	b.stop()
+	waitFor(t, 15*time.Second, func() error {
+		lt.mu.Lock()
+		defer lt.mu.Unlock()
+		if _, ok := lt.purged["b"]; !ok {
+			return fmt.Errorf("b not purged yet")
+		}
+		return nil
+	})
+	lt.mu.Lock()
+	verdict, purged := lt.verdict["b"], lt.purged["b"]
+	lt.mu.Unlock()
+	if purged.Before(verdict) {
+		t.Fatalf("purged %v before gossip's verdict", verdict.Sub(purged))
+	}
+	if purged.Sub(broke) < grace-tick {
+		t.Fatalf("purged %v after the break, grace is %v", purged.Sub(broke), grace)
+	}
+	if verdict.Sub(broke) > tick && purged.Sub(verdict) >= grace {
+		t.Fatalf("the grace counted from the verdict (%v after it), not from the break", purged.Sub(verdict))
+	}
+	t.Logf("break → verdict %v → purge %v", verdict.Sub(broke), purged.Sub(broke))
+}
