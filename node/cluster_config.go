@@ -60,8 +60,8 @@ type ClusterConfig struct {
 	Role membership.Role
 
 	// Profile picks gossip failure-detection and Raft timings: ProfileLAN
-	// (default; a crashed node's names go in ~8 s) or ProfileFast (one host
-	// or rack; ~2 s). See membership.Profile for the derivation.
+	// (default; a crashed node's names go in ~7 s) or ProfileFast (one host
+	// or rack; ~1.5 s). See membership.Profile for the derivation.
 	Profile membership.Profile
 
 	// PurgeGrace, ReconcileInterval and DeadServerGrace override the
