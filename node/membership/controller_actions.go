@@ -76,9 +76,14 @@ func (c *Controller) reviveIfPurged(node transport.NodeID, inc uint64) {
 // had ReconcileGrace to hear gossip — nodes nobody has seen at all.
 func (c *Controller) reconcile(now time.Time) {
 	self := c.m.Meta()
+	c.ensureServer(self) // a leader restarted at a new address
 	c.reviveIfPurged(self.Node, self.Incarnation)
 	for _, p := range c.peers {
 		if p.state == StateAlive {
+			// Retry what an event may have missed: a Raft configuration
+			// change that failed (one at a time), or an event handled
+			// just before this node became leader.
+			c.ensureServer(p.meta)
 			c.reviveIfPurged(p.meta.Node, p.meta.Incarnation)
 		}
 	}
@@ -132,7 +137,8 @@ func (c *Controller) staleOwner(node transport.NodeID, inc uint64, self Meta, no
 
 // ensureServer adds an alive server to the Raft configuration: as a voter
 // while there are fewer than Expect voters, else as a non-voter. A server
-// whose Raft address changed is re-added at the new address.
+// whose Raft address changed (restarted elsewhere) is updated in place and
+// keeps its suffrage; that includes the leader itself.
 func (c *Controller) ensureServer(meta Meta) {
 	if meta.Role != RoleServer || meta.Raft == "" {
 		return
@@ -142,18 +148,22 @@ func (c *Controller) ensureServer(meta Meta) {
 		c.log.Warn("cannot read raft configuration", "error", err)
 		return
 	}
-	voters := 0
+	voters, known, wasVoter := 0, false, false
 	for _, s := range servers {
 		if s.Voter {
 			voters++
 		}
-		if s.ID == meta.Node && s.Address == meta.Raft {
-			return
+		if s.ID == meta.Node {
+			if s.Address == meta.Raft {
+				return
+			}
+			known, wasVoter = true, s.Voter
 		}
 	}
+	voter := wasVoter || (!known && voters < max(c.cfg.Expect, 1))
 	ctx, cancel := c.ctx()
 	defer cancel()
-	if voters < max(c.cfg.Expect, 1) {
+	if voter {
 		err = c.cfg.Table.AddVoter(ctx, meta.Node, meta.Raft)
 	} else {
 		err = c.cfg.Table.AddNonvoter(ctx, meta.Node, meta.Raft)
@@ -162,7 +172,7 @@ func (c *Controller) ensureServer(meta Meta) {
 		c.log.Warn("cannot add server", "node", meta.Node, "error", err)
 		return
 	}
-	c.log.Info("added server to raft", "node", meta.Node, "addr", meta.Raft, "voter", voters < max(c.cfg.Expect, 1))
+	c.log.Info("raft configuration updated", "node", meta.Node, "addr", meta.Raft, "voter", voter, "moved", known)
 }
 
 func (c *Controller) removeServer(id transport.NodeID, why string) {
