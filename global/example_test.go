@@ -24,8 +24,16 @@ func startSingle() (*global.Table, error) {
 			return nil, err
 		}
 	}
-	for !t.IsLeader() { // a real node would use LeaderCh or OnLeadershipChange
-		time.Sleep(10 * time.Millisecond)
+	// A real node would use LeaderCh or OnLeadershipChange; an example polls.
+	deadline := time.After(10 * time.Second)
+	tick := time.NewTicker(10 * time.Millisecond)
+	defer tick.Stop()
+	for !t.IsLeader() {
+		select {
+		case <-deadline:
+			return nil, errors.Join(errors.New("no leader after 10s"), t.Shutdown())
+		case <-tick.C:
+		}
 	}
 	return t, nil
 }

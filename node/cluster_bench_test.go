@@ -2,6 +2,7 @@ package node
 
 import (
 	"context"
+	"fmt"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -42,9 +43,12 @@ func BenchmarkClusterSend(b *testing.B) {
 					b.Fatal(err)
 				}
 			}
-			for received.Load()-start < int64(b.N) {
-				time.Sleep(50 * time.Microsecond)
-			}
+			pollFor(b, 30*time.Second, func() error {
+				if got := received.Load() - start; got < int64(b.N) {
+					return fmt.Errorf("%d of %d messages received", got, b.N)
+				}
+				return nil
+			})
 			b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "msgs/s")
 		})
 	}

@@ -47,8 +47,9 @@ func Example_threeNodeCluster() {
 		}
 	}
 	for _, n := range nodes {
-		for !n.Healthy() {
-			time.Sleep(10 * time.Millisecond)
+		if err := until(ctx, n.Healthy); err != nil {
+			fmt.Println("no leader:", err)
+			return
 		}
 	}
 
@@ -72,11 +73,12 @@ func Example_threeNodeCluster() {
 	fmt.Println("registered with a fence:", reg.Fence > 0)
 
 	// alpha sends by name once its replica has the registration.
-	for {
-		if _, _, err := nodes[0].LookupGlobal(ctx, "greeter"); err == nil {
-			break
-		}
-		time.Sleep(10 * time.Millisecond)
+	if err := until(ctx, func() bool {
+		_, _, err := nodes[0].LookupGlobal(ctx, "greeter")
+		return err == nil
+	}); err != nil {
+		fmt.Println("registration not replicated:", err)
+		return
 	}
 	if err := nodes[0].Send(ctx, node.Global("greeter"), "hello from alpha"); err != nil {
 		fmt.Println(err)
@@ -86,4 +88,18 @@ func Example_threeNodeCluster() {
 	// Output:
 	// registered with a fence: true
 	// hello from alpha
+}
+
+// until polls cond every 10 ms until it holds or ctx ends.
+func until(ctx context.Context, cond func() bool) error {
+	tick := time.NewTicker(10 * time.Millisecond)
+	defer tick.Stop()
+	for !cond() {
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-tick.C:
+		}
+	}
+	return nil
 }

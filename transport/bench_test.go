@@ -70,9 +70,12 @@ func benchSend(b *testing.B, size int) {
 			b.Fatal(err)
 		}
 	}
-	for recv.n.Load() < int64(b.N) {
-		time.Sleep(100 * time.Microsecond) // waiting for delivery to finish, not synchronising state
-	}
+	waitFor(b, 30*time.Second, func() error {
+		if got := recv.n.Load(); got < int64(b.N) {
+			return fmt.Errorf("%d of %d delivered", got, b.N)
+		}
+		return nil
+	})
 	b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "msgs/s")
 	b.ReportMetric(float64(cpuTime()-cpu0)/float64(b.N), "cpu-ns/msg")
 }

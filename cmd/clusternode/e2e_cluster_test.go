@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"net"
 	"net/http"
@@ -124,13 +123,5 @@ func TestThreeAgents(t *testing.T) {
 // waitForLong is waitFor with a deadline fit for cluster formation.
 func waitForLong(t *testing.T, what string, cond func() error) {
 	t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
-	last := errors.New("never checked")
-	for time.Now().Before(deadline) {
-		if last = cond(); last == nil {
-			return
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-	t.Fatalf("timed out waiting for %s: %v", what, last)
+	waitWithin(t, 30*time.Second, what, cond)
 }

@@ -139,7 +139,14 @@ func (a *testAPI) spawn(ttl string) string {
 // waitFor polls cond until it holds or the deadline passes.
 func waitFor(t *testing.T, what string, cond func() error) {
 	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
+	waitWithin(t, 5*time.Second, what, cond)
+}
+
+// waitWithin polls cond until it holds or d passes, then fails with the
+// last error cond returned.
+func waitWithin(t *testing.T, d time.Duration, what string, cond func() error) {
+	t.Helper()
+	deadline := time.Now().Add(d)
 	var last error
 	for time.Now().Before(deadline) {
 		if last = cond(); last == nil {
