@@ -32,7 +32,8 @@ type cluster struct {
 
 	leaving  atomic.Bool // Leave has begun: our names go on purpose
 	stopOnce sync.Once
-	stopCh   chan struct{}
+	ctx      context.Context // ends when the cluster part stops
+	cancel   context.CancelFunc
 }
 
 // newTransport builds the TCP transport for a cluster node (before the
@@ -66,7 +67,7 @@ func newCluster(n *Node, cc ClusterConfig) (*cluster, error) {
 			return nil, err
 		}
 	}
-	c := &cluster{cfg: cc, n: n, stopCh: make(chan struct{}), stats: newClusterStats()}
+	c := &cluster{cfg: cc, n: n, stats: newClusterStats()}
 	c.owned = newOwnedNames(c)
 	c.links = newLinkWatch()
 	c.exits = newGlobalExits(c)
@@ -106,6 +107,7 @@ func newCluster(n *Node, cc ClusterConfig) (*cluster, error) {
 	c.ctl = ctl
 	n.SetGlobal(globalNames{t})
 	n.SetRequestHandler(rpcRouter{t})
+	c.ctx, c.cancel = context.WithCancel(context.Background())
 	return c, nil
 }
 
@@ -158,7 +160,7 @@ func (c *cluster) start(ctx context.Context) error {
 // stop shuts down gossip, the controller and the table (no leave).
 func (c *cluster) stop() {
 	c.stopOnce.Do(func() {
-		close(c.stopCh)
+		c.cancel()
 		c.ctl.Stop()
 		if err := c.ml.Shutdown(); err != nil {
 			c.n.logger.Warn("gossip shutdown", "error", err)
@@ -250,15 +252,8 @@ func (c *cluster) purgeGrace() time.Duration {
 	return c.cfg.Profile.PurgeGrace()
 }
 
-// retryCtx bounds background writes (exit unregisters, resyncs).
+// retryCtx bounds background writes (exit unregisters): 10 s, or until
+// the cluster part stops.
 func (c *cluster) retryCtx() (context.Context, context.CancelFunc) {
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	go func() {
-		select {
-		case <-c.stopCh:
-			cancel()
-		case <-ctx.Done():
-		}
-	}()
-	return ctx, cancel
+	return context.WithTimeout(c.ctx, 10*time.Second)
 }

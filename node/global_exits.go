@@ -65,7 +65,7 @@ func (e *globalExits) run() {
 	defer t.Stop()
 	for {
 		select {
-		case <-e.c.stopCh:
+		case <-e.c.ctx.Done():
 			return
 		case <-e.c.n.ctx.Done():
 			return

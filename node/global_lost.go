@@ -62,7 +62,7 @@ func (o *ownedNames) run() {
 			select {
 			case <-ctx.Done():
 				return
-			case <-o.c.stopCh:
+			case <-o.c.ctx.Done():
 				return
 			case <-time.After(time.Second):
 				continue
@@ -74,7 +74,7 @@ func (o *ownedNames) run() {
 		select {
 		case <-ctx.Done():
 			return
-		case <-o.c.stopCh:
+		case <-o.c.ctx.Done():
 			return
 		default:
 		}

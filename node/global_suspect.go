@@ -67,7 +67,7 @@ func (o *ownedNames) watchContact() {
 	var told []global.Registration // names marked suspect in this cut-off
 	for {
 		select {
-		case <-o.c.stopCh:
+		case <-o.c.ctx.Done():
 			return
 		case <-o.n.ctx.Done():
 			return

@@ -168,16 +168,20 @@ func (n *Node) failMonitors(node NodeID, match func(PID) bool, reason error) {
 }
 
 // addWatcher records a monitor of p; false if p has exited.
-func (p *Process) addWatcher(k monKey) bool {
+func (p *Process) addWatcher(k monKey) bool { return addIfAlive(p, &p.watchers, k) }
+
+// addIfAlive adds k to the set *m of p (made on first use) unless p has
+// exited, under p.mu.
+func addIfAlive[K comparable](p *Process, m *map[K]struct{}, k K) bool {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if p.exited {
 		return false
 	}
-	if p.watchers == nil {
-		p.watchers = make(map[monKey]struct{})
+	if *m == nil {
+		*m = make(map[K]struct{})
 	}
-	p.watchers[k] = struct{}{}
+	(*m)[k] = struct{}{}
 	return true
 }
 
@@ -189,18 +193,7 @@ func (p *Process) removeWatcher(k monKey) {
 }
 
 // addOwned records a monitor p holds; false if p has exited.
-func (p *Process) addOwned(ref Ref) bool {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if p.exited {
-		return false
-	}
-	if p.owned == nil {
-		p.owned = make(map[Ref]struct{})
-	}
-	p.owned[ref] = struct{}{}
-	return true
-}
+func (p *Process) addOwned(ref Ref) bool { return addIfAlive(p, &p.owned, ref) }
 
 // removeOwned forgets a monitor p held.
 func (p *Process) removeOwned(ref Ref) {

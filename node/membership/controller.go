@@ -181,17 +181,19 @@ func (c *Controller) onGone(meta Meta, dead bool, now time.Time) {
 		return // an old incarnation's death; the restart purge covers it
 	}
 	p.state, p.since = StateLeft, now
-	last := c.lastContact(meta.Node, p.lastAlive)
+	hint, hinted := c.transportBreak(meta.Node)
+	last := p.lastAlive
+	if hinted && hint.Before(last) {
+		last = hint
+	}
 	why, due := PurgeNodeLeft, now
 	if dead {
 		// The grace counts from the first sign of trouble: gossip's verdict,
-		// or earlier, the transport losing its connection to the node (an
-		// early hint; gossip has confirmed by now).
+		// or earlier, a recent loss of the transport connection (an early
+		// hint; gossip has confirmed by now).
 		start := now
-		if ch, ok := c.cfg.Hooks.(ContactHooks); ok {
-			if t, ok := ch.LastContact(meta.Node); ok && t.Before(now) && now.Sub(t) <= c.cfg.HintWindow {
-				start = t
-			}
+		if hinted && hint.Before(now) && now.Sub(hint) <= c.cfg.HintWindow {
+			start = hint
 		}
 		p.state, why, due = StateDead, PurgeNodeDown, start.Add(c.cfg.PurgeGrace)
 	}
@@ -203,13 +205,13 @@ func (c *Controller) onGone(meta Meta, dead bool, now time.Time) {
 	}
 }
 
-func (c *Controller) lastContact(id transport.NodeID, fallback time.Time) time.Time {
+// transportBreak asks the optional ContactHooks when the transport lost
+// its connection to id.
+func (c *Controller) transportBreak(id transport.NodeID) (time.Time, bool) {
 	if ch, ok := c.cfg.Hooks.(ContactHooks); ok {
-		if t, ok := ch.LastContact(id); ok && t.Before(fallback) {
-			return t
-		}
+		return ch.LastContact(id)
 	}
-	return fallback
+	return time.Time{}, false
 }
 
 func (c *Controller) reportMembers() {
