@@ -83,19 +83,10 @@ func waitHealthy(t testing.TB, nodes ...*Node) {
 	})
 }
 
+// pollFor is waitFor with a deadline of d.
 func pollFor(t testing.TB, d time.Duration, cond func() error) {
 	t.Helper()
-	deadline := time.Now().Add(d)
-	for {
-		err := cond()
-		if err == nil {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("after %v: %v", d, err)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	waitWithin(t, d, "condition", cond)
 }
 
 func spawnReceiver(t testing.TB, nd *Node) (PID, chan Message) {

@@ -59,7 +59,14 @@ func newTestNode(t testing.TB, id NodeID, tr transport.Transport) *Node {
 // fails with the last error.
 func waitFor(t testing.TB, what string, cond func() error) {
 	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
+	waitWithin(t, 5*time.Second, what, cond)
+}
+
+// waitWithin polls cond every millisecond until it returns nil or d
+// passes, then fails with the last error.
+func waitWithin(t testing.TB, d time.Duration, what string, cond func() error) {
+	t.Helper()
+	deadline := time.Now().Add(d)
 	var err error
 	for time.Now().Before(deadline) {
 		if err = cond(); err == nil {
@@ -67,7 +74,7 @@ func waitFor(t testing.TB, what string, cond func() error) {
 		}
 		time.Sleep(time.Millisecond)
 	}
-	t.Fatalf("%s: timed out: %v", what, err)
+	t.Fatalf("%s: timed out after %v: %v", what, d, err)
 }
 
 // recv receives one message with a deadline.
