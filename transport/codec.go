@@ -23,8 +23,10 @@ import (
 // skipped, so fields can be added.
 
 // ProtocolVersion is announced in every handshake; peers with another
-// version are refused (ErrVersionMismatch).
-const ProtocolVersion = 1
+// version are refused (ErrVersionMismatch). Version 2: identities are
+// exchanged only after both sides proved the cluster key (in auth and
+// accept, no longer in hello).
+const ProtocolVersion = 2
 
 // frameType is a frame's one-byte message type. It is on the wire: append
 // only, never renumber or reuse a value.
@@ -33,8 +35,8 @@ type frameType uint8
 // Frame types.
 const (
 	frameHello    frameType = 1 // helloMsg: both directions, first frame
-	frameAuth     frameType = 2 // authMsg: dialer proves the cluster key
-	frameAccept   frameType = 3 // empty map: acceptor admits the dialer
+	frameAuth     frameType = 2 // authMsg: dialer proves the cluster key, then says who it is
+	frameAccept   frameType = 3 // acceptMsg: acceptor admits the dialer and says who it is
 	frameRefuse   frameType = 4 // refuseMsg: either side, then close
 	frameEnvelope frameType = 5 // Envelope
 	frameRequest  frameType = 6 // requestMsg
@@ -48,26 +50,40 @@ const (
 	maxHandshakeFrame = 4096
 )
 
-// helloMsg opens a handshake in both directions.
+// helloMsg opens a handshake in both directions. It carries nothing that
+// identifies the node: that waits until the peer has proven the key.
 type helloMsg struct {
-	Version     uint16 `msgpack:"v"`
-	Cluster     string `msgpack:"c"`
+	Version uint16 `msgpack:"v"`
+	Cluster string `msgpack:"c"`
+	Nonce   []byte `msgpack:"nc"`
+	// Proof is the acceptor's HMAC over both nonces (empty without a
+	// cluster key, and in the dialer's hello).
+	Proof []byte `msgpack:"p,omitempty"`
+}
+
+// authMsg carries the dialer's HMAC over both nonces and its identity, sent
+// once the acceptor's proof checked.
+type authMsg struct {
+	Proof       []byte `msgpack:"p"`
 	Node        NodeID `msgpack:"n"`
 	Incarnation uint64 `msgpack:"i"`
-	Nonce       []byte `msgpack:"nc"`
-	// Proof is the acceptor's HMAC over the dialer's nonce (empty without
-	// a cluster key, and in the dialer's hello).
-	Proof []byte `msgpack:"p,omitempty"`
 	// Gen numbers the dialer's connections (increasing within one
 	// incarnation). The acceptor delivers only from the newest connection
 	// of a peer, so frames still buffered on a dead one cannot overtake
 	// newer ones.
 	Gen uint64 `msgpack:"g,omitempty"`
+	// Want and WantInc are the node the dialer meant to reach (WantInc 0:
+	// any incarnation); the acceptor refuses when that is not itself.
+	Want    NodeID `msgpack:"w"`
+	WantInc uint64 `msgpack:"wi,omitempty"`
 }
 
-// authMsg carries the dialer's HMAC over the acceptor's nonce.
-type authMsg struct {
-	Proof []byte `msgpack:"p"`
+// acceptMsg admits the dialer: the acceptor's identity and its HMAC over
+// the whole exchange.
+type acceptMsg struct {
+	Node        NodeID `msgpack:"n"`
+	Incarnation uint64 `msgpack:"i"`
+	Proof       []byte `msgpack:"p,omitempty"`
 }
 
 // refuseMsg says why a handshake was refused, before the connection closes.
@@ -407,8 +423,20 @@ type frameReader struct {
 	hdr      [frameHeaderLen]byte // here, not on next's stack, so it does not escape
 }
 
+// Read buffer sizes: connections read through a 64 KiB buffer once they
+// are authenticated; before that (many strangers may be connecting) one
+// handshake frame's worth.
+const (
+	connBufSize      = 64 << 10
+	handshakeBufSize = maxHandshakeFrame + frameHeaderLen
+)
+
 func newFrameReader(r io.Reader, maxFrame int) *frameReader {
-	return &frameReader{br: bufio.NewReaderSize(r, 64<<10), maxFrame: maxFrame}
+	return newFrameReaderSize(r, maxFrame, connBufSize)
+}
+
+func newFrameReaderSize(r io.Reader, maxFrame, size int) *frameReader {
+	return &frameReader{br: bufio.NewReaderSize(r, size), maxFrame: maxFrame}
 }
 
 // copyThreshold: bodies up to this size are decoded in place from the

@@ -35,10 +35,10 @@ type conn struct {
 	closed   bool                          // set by close: serve no more
 }
 
-func newConn(t *TCPTransport, nc net.Conn, fr *frameReader, hello *helloMsg, outbound bool) *conn {
-	c := &conn{t: t, nc: nc, fr: fr, peer: hello.Node, inc: hello.Incarnation, gen: hello.Gen, outbound: outbound}
+func newConn(t *TCPTransport, nc net.Conn, fr *frameReader, id *identity, outbound bool) *conn {
+	c := &conn{t: t, nc: nc, fr: fr, peer: id.Node, inc: id.Incarnation, gen: id.Gen, outbound: outbound}
 	c.ctx, c.cancel = context.WithCancel(t.ctx)
-	c.in.str([]byte(hello.Node))
+	c.in.str([]byte(id.Node))
 	c.in.str([]byte(t.cfg.NodeID))
 	if !outbound {
 		c.q = newSendQueue(t.cfg.QueueSize, t.cfg.QueueBytes)

@@ -18,10 +18,11 @@
 // Every frame is a 4-byte big-endian length, a one-byte frame type (an
 // append-only enum: see codec.go) and a msgpack body keyed by short tag
 // names. Frames longer than Config.MaxFrameSize are refused before any
-// allocation. Each connection starts with a handshake (protocol version,
-// cluster id, node id and incarnation, and an HMAC-SHA256 challenge-response
-// over fresh nonces when Config.ClusterKey is set; see handshake.go) that must
-// finish within Config.HandshakeTimeout. A malformed frame, an unknown type,
+// allocation. Each connection starts with a handshake (protocol version and
+// cluster id, an HMAC-SHA256 challenge-response over fresh nonces when
+// Config.ClusterKey is set, then node ids and incarnations, which neither
+// side reveals before the other has proven the key; see handshake.go) that
+// must finish within Config.HandshakeTimeout. A malformed frame, an unknown type,
 // a refused handshake or a flood of requests closes that connection only,
 // with the reason logged.
 //

@@ -10,18 +10,27 @@ import (
 )
 
 // Handshake, on every connection, before any other frame (dialer D,
-// acceptor A, optional shared key K):
+// acceptor A, optional shared key K). Neither side says who it is before
+// the other has proven K: a stranger learns the protocol version, the
+// cluster id and a MAC over nonces, never a node id or incarnation (from
+// which PIDs could be guessed).
 //
-//	D -> A  hello{version, cluster, node, incarnation, nonceD}
-//	A -> D  hello{version, cluster, node, incarnation, nonceA,
-//	              proof = HMAC-SHA256(K, "acceptor" | transcript)}
-//	D -> A  auth{proof = HMAC-SHA256(K, "dialer" | transcript)}
-//	A -> D  accept{}
+//	D -> A  hello{version, cluster, nonceD}
+//	A -> D  hello{version, cluster, nonceA,
+//	              proof = HMAC-SHA256(K, "acceptor" | cluster | nonceD | nonceA)}
+//	D -> A  auth{node, incarnation, gen, want, wantInc,
+//	             proof = HMAC-SHA256(K, "dialer" | cluster | nonceD | nonceA | D's identity | want)}
+//	A -> D  accept{node, incarnation,
+//	               proof = HMAC-SHA256(K, "accepted" | ... | D's identity | A's identity)}
 //
-// transcript binds the cluster id, both node ids and incarnations and both
-// nonces, so a proof cannot be replayed on another connection. Without a key
-// proofs are empty. Either side that finds a wrong version, cluster, identity
-// or proof sends refuse{code, reason}, logs the reason and closes.
+// D sends its identity only after checking A's proof; A sends its identity
+// only after checking D's. Both nonces are in every MAC, so a proof cannot be
+// replayed on another connection, and each MAC names its role, so one side's
+// proof is never valid as the other's. want and wantInc are the node D meant
+// to reach (wantInc 0: any incarnation); A refuses if that is not itself.
+// Without a key proofs are empty and identities are exchanged the same way.
+// Either side that finds a wrong version, cluster, identity or proof sends
+// refuse{code, reason}, logs the reason and closes.
 
 // refuse codes on the wire.
 const (
@@ -41,11 +50,24 @@ var refuseErrs = map[string]error{
 // nonceLen is the size of handshake nonces, in bytes.
 const nonceLen = 16
 
+// Proof roles: each MAC names the step it authenticates.
+const (
+	roleAcceptor = "acceptor"
+	roleDialer   = "dialer"
+	roleAccepted = "accepted"
+)
+
+// identity is who a peer is, learnt once it has proven the key.
+type identity struct {
+	Node        NodeID
+	Incarnation uint64
+	Gen         uint64 // the dialer's connection number (zero for an acceptor)
+}
+
 func newHello(cfg *Config) *helloMsg {
 	nonce := make([]byte, nonceLen)
 	_, _ = rand.Read(nonce) // crypto/rand.Read never fails (Go 1.24+)
-	return &helloMsg{Version: ProtocolVersion, Cluster: cfg.ClusterID, Node: cfg.NodeID,
-		Incarnation: cfg.Incarnation, Nonce: nonce}
+	return &helloMsg{Version: ProtocolVersion, Cluster: cfg.ClusterID, Nonce: nonce}
 }
 
 // checkHello validates a peer's hello against our config; it returns the
@@ -56,16 +78,34 @@ func checkHello(cfg *Config, h *helloMsg) (string, error) {
 		return refuseVersion, fmt.Errorf("%w: peer speaks %d, we speak %d", ErrVersionMismatch, h.Version, ProtocolVersion)
 	case h.Cluster != cfg.ClusterID:
 		return refuseCluster, fmt.Errorf("%w: peer is in %q, we are in %q", ErrWrongCluster, h.Cluster, cfg.ClusterID)
-	case ValidateNodeID(h.Node) != nil || h.Incarnation == 0 || len(h.Nonce) != nonceLen:
-		return refusePeer, fmt.Errorf("%w: malformed hello from %q", ErrWrongPeer, h.Node)
-	case h.Node == cfg.NodeID:
-		return refusePeer, fmt.Errorf("%w: peer claims our own node id %q", ErrWrongPeer, h.Node)
+	case len(h.Nonce) != nonceLen:
+		return refusePeer, fmt.Errorf("%w: malformed hello (nonce of %d bytes)", ErrWrongPeer, len(h.Nonce))
 	}
 	return "", nil
 }
 
-// handshakeProof is the HMAC a side sends; empty without a key.
-func handshakeProof(key []byte, role string, d, a *helloMsg) []byte {
+// checkIdentity validates the identity a proven peer announced.
+func checkIdentity(cfg *Config, node NodeID, inc uint64) error {
+	switch {
+	case ValidateNodeID(node) != nil || inc == 0:
+		return fmt.Errorf("%w: malformed identity %q (incarnation %d)", ErrWrongPeer, node, inc)
+	case node == cfg.NodeID:
+		return fmt.Errorf("%w: peer claims our own node id %q", ErrWrongPeer, node)
+	}
+	return nil
+}
+
+// transcript is what a proof covers: the cluster, both nonces and, from
+// the auth step on, the identities exchanged so far.
+type transcript struct {
+	cluster        string
+	nonceD, nonceA []byte
+	ids            []identity
+	want           identity // the node the dialer meant to reach (auth and later)
+}
+
+// handshakeProof is the HMAC a side sends for role; empty without a key.
+func handshakeProof(key []byte, role string, tr *transcript) []byte {
 	if len(key) == 0 {
 		return nil
 	}
@@ -76,33 +116,33 @@ func handshakeProof(key []byte, role string, d, a *helloMsg) []byte {
 		m.Write(l[:])
 		m.Write(b)
 	}
+	num := func(v uint64) { field(binary.BigEndian.AppendUint64(nil, v)) }
 	field([]byte("roster-transport/" + role))
-	field([]byte(d.Cluster))
-	for _, h := range [...]*helloMsg{d, a} {
-		field([]byte(h.Node))
-		field(binary.BigEndian.AppendUint64(nil, h.Incarnation))
-		field(h.Nonce)
+	field([]byte(tr.cluster))
+	field(tr.nonceD)
+	field(tr.nonceA)
+	if role != roleAcceptor {
+		field([]byte(tr.want.Node))
+		num(tr.want.Incarnation)
+	}
+	for _, id := range tr.ids {
+		field([]byte(id.Node))
+		num(id.Incarnation)
+		num(id.Gen)
 	}
 	return m.Sum(nil)
 }
 
-// checkProof verifies a peer's proof in constant time.
-func checkProof(key []byte, role string, d, a *helloMsg, got []byte) error {
-	want := handshakeProof(key, role, d, a)
+// checkProof verifies a peer's proof for role in constant time.
+func checkProof(key []byte, role string, tr *transcript, got []byte) error {
+	want := handshakeProof(key, role, tr)
 	if len(want) == 0 && len(got) == 0 {
 		return nil
 	}
 	if !hmac.Equal(want, got) {
-		return fmt.Errorf("%w: %s proof from %s does not match our key", ErrBadAuth, role, nodeOf(role, d, a))
+		return fmt.Errorf("%w: %s proof does not match our key", ErrBadAuth, role)
 	}
 	return nil
-}
-
-func nodeOf(role string, d, a *helloMsg) NodeID {
-	if role == "dialer" {
-		return d.Node
-	}
-	return a.Node
 }
 
 // handshakeIO sends and receives handshake frames on one stream.
@@ -116,8 +156,10 @@ func (h *handshakeIO) send(t frameType, v any) error {
 	if err != nil {
 		return err
 	}
-	_, err = h.w.Write(b)
-	return err
+	if _, err = h.w.Write(b); err != nil {
+		return fmt.Errorf("transport: handshake write: %w", err)
+	}
+	return nil
 }
 
 // refuse tells the peer why (best effort) and returns err.
@@ -155,11 +197,10 @@ func (h *handshakeIO) recv(want frameType, v any) error {
 
 // dialHandshake runs the dialer's side. want and wantInc (0: any) are the
 // identity we expect at the address; gen numbers this connection.
-func dialHandshake(cfg *Config, h *handshakeIO, want NodeID, wantInc, gen uint64) (*helloMsg, error) {
+func dialHandshake(cfg *Config, h *handshakeIO, want NodeID, wantInc, gen uint64) (*identity, error) {
 	mine := newHello(cfg)
-	mine.Gen = gen
 	if err := h.send(frameHello, mine); err != nil {
-		return nil, fmt.Errorf("transport: handshake write: %w", err)
+		return nil, err
 	}
 	var theirs helloMsg
 	if err := h.recv(frameHello, &theirs); err != nil {
@@ -168,24 +209,37 @@ func dialHandshake(cfg *Config, h *handshakeIO, want NodeID, wantInc, gen uint64
 	if code, err := checkHello(cfg, &theirs); err != nil {
 		return nil, h.refuse(code, err)
 	}
-	if theirs.Node != want || (wantInc != 0 && theirs.Incarnation != wantInc) {
-		return nil, h.refuse(refusePeer, fmt.Errorf("%w: dialled %s (incarnation %d), reached %s (incarnation %d)",
-			ErrWrongPeer, want, wantInc, theirs.Node, theirs.Incarnation))
-	}
-	if err := checkProof(cfg.ClusterKey, "acceptor", mine, &theirs, theirs.Proof); err != nil {
+	tr := &transcript{cluster: cfg.ClusterID, nonceD: mine.Nonce, nonceA: theirs.Nonce}
+	if err := checkProof(cfg.ClusterKey, roleAcceptor, tr, theirs.Proof); err != nil {
 		return nil, h.refuse(refuseAuth, err)
 	}
-	if err := h.send(frameAuth, &authMsg{Proof: handshakeProof(cfg.ClusterKey, "dialer", mine, &theirs)}); err != nil {
-		return nil, fmt.Errorf("transport: handshake write: %w", err)
-	}
-	if err := h.recv(frameAccept, &struct{}{}); err != nil {
+	// The acceptor knows the key: now we may say who we are.
+	me := identity{Node: cfg.NodeID, Incarnation: cfg.Incarnation, Gen: gen}
+	tr.want = identity{Node: want, Incarnation: wantInc}
+	tr.ids = []identity{me}
+	auth := &authMsg{Node: me.Node, Incarnation: me.Incarnation, Gen: gen, Want: want, WantInc: wantInc,
+		Proof: handshakeProof(cfg.ClusterKey, roleDialer, tr)}
+	if err := h.send(frameAuth, auth); err != nil {
 		return nil, err
 	}
-	return &theirs, nil
+	var acc acceptMsg
+	if err := h.recv(frameAccept, &acc); err != nil {
+		return nil, err
+	}
+	peer := identity{Node: acc.Node, Incarnation: acc.Incarnation}
+	tr.ids = append(tr.ids, peer)
+	if err := checkProof(cfg.ClusterKey, roleAccepted, tr, acc.Proof); err != nil {
+		return nil, h.refuse(refuseAuth, err)
+	}
+	if peer.Node != want || (wantInc != 0 && peer.Incarnation != wantInc) {
+		return nil, h.refuse(refusePeer, fmt.Errorf("%w: dialled %s (incarnation %d), reached %s (incarnation %d)",
+			ErrWrongPeer, want, wantInc, peer.Node, peer.Incarnation))
+	}
+	return &peer, nil
 }
 
 // acceptHandshake runs the acceptor's side.
-func acceptHandshake(cfg *Config, h *handshakeIO) (*helloMsg, error) {
+func acceptHandshake(cfg *Config, h *handshakeIO) (*identity, error) {
 	var theirs helloMsg
 	if err := h.recv(frameHello, &theirs); err != nil {
 		return nil, err
@@ -194,19 +248,35 @@ func acceptHandshake(cfg *Config, h *handshakeIO) (*helloMsg, error) {
 		return nil, h.refuse(code, err)
 	}
 	mine := newHello(cfg)
-	mine.Proof = handshakeProof(cfg.ClusterKey, "acceptor", &theirs, mine)
+	tr := &transcript{cluster: cfg.ClusterID, nonceD: theirs.Nonce, nonceA: mine.Nonce}
+	mine.Proof = handshakeProof(cfg.ClusterKey, roleAcceptor, tr)
 	if err := h.send(frameHello, mine); err != nil {
-		return nil, fmt.Errorf("transport: handshake write: %w", err)
+		return nil, err
 	}
 	var auth authMsg
 	if err := h.recv(frameAuth, &auth); err != nil {
 		return nil, err
 	}
-	if err := checkProof(cfg.ClusterKey, "dialer", &theirs, mine, auth.Proof); err != nil {
+	peer := identity{Node: auth.Node, Incarnation: auth.Incarnation, Gen: auth.Gen}
+	tr.want = identity{Node: auth.Want, Incarnation: auth.WantInc}
+	tr.ids = []identity{peer}
+	if err := checkProof(cfg.ClusterKey, roleDialer, tr, auth.Proof); err != nil {
 		return nil, h.refuse(refuseAuth, err)
 	}
-	if err := h.send(frameAccept, &struct{}{}); err != nil {
-		return nil, fmt.Errorf("transport: handshake write: %w", err)
+	// The dialer knows the key: its identity is trustworthy and we may
+	// reveal ours.
+	if err := checkIdentity(cfg, peer.Node, peer.Incarnation); err != nil {
+		return nil, h.refuse(refusePeer, err)
 	}
-	return &theirs, nil
+	if auth.Want != cfg.NodeID || (auth.WantInc != 0 && auth.WantInc != cfg.Incarnation) {
+		return nil, h.refuse(refusePeer, fmt.Errorf("%w: dialled %s (incarnation %d), reached %s (incarnation %d)",
+			ErrWrongPeer, auth.Want, auth.WantInc, cfg.NodeID, cfg.Incarnation))
+	}
+	me := identity{Node: cfg.NodeID, Incarnation: cfg.Incarnation}
+	tr.ids = append(tr.ids, me)
+	acc := &acceptMsg{Node: me.Node, Incarnation: me.Incarnation, Proof: handshakeProof(cfg.ClusterKey, roleAccepted, tr)}
+	if err := h.send(frameAccept, acc); err != nil {
+		return nil, err
+	}
+	return &peer, nil
 }

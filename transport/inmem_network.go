@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"math/rand/v2"
+	"net"
 	"sync"
 	"time"
 )
@@ -147,53 +148,31 @@ func (n *InmemNetwork) breakLocked(c *inmemConn, cause error) {
 	}
 }
 
-// inmemHandshake runs the TCP handshake's checks, with every message
-// round-tripped through the codec, and logs a refusal on the refusing side.
+// inmemHandshake runs the TCP handshake itself between d (dialling) and a
+// over an in-memory pipe, so both transports share its checks and its
+// codec; each side logs its own refusals.
 func inmemHandshake(d, a *InmemTransport, wantInc uint64) error {
-	dh, ah := newHello(d.cfg), newHello(a.cfg)
-	ah.Proof = handshakeProof(a.cfg.ClusterKey, "acceptor", dh, ah)
-	var dGot, aGot helloMsg
-	if err := roundTrip(dh, &aGot); err != nil {
-		return err
-	}
-	if _, err := checkHello(a.cfg, &aGot); err != nil {
-		a.log.Warn("inbound handshake refused", "peer", dh.Node, "error", err)
-		return fmt.Errorf("refused by peer: %w", err)
-	}
-	if err := roundTrip(ah, &dGot); err != nil {
-		return err
-	}
-	err := func() error {
-		if _, err := checkHello(d.cfg, &dGot); err != nil {
-			return err
-		}
-		if wantInc != 0 && dGot.Incarnation != wantInc {
-			return fmt.Errorf("%w: expected incarnation %d, reached %d", ErrWrongPeer, wantInc, dGot.Incarnation)
-		}
-		return checkProof(d.cfg.ClusterKey, "acceptor", dh, &dGot, dGot.Proof)
+	dc, ac := net.Pipe()
+	defer dc.Close()
+	deadline := time.Now().Add(max(d.cfg.HandshakeTimeout, a.cfg.HandshakeTimeout))
+	_ = dc.SetDeadline(deadline)
+	_ = ac.SetDeadline(deadline)
+	accepted := make(chan error, 1)
+	go func() {
+		defer ac.Close() // unblocks a dialer still writing a refusal
+		_, err := acceptHandshake(a.cfg, &handshakeIO{w: ac, fr: newFrameReaderSize(ac, maxHandshakeFrame, handshakeBufSize)})
+		accepted <- err
 	}()
+	_, err := dialHandshake(d.cfg, &handshakeIO{w: dc, fr: newFrameReaderSize(dc, maxHandshakeFrame, handshakeBufSize)},
+		a.cfg.NodeID, wantInc, 1)
+	_ = dc.Close()
+	if aerr := <-accepted; aerr != nil {
+		a.log.Warn("inbound handshake refused", "peer", d.cfg.NodeID, "error", aerr)
+	}
 	if err != nil {
-		d.log.Error("cannot connect to peer", "peer", ah.Node, "error", err)
-		return err
+		d.log.Error("cannot connect to peer", "peer", a.cfg.NodeID, "error", err)
 	}
-	if err := checkProof(a.cfg.ClusterKey, "dialer", &aGot, ah, handshakeProof(d.cfg.ClusterKey, "dialer", dh, &dGot)); err != nil {
-		a.log.Warn("inbound handshake refused", "peer", dh.Node, "error", err)
-		return fmt.Errorf("refused by peer: %w", err)
-	}
-	return nil
-}
-
-// roundTrip encodes in as a hello frame and decodes it into out.
-func roundTrip(in, out *helloMsg) error {
-	b, err := appendMsgpack(nil, frameHello, in, maxHandshakeFrame)
-	if err != nil {
-		return err
-	}
-	_, body, _, err := splitFrame(b, maxHandshakeFrame)
-	if err != nil {
-		return err
-	}
-	return decodeMsgpack(body, out)
+	return err
 }
 
 // inmemConn is the connection between two in-memory transports: one

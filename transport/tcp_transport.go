@@ -37,7 +37,7 @@ type TCPTransport struct {
 	wg        sync.WaitGroup
 	events    *eventQueue
 	nextID    atomic.Uint64
-	dialGen   atomic.Uint64 // numbers outbound connections (helloMsg.Gen)
+	dialGen   atomic.Uint64 // numbers outbound connections (authMsg.Gen)
 	handshake chan struct{} // semaphore: inbound connections in handshake
 
 	// mu guards peers and every peer's fields marked "under t.mu".
