@@ -2,6 +2,7 @@ package transport
 
 import (
 	"bufio"
+	"bytes"
 	"encoding/binary"
 	"fmt"
 	"io"
@@ -417,6 +418,7 @@ func decodeRPC(body []byte, m *requestMsg, errText *string) error {
 // frameReader reads frames from a buffered stream. The body returned by
 // next is valid until the following call.
 type frameReader struct {
+	src      io.Reader
 	br       *bufio.Reader
 	maxFrame int
 	discard  int
@@ -436,7 +438,26 @@ func newFrameReader(r io.Reader, maxFrame int) *frameReader {
 }
 
 func newFrameReaderSize(r io.Reader, maxFrame, size int) *frameReader {
-	return &frameReader{br: bufio.NewReaderSize(r, size), maxFrame: maxFrame}
+	return &frameReader{src: r, br: bufio.NewReaderSize(r, size), maxFrame: maxFrame}
+}
+
+// grow moves fr onto a read buffer of size bytes, keeping whatever is
+// already buffered (an authenticated connection leaves its small
+// handshake buffer).
+func (fr *frameReader) grow(size int) {
+	if fr.discard > 0 {
+		_, _ = fr.br.Discard(fr.discard)
+		fr.discard = 0
+	}
+	if fr.br.Size() >= size {
+		return
+	}
+	src := fr.src
+	if n := fr.br.Buffered(); n > 0 {
+		rest, _ := fr.br.Peek(n)
+		src = io.MultiReader(bytes.NewReader(append([]byte(nil), rest...)), fr.src)
+	}
+	fr.br = bufio.NewReaderSize(src, size)
 }
 
 // copyThreshold: bodies up to this size are decoded in place from the

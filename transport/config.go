@@ -64,13 +64,22 @@ type Config struct {
 	// requests running on one connection is flooding and that connection is
 	// closed. Default 1024.
 	MaxInflightRequests int
-	// MaxPendingHandshakes bounds inbound connections still in their
-	// handshake; more are closed at once, so slow or idle clients cannot
-	// pile up. Default 64.
+	// MaxPendingHandshakes bounds inbound connections that have not yet
+	// completed their handshake (proven the key). A newcomer is never
+	// refused: when the bound is reached the oldest pending handshake of the
+	// source address holding the most slots is closed, so a flood of idle or
+	// slow connections displaces only itself and a real peer's reconnect
+	// (one or two round trips) gets through. Default 64.
 	MaxPendingHandshakes int
+	// MaxPendingHandshakesPerIP bounds the pending handshakes of one
+	// source IP; a newcomer from a source at its bound replaces that
+	// source's oldest, so one address never takes slots from another.
+	// Default 16.
+	MaxPendingHandshakesPerIP int
 
 	// HandshakeTimeout is the time a connection has to finish its
-	// handshake (both directions). Default 5s.
+	// handshake (both directions); an inbound connection holds a handshake
+	// slot for at most this long. Default 5s.
 	HandshakeTimeout time.Duration
 	// DialTimeout bounds one TCP (and TLS) dial. Default 5s.
 	DialTimeout time.Duration
@@ -111,18 +120,19 @@ type Config struct {
 // and Incarnation before use.
 func DefaultConfig() *Config {
 	return &Config{
-		ClusterID:            "roster",
-		BindAddr:             "127.0.0.1:0",
-		MaxFrameSize:         DefaultMaxFrameSize,
-		QueueSize:            DefaultQueueSize,
-		QueueBytes:           DefaultQueueBytes,
-		MaxInflightRequests:  1024,
-		MaxPendingHandshakes: 64,
-		HandshakeTimeout:     5 * time.Second,
-		DialTimeout:          5 * time.Second,
-		WriteTimeout:         10 * time.Second,
-		RedialMin:            50 * time.Millisecond,
-		RedialMax:            5 * time.Second,
+		ClusterID:                 "roster",
+		BindAddr:                  "127.0.0.1:0",
+		MaxFrameSize:              DefaultMaxFrameSize,
+		QueueSize:                 DefaultQueueSize,
+		QueueBytes:                DefaultQueueBytes,
+		MaxInflightRequests:       1024,
+		MaxPendingHandshakes:      64,
+		MaxPendingHandshakesPerIP: 16,
+		HandshakeTimeout:          5 * time.Second,
+		DialTimeout:               5 * time.Second,
+		WriteTimeout:              10 * time.Second,
+		RedialMin:                 50 * time.Millisecond,
+		RedialMax:                 5 * time.Second,
 	}
 }
 
@@ -156,8 +166,8 @@ func (c *Config) Validate() error {
 		return bad("QueueSize %d < 1", c.QueueSize)
 	case c.QueueBytes < 1:
 		return bad("QueueBytes %d < 1", c.QueueBytes)
-	case c.MaxInflightRequests < 1 || c.MaxPendingHandshakes < 1:
-		return bad("MaxInflightRequests and MaxPendingHandshakes must be >= 1")
+	case c.MaxInflightRequests < 1 || c.MaxPendingHandshakes < 1 || c.MaxPendingHandshakesPerIP < 1:
+		return bad("MaxInflightRequests, MaxPendingHandshakes and MaxPendingHandshakesPerIP must be >= 1")
 	case c.HandshakeTimeout <= 0 || c.DialTimeout <= 0 || c.WriteTimeout <= 0:
 		return bad("HandshakeTimeout, DialTimeout and WriteTimeout must be > 0")
 	case c.RedialMin <= 0 || c.RedialMax < c.RedialMin:
@@ -189,6 +199,7 @@ func (c *Config) clone() *Config {
 	setInt(&n.QueueBytes, d.QueueBytes)
 	setInt(&n.MaxInflightRequests, d.MaxInflightRequests)
 	setInt(&n.MaxPendingHandshakes, d.MaxPendingHandshakes)
+	setInt(&n.MaxPendingHandshakesPerIP, d.MaxPendingHandshakesPerIP)
 	setDur := func(p *time.Duration, v time.Duration) {
 		if *p == 0 {
 			*p = v

@@ -88,7 +88,7 @@ func (c *conn) writeLoop() {
 			return
 		}
 		runtime.Gosched() // let other handlers add to this batch
-		b := c.q.take(spare)
+		b, _ := c.q.take(spare)
 		if len(b) == 0 {
 			spare = b
 			continue
@@ -170,10 +170,13 @@ func (c *conn) deliver(env *Envelope) error {
 	p.deliverMu.Lock()
 	defer p.deliverMu.Unlock()
 	if c.inc != p.inInc || c.gen != p.inGen {
+		c.t.dropped(1)
 		return errSuperseded
 	}
 	if h := c.t.getHandler(); h != nil {
 		h.HandleEnvelope(c.peer, env)
+	} else {
+		c.t.dropped(1)
 	}
 	return nil
 }

@@ -26,6 +26,20 @@
 // a refused handshake or a flood of requests closes that connection only,
 // with the reason logged.
 //
+// # Listener
+//
+// Inbound connections that have not proven the key yet hold one of
+// Config.MaxPendingHandshakes slots (at most Config.MaxPendingHandshakesPerIP
+// per source address), read through a buffer of one handshake frame, and
+// for at most HandshakeTimeout. A newcomer is never refused: when the slots
+// are full, the oldest pending handshake of the source holding the most
+// slots is closed, so a flood of idle connections displaces only itself and
+// a restarted peer gets through. A failed Accept (EMFILE, ENFILE...) never
+// stops the accept loop: it backs off (5ms doubling to 1s, as net/http) and
+// TCPTransport.Health reports ErrNotAccepting until an Accept succeeds.
+// Stats counts accept errors, handshake evictions and refusals, and the
+// envelopes the transport accepted and then dropped.
+//
 // # Connections and ordering
 //
 // A TCPTransport keeps one outbound connection per peer, dialled lazily by

@@ -33,6 +33,10 @@ var (
 	// ErrPeerRemoved is the cause passed to PeerDown and carried by a
 	// *PeerError after RemovePeer.
 	ErrPeerRemoved = errors.New("transport: peer removed")
+	// ErrNotAccepting is returned by TCPTransport.Health while the accept
+	// loop is backing off after failed Accepts (EMFILE...) or after its
+	// listener closed: peers cannot reach this node.
+	ErrNotAccepting = errors.New("transport: not accepting connections")
 	// ErrBadConfig wraps every Config.Validate failure.
 	ErrBadConfig = errors.New("transport: invalid config")
 

@@ -17,6 +17,8 @@ func (l *inmemLink) dispatch(ft frameType, body []byte) error {
 		}
 		if h := l.to.getHandler(); h != nil {
 			h.HandleEnvelope(from, env)
+		} else {
+			l.to.dropped(1)
 		}
 	case frameRequest:
 		m := new(requestMsg)

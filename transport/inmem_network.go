@@ -140,7 +140,7 @@ func (n *InmemNetwork) breakLocked(c *inmemConn, cause error) {
 			delete(side.conns, other.cfg.NodeID)
 		}
 		perr := &PeerError{Peer: other.cfg.NodeID, Err: fmt.Errorf("%w: %w", ErrConnLost, cause)}
-		c.links[i].q.close(perr)
+		other.dropped(c.links[i].q.close(perr)) // frames other sent to side
 		side.failCallsLocked(other.cfg.NodeID, perr)
 		if !side.closed {
 			side.events.push(peerEvent{peer: other.cfg.NodeID, inc: other.cfg.Incarnation, cause: perr})

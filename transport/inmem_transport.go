@@ -26,6 +26,7 @@ type InmemTransport struct {
 	cfg      *Config
 	log      hclog.Logger
 	handler  atomic.Pointer[Handler]
+	stats    counters
 	events   *eventQueue
 	shutdown chan struct{}
 	nextID   atomic.Uint64
@@ -153,8 +154,12 @@ func (t *InmemTransport) send(ctx context.Context, peer NodeID, env *Envelope, b
 		return fmt.Errorf("%w: body of %d bytes", ErrTooLarge, len(env.Body))
 	}
 	l, drop, err := t.link(peer)
-	if err != nil || drop {
+	if err != nil {
 		return err
+	}
+	if drop {
+		t.dropped(1) // an injected fault
+		return nil
 	}
 	maxFrame := t.cfg.MaxFrameSize
 	return l.q.put(ctx, t.shutdown, block, func(b []byte) ([]byte, error) {
@@ -283,7 +288,7 @@ func (l *inmemLink) run() {
 		case <-l.c.ctx.Done():
 			return
 		}
-		b := l.q.take(spare)
+		b, _ := l.q.take(spare)
 		if d := l.to.net.delay(l.from.cfg.NodeID, l.to.cfg.NodeID); d > 0 && len(b) > 0 {
 			timer := time.NewTimer(d)
 			select {
@@ -299,6 +304,7 @@ func (l *inmemLink) run() {
 				err = l.deliver(ft, body)
 			}
 			if errors.Is(err, context.Canceled) {
+				l.from.dropped(countEnvelopes(rest, l.to.cfg.MaxFrameSize))
 				return // the connection broke: drop the rest, like TCP
 			}
 			if err != nil {
@@ -328,4 +334,20 @@ func (l *inmemLink) fail(err error) {
 	l.to.net.mu.Lock()
 	l.to.net.breakLocked(l.c, err)
 	l.to.net.mu.Unlock()
+}
+
+// countEnvelopes counts the envelope frames in a batch (for drop counts).
+func countEnvelopes(b []byte, maxFrame int) int {
+	n := 0
+	for len(b) > 0 {
+		ft, _, next, err := splitFrame(b, maxFrame)
+		if err != nil {
+			break
+		}
+		if ft == frameEnvelope {
+			n++
+		}
+		b = next
+	}
+	return n
 }

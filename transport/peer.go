@@ -86,7 +86,7 @@ func (p *peer) detachLocked(cause *PeerError) []*conn {
 	}
 	p.detached = true
 	close(p.stop)
-	p.q.close(cause)
+	p.t.dropped(p.q.close(cause))
 	p.callMu.Lock()
 	p.callsErr = cause
 	p.callMu.Unlock()
@@ -131,13 +131,14 @@ func (p *peer) writeLoop() {
 			continue
 		}
 		runtime.Gosched() // let other senders add to this batch
-		b := p.q.take(spare)
+		b, envs := p.q.take(spare)
 		if len(b) == 0 {
 			spare = b
 			continue
 		}
 		spare = nil // handed to the queue by take
 		if err := c.write(b); err != nil {
+			p.t.dropped(envs) // lost with the connection, as far as we know
 			c.close(err)
 			continue
 		}
@@ -212,6 +213,7 @@ func (p *peer) dialFailed(err error) {
 	p.backoffUntil = t.now().Add(wait)
 	t.mu.Unlock()
 	dropped := p.q.reset()
+	t.dropped(dropped)
 	p.failCalls(perr)
 	level := t.log.Warn
 	if errors.Is(err, ErrHandshake) && !errors.Is(err, ErrWrongPeer) {
@@ -312,7 +314,7 @@ func (t *TCPTransport) connUp(c *conn) bool {
 			delete(p.conns, o)
 		}
 		p.out = nil
-		p.q.reset()
+		t.dropped(p.q.reset())
 		p.failCalls(cause)
 		t.events.push(peerEvent{peer: p.id, inc: p.upInc, cause: cause})
 		p.upInc = 0
@@ -348,7 +350,7 @@ func (t *TCPTransport) connDown(c *conn, err error) {
 	cause := &PeerError{Peer: p.id, Err: fmt.Errorf("%w: %w", ErrConnLost, err)}
 	if p.out == c {
 		p.out = nil
-		p.q.reset()
+		t.dropped(p.q.reset())
 		p.failCalls(cause)
 	}
 	if len(p.conns) == 0 && p.upInc != 0 {

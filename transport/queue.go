@@ -18,6 +18,7 @@ type sendQueue struct {
 	mu      sync.Mutex
 	buf     []byte
 	frames  int
+	envs    int           // how many of frames are envelopes (for drop counts)
 	err     error         // non-nil once closed
 	space   chan struct{} // closed when the writer takes the buffer
 	waiting bool          // a sender is blocked on space
@@ -61,7 +62,7 @@ func (q *sendQueue) put(ctx context.Context, stop <-chan struct{}, block bool,
 		q.mu.Unlock()
 		return err
 	}
-	wasEmpty := len(q.buf) == 0
+	start := len(q.buf)
 	b, err := encode(q.buf)
 	if err != nil {
 		q.mu.Unlock()
@@ -69,6 +70,10 @@ func (q *sendQueue) put(ctx context.Context, stop <-chan struct{}, block bool,
 	}
 	q.buf = b
 	q.frames++
+	if len(b) > start+4 && frameType(b[start+4]) == frameEnvelope {
+		q.envs++
+	}
+	wasEmpty := start == 0
 	q.mu.Unlock()
 	if wasEmpty {
 		select {
@@ -79,41 +84,46 @@ func (q *sendQueue) put(ctx context.Context, stop <-chan struct{}, block bool,
 	return nil
 }
 
-// take hands the writer every queued frame and gives the queue spare (a
-// buffer the writer is done with) to fill next.
-func (q *sendQueue) take(spare []byte) []byte {
+// take hands the writer every queued frame, and how many of them are
+// envelopes, and gives the queue spare (a buffer the writer is done with)
+// to fill next.
+func (q *sendQueue) take(spare []byte) ([]byte, int) {
 	q.mu.Lock()
-	b := q.buf
+	b, envs := q.buf, q.envs
 	q.buf = spare[:0]
-	q.frames = 0
+	q.frames, q.envs = 0, 0
 	q.releaseLocked()
 	q.mu.Unlock()
-	return b
+	return b, envs
 }
 
 // reset drops every queued frame (the connection they were meant for is
-// gone) and returns how many were dropped.
+// gone) and returns how many envelopes were dropped.
 func (q *sendQueue) reset() int {
 	q.mu.Lock()
-	n := q.frames
+	n := q.envs
 	q.buf = q.buf[:0]
-	q.frames = 0
+	q.frames, q.envs = 0, 0
 	q.releaseLocked()
 	q.mu.Unlock()
 	return n
 }
 
-// close fails every later put with err and wakes blocked senders.
-func (q *sendQueue) close(err error) {
+// close fails every later put with err, wakes blocked senders and returns
+// how many queued envelopes it dropped.
+func (q *sendQueue) close(err error) int {
 	q.mu.Lock()
-	if q.err == nil {
-		q.err = err
-		q.buf = nil
-		q.frames = 0
-		q.waiting = true
-		q.releaseLocked()
+	defer q.mu.Unlock()
+	if q.err != nil {
+		return 0
 	}
-	q.mu.Unlock()
+	n := q.envs
+	q.err = err
+	q.buf = nil
+	q.frames, q.envs = 0, 0
+	q.waiting = true
+	q.releaseLocked()
+	return n
 }
 
 func (q *sendQueue) releaseLocked() {

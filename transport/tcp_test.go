@@ -131,23 +131,6 @@ func TestTruncatedFrameIsConnectionLoss(t *testing.T) {
 	}
 }
 
-// TestTooManyHandshakes: connections beyond MaxPendingHandshakes are
-// closed at once, so idle clients cannot pile up.
-func TestTooManyHandshakes(t *testing.T) {
-	cfg := testConfig(t, "srv", 1)
-	cfg.MaxPendingHandshakes = 2
-	srv, _ := startTCP(t, cfg)
-	rawPeer(t, srv, false)
-	rawPeer(t, srv, false)
-	waitFor(t, 5*time.Second, func() error {
-		if n := len(srv.handshake); n != 2 {
-			return fmt.Errorf("%d handshakes pending", n)
-		}
-		return nil
-	})
-	expectClosed(t, rawPeer(t, srv, false), 3*time.Second)
-}
-
 // fakeClock is a settable clock for the redial backoff.
 type fakeClock struct{ ns atomic.Int64 }
 

@@ -37,8 +37,10 @@ type TCPTransport struct {
 	wg        sync.WaitGroup
 	events    *eventQueue
 	nextID    atomic.Uint64
-	dialGen   atomic.Uint64 // numbers outbound connections (authMsg.Gen)
-	handshake chan struct{} // semaphore: inbound connections in handshake
+	dialGen   atomic.Uint64  // numbers outbound connections (authMsg.Gen)
+	pending   *handshakePool // inbound connections not yet authenticated
+	accept    acceptState
+	stats     counters
 
 	// mu guards peers and every peer's fields marked "under t.mu".
 	// Lock order: t.mu, then peer.callMu, then sendQueue.mu.
@@ -75,7 +77,7 @@ func NewTCPTransport(cfg *Config) (*TCPTransport, error) {
 		addr:      c.AdvertiseAddr,
 		shutdown:  make(chan struct{}),
 		events:    newEventQueue(),
-		handshake: make(chan struct{}, c.MaxPendingHandshakes),
+		pending:   newHandshakePool(c.MaxPendingHandshakes, c.MaxPendingHandshakesPerIP),
 		peers:     make(map[NodeID]*peer),
 		live:      make(map[net.Conn]struct{}),
 		rng:       rand.New(rand.NewPCG(c.Incarnation, uint64(time.Now().UnixNano()))),
@@ -127,67 +129,6 @@ func (t *TCPTransport) goFunc(f func()) {
 		defer t.wg.Done()
 		f()
 	}()
-}
-
-func (t *TCPTransport) acceptLoop() {
-	for {
-		nc, err := t.ln.Accept()
-		if err != nil {
-			select {
-			case <-t.shutdown:
-				return
-			default:
-			}
-			var ne net.Error
-			if errors.As(err, &ne) && ne.Timeout() {
-				continue
-			}
-			t.log.Error("accept failed; no longer accepting", "error", err)
-			return
-		}
-		select {
-		case t.handshake <- struct{}{}:
-		default:
-			t.log.Warn("too many connections in handshake; closing", "remote", nc.RemoteAddr())
-			_ = nc.Close()
-			continue
-		}
-		t.goFunc(func() { t.serveInbound(nc) })
-	}
-}
-
-// serveInbound runs the handshake on an accepted connection, then its
-// reader until it closes.
-func (t *TCPTransport) serveInbound(nc net.Conn) {
-	if t.tlsConfig != nil {
-		nc = tls.Server(nc, t.tlsConfig)
-	}
-	fr := newFrameReader(nc, t.cfg.MaxFrameSize)
-	if !t.track(nc) {
-		<-t.handshake
-		_ = nc.Close()
-		return
-	}
-	_ = nc.SetDeadline(time.Now().Add(t.cfg.HandshakeTimeout))
-	hello, err := acceptHandshake(t.cfg, &handshakeIO{w: nc, fr: fr})
-	<-t.handshake
-	if err != nil {
-		t.log.Warn("inbound handshake refused", "remote", nc.RemoteAddr(), "error", err)
-		t.untrack(nc)
-		_ = nc.Close()
-		return
-	}
-	_ = nc.SetDeadline(zeroTime)
-	c := newConn(t, nc, fr, hello, false)
-	if !t.connUp(c) {
-		t.untrack(nc)
-		_ = nc.Close()
-		return
-	}
-	c.p.admit(c)
-	t.log.Debug("inbound connection up", "peer", hello.Node, "remote", nc.RemoteAddr())
-	t.goFunc(c.writeLoop)
-	c.readLoop()
 }
 
 // SetPeer records where peer listens and which incarnation to expect there
