@@ -66,10 +66,13 @@
 // for them. HandleEnvelope runs on the reader goroutine (in order; it must
 // not block; it runs under peer.deliverMu, which is never taken with
 // TCPTransport.mu held, so it may call Send). Lock order: TCPTransport.mu,
-// then peer.callMu, then sendQueue.mu; conn.mu and eventQueue.mu are
-// leaves. PeerUp and PeerDown run with no lock held. The in-memory
-// transport uses InmemNetwork.mu, then sendQueue.mu, with inmemLink.mu a
-// leaf, and InmemTransport.deliverMu around HandleEnvelope.
+// then peer.callMu, then sendQueue.mu; requests.mu, handshakePool.mu and
+// eventQueue.mu are leaves. PeerUp and PeerDown run with no lock held. The
+// in-memory transport uses InmemNetwork.mu, then sendQueue.mu, with
+// requests.mu a leaf, and InmemTransport.deliverMu around HandleEnvelope.
+// Both transports decode and dispatch frames with one dispatcher
+// (dispatch.go); they differ only in where frames come from and where
+// responses go.
 //
 // The Handler's from argument is the peer's authenticated node id;
 // Envelope.From is what the peer claims and is not checked here.

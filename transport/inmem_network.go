@@ -134,6 +134,9 @@ func (n *InmemNetwork) breakLocked(c *inmemConn, cause error) {
 	}
 	delete(n.conns, c.key)
 	c.cancel()
+	for _, l := range c.links {
+		l.served.closeAll()
+	}
 	for i, side := range c.side {
 		other := c.side[1-i]
 		if side.conns[other.cfg.NodeID] == c {
@@ -190,10 +193,7 @@ func newInmemConn(d, a *InmemTransport) *inmemConn {
 	c := &inmemConn{key: pairKey(d.cfg.NodeID, a.cfg.NodeID), side: [2]*InmemTransport{d, a}}
 	c.ctx, c.cancel = context.WithCancel(context.Background())
 	for i, to := range c.side {
-		l := &inmemLink{c: c, to: to, from: c.side[1-i],
-			q:        newSendQueue(to.cfg.QueueSize, to.cfg.QueueBytes),
-			inflight: make(map[uint64]context.CancelFunc),
-			slots:    make(chan struct{}, c.side[1-i].cfg.MaxInflightRequests)}
+		l := newInmemLink(c, c.side[1-i], to)
 		c.links[i] = l
 		to.goFunc(l.run)
 	}

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"sync"
 	"sync/atomic"
-	"time"
 
 	"github.com/hashicorp/go-hclog"
 )
@@ -264,90 +263,4 @@ func (t *InmemTransport) Close() error {
 	t.net.mu.Unlock()
 	t.wg.Wait()
 	return nil
-}
-
-// inmemLink carries frames in one direction of an inmemConn.
-type inmemLink struct {
-	c        *inmemConn
-	from, to *InmemTransport
-	q        *sendQueue
-	in       interner
-	slots    chan struct{} // calls in flight from "from": MaxInflightRequests
-
-	mu       sync.Mutex
-	inflight map[uint64]context.CancelFunc // requests from "from" served by "to"
-}
-
-// run delivers batches in order, after the link's delay, until the
-// connection breaks.
-func (l *inmemLink) run() {
-	var spare []byte
-	for {
-		select {
-		case <-l.q.wake:
-		case <-l.c.ctx.Done():
-			return
-		}
-		b, _ := l.q.take(spare)
-		if d := l.to.net.delay(l.from.cfg.NodeID, l.to.cfg.NodeID); d > 0 && len(b) > 0 {
-			timer := time.NewTimer(d)
-			select {
-			case <-timer.C:
-			case <-l.c.ctx.Done():
-				timer.Stop()
-				return
-			}
-		}
-		for rest := b; len(rest) > 0; {
-			ft, body, next, err := splitFrame(rest, l.to.cfg.MaxFrameSize)
-			if err == nil {
-				err = l.deliver(ft, body)
-			}
-			if errors.Is(err, context.Canceled) {
-				l.from.dropped(countEnvelopes(rest, l.to.cfg.MaxFrameSize))
-				return // the connection broke: drop the rest, like TCP
-			}
-			if err != nil {
-				l.fail(err)
-				return
-			}
-			rest = next
-		}
-		spare = recycle(b)
-	}
-}
-
-// deliver dispatches one frame unless the connection has broken, atomically
-// with respect to other links into the same node.
-func (l *inmemLink) deliver(ft frameType, body []byte) error {
-	l.to.deliverMu.Lock()
-	defer l.to.deliverMu.Unlock()
-	if err := l.c.ctx.Err(); err != nil {
-		return err
-	}
-	return l.dispatch(ft, body)
-}
-
-// fail breaks the connection because of a bad frame, as TCP would.
-func (l *inmemLink) fail(err error) {
-	l.to.log.Warn("connection closed", "peer", l.from.cfg.NodeID, "reason", err)
-	l.to.net.mu.Lock()
-	l.to.net.breakLocked(l.c, err)
-	l.to.net.mu.Unlock()
-}
-
-// countEnvelopes counts the envelope frames in a batch (for drop counts).
-func countEnvelopes(b []byte, maxFrame int) int {
-	n := 0
-	for len(b) > 0 {
-		ft, _, next, err := splitFrame(b, maxFrame)
-		if err != nil {
-			break
-		}
-		if ft == frameEnvelope {
-			n++
-		}
-		b = next
-	}
-	return n
 }
