@@ -137,7 +137,7 @@ func appendEnvelope(b []byte, env *Envelope, maxFrame int) ([]byte, error) {
 	b, start := beginFrame(b, frameEnvelope)
 	n := 3
 	for _, set := range [...]bool{env.ToName != "", env.Ref != 0, env.Reason != Reason{},
-		env.GlobalName != "", env.Fence != 0, len(env.Body) > 0} {
+		env.GlobalName != "", env.Fence != 0, len(env.Body) > 0, env.Type != ""} {
 		if set {
 			n++
 		}
@@ -169,6 +169,9 @@ func appendEnvelope(b []byte, env *Envelope, maxFrame int) ([]byte, error) {
 	}
 	if len(env.Body) > 0 {
 		b = appendBin(appendStr(b, "b"), env.Body)
+	}
+	if env.Type != "" {
+		b = appendStr(appendStr(b, "ty"), env.Type)
 	}
 	return endFrame(b, start, maxFrame)
 }
@@ -247,15 +250,20 @@ func decodeMsgpack(body []byte, v any) error {
 	return nil
 }
 
-// interner returns shared strings for node ids seen before on a
-// connection (the two ends' ids, almost always), so decoding a PID does not
-// allocate.
+// interner returns shared strings for node ids and message type names
+// seen before on a connection (the two ends' ids and a handful of types,
+// almost always), so decoding a PID or a type name does not allocate. The
+// first len(known) distinct strings are kept; later ones are allocated
+// each time.
 type interner struct {
-	known [4]string
+	known [16]string
 	n     int
 }
 
 func (in *interner) str(p []byte) string {
+	if len(p) == 0 {
+		return ""
+	}
 	for i := 0; i < in.n; i++ {
 		if in.known[i] == string(p) { // no allocation: compiler-optimised compare
 			return in.known[i]
@@ -318,6 +326,9 @@ func decodeEnvelopeField(r *mpReader, key string, env *Envelope, in *interner, o
 		env.GlobalName = string(p)
 	case "fc":
 		env.Fence, err = r.uint()
+	case "ty":
+		p, err = r.bytes()
+		env.Type = in.str(p)
 	case "b":
 		p, err = r.bytes()
 		switch {

@@ -22,6 +22,7 @@ func sampleEnvelopes() []*Envelope {
 		{Kind: KindDown, From: PID{"n1", 77, 5}, To: PID{"n2", 88, 6}, Ref: 42, Reason: Reason{Code: "noconnection"}},
 		{Kind: KindExit, Reason: Reason{Code: "error", Message: strings.Repeat("why ", 20)}},
 		{Kind: KindMessage, GlobalName: "leader", Fence: 1 << 33, Body: bytes.Repeat([]byte{0xff}, 70000)},
+		{Kind: KindMessage, To: PID{"b", 1, 2}, Body: []byte{0x80}, Type: "shop.Order"},
 		{Kind: Kind(200), ToName: strings.Repeat("n", 40000)},
 	}
 }
@@ -153,12 +154,13 @@ func TestGarbageRejected(t *testing.T) {
 // TestDecodeAllocs keeps the receive path's allocations down: the
 // envelope's node ids are interned, so only the body is copied.
 func TestDecodeAllocs(t *testing.T) {
-	env := &Envelope{Kind: KindMessage, From: PID{"a", 1, 2}, To: PID{"b", 3, 4}, Body: make([]byte, 64)}
+	env := &Envelope{Kind: KindMessage, From: PID{"a", 1, 2}, To: PID{"b", 3, 4}, Body: make([]byte, 64), Type: "job"}
 	frame, _ := appendEnvelope(nil, env, DefaultMaxFrameSize)
 	_, body, _, _ := splitFrame(frame, DefaultMaxFrameSize)
 	in := &interner{}
 	in.str([]byte("a"))
 	in.str([]byte("b"))
+	in.str([]byte("job"))
 	var got Envelope
 	allocs := testing.AllocsPerRun(100, func() {
 		got = Envelope{}

@@ -102,6 +102,11 @@ type Envelope struct {
 	Fence      uint64 `msgpack:"fc,omitempty"`
 	// Body is the msgpack encoding of the user's message.
 	Body []byte `msgpack:"b,omitempty"`
+	// Type names the Go type of the message in Body when the sender
+	// registered that type (node.RegisterType), so that the receiver decodes
+	// it into the same type; empty for other values, which receivers
+	// decode generically.
+	Type string `msgpack:"ty,omitempty"`
 }
 
 // Reason is an exit reason on the wire. Code is one of "normal", "killed",
