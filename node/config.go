@@ -47,21 +47,22 @@ type Config struct {
 	// register concurrently.
 	RegistryPartitions int
 
-	// Global resolves cluster-wide names for Send(Global(...)). nil (the
-	// default) makes global sends fail with ErrNoGlobal. It can also be set
-	// after New with SetGlobal, once the global table exists.
-	Global GlobalNames
+	// Global resolves cluster-wide names for Send(Global(...)) and checks
+	// the fences of inbound messages sent by global name. nil (the default)
+	// makes global sends fail with ErrNoGlobal. The clustered node
+	// (package node/cluster) sets it to its *global.Table. It can also be
+	// set after New with SetGlobal.
+	Global GlobalResolver
+
+	// Peers hears about the transport's connections to other nodes coming
+	// up and breaking. nil (the default): nobody does. The clustered node
+	// sets it to learn of a broken connection before gossip does.
+	Peers PeerObserver
 
 	// Requests serves RPCs that arrive over the transport (e.g. the global
 	// table's forwarded writes). nil: every RPC fails with ErrNoHandler.
 	// It can also be set after New with SetRequestHandler.
 	Requests RequestHandler
-
-	// Cluster, when set, makes this node a cluster member: New builds a TCP
-	// transport (unless Transport is set), the Raft-replicated global name
-	// table and gossip membership from it, and Start joins. nil (the
-	// default): a standalone node without global names.
-	Cluster *ClusterConfig
 }
 
 // DefaultConfig returns a Config for a single node named after the host,
@@ -109,12 +110,6 @@ func (c *Config) Validate() error {
 	if err := c.DefaultMailbox.Validate(); err != nil {
 		return err
 	}
-	if c.Cluster != nil {
-		cc := *c.Cluster
-		if err := cc.Validate(); err != nil {
-			return err
-		}
-	}
 	if c.RegistryPartitions < 0 {
 		return fmt.Errorf("%w: RegistryPartitions %d < 0", ErrBadConfig, c.RegistryPartitions)
 	}
@@ -135,12 +130,12 @@ func (c *Config) resolve() error {
 	if err := transport.ValidateNodeID(c.NodeID); err != nil {
 		return fmt.Errorf("%w: %w", ErrBadConfig, err)
 	}
-	for c.Incarnation == 0 {
-		var b [8]byte
-		if _, err := rand.Read(b[:]); err != nil {
-			return fmt.Errorf("%w: incarnation: %w", ErrBadConfig, err)
+	if c.Incarnation == 0 {
+		inc, err := NewIncarnation()
+		if err != nil {
+			return err
 		}
-		c.Incarnation = binary.LittleEndian.Uint64(b[:])
+		c.Incarnation = inc
 	}
 	if c.Logger == nil {
 		c.Logger = hclog.NewNullLogger()
@@ -149,4 +144,19 @@ func (c *Config) resolve() error {
 		c.RegistryPartitions = 1
 	}
 	return nil
+}
+
+// NewIncarnation draws a random non-zero incarnation from crypto/rand, as
+// New does when Config.Incarnation is 0. Code that builds a node's
+// transport before the node (package node/cluster) draws it with this.
+func NewIncarnation() (uint64, error) {
+	for {
+		var b [8]byte
+		if _, err := rand.Read(b[:]); err != nil {
+			return 0, fmt.Errorf("%w: incarnation: %w", ErrBadConfig, err)
+		}
+		if inc := binary.LittleEndian.Uint64(b[:]); inc != 0 {
+			return inc, nil
+		}
+	}
 }

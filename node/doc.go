@@ -19,7 +19,8 @@
 // ExitSignal message. Node.Exit is erlang:exit/2; Killed cannot be trapped.
 // Remote monitors and links travel over the transport; they fire with
 // NoConnection when the transport reports the peer down, and with NodeDown
-// when membership calls Node.NodeDown.
+// when the clustered node (package node/cluster), whose gossip declared
+// the peer dead, calls Node.NodeDown.
 //
 // # Messages
 //
@@ -36,8 +37,19 @@
 // Names() is a unique local.Registry and Groups() a duplicate one, both
 // bound to the node's processes (entries vanish when their process exits;
 // the node implements local.Owners). Send accepts a PID, a Name, a
-// RemoteName, or a Global/GlobalFenced name once a GlobalNames table is
-// wired in with SetGlobal.
+// RemoteName, or a Global/GlobalFenced name once a GlobalResolver is wired
+// in (Config.Global or SetGlobal).
+//
+// # The cluster is another package
+//
+// This package is the process runtime and knows nothing of Raft or gossip
+// (a test checks its import graph). The clustered node, package
+// node/cluster, composes it with the global name table, gossip and the TCP
+// transport, and reaches it through three small seams: a GlobalResolver
+// (*global.Table as it is) for sends by global name and inbound fence
+// checks, a PeerObserver (Config.Peers) that hears the transport's peer
+// connections come up and break, and Node.NodeDown, which gossip's verdict
+// calls.
 //
 // # Concurrency
 //

@@ -8,7 +8,7 @@ import (
 )
 
 // Global is a cluster-wide name, as a Dest. Sends resolve it through the
-// node's GlobalNames and carry the registration's fence, so the receiving
+// node's GlobalResolver and carry the registration's fence, so the receiving
 // node drops the message if the name has since been registered anew.
 type Global string
 
@@ -21,22 +21,23 @@ type GlobalFenced struct {
 	Fence uint64
 }
 
-// GlobalNames is the seam to the cluster-wide name table (package global).
-// The node calls it on the sending goroutine for Send(Global) and on the
-// transport's reader goroutine to check fences of inbound messages, so it
-// must answer from the local replica without blocking on the network.
-type GlobalNames interface {
-	// Lookup returns the current owner of name and the fence (Raft index)
-	// of its registration. A missing name returns an error wrapping
-	// ErrNameNotFound (or the table's own not-found error).
-	Lookup(ctx context.Context, name string) (owner PID, fence uint64, err error)
+// GlobalResolver is the runtime's one seam to cluster-wide names: the
+// clustered node (package node/cluster) wires in its *global.Table, which
+// implements it as it is. The node calls Resolve on the sending goroutine
+// for Send(Global), Send(GlobalFenced) and Monitor of a global name, and on
+// the transport's reader goroutine to check the fences of inbound messages,
+// so Resolve must answer from the local replica without blocking.
+type GlobalResolver interface {
+	// Resolve returns the current owner of name and the fence (Raft index)
+	// of its registration, or ok false if the name is not registered.
+	Resolve(name string) (owner PID, fence uint64, ok bool)
 }
 
-type globalBox struct{ g GlobalNames }
+type globalBox struct{ g GlobalResolver }
 
 // SetGlobal wires the cluster-wide name table in (nil unwires it). Safe to
 // call at any time from any goroutine.
-func (n *Node) SetGlobal(g GlobalNames) {
+func (n *Node) SetGlobal(g GlobalResolver) {
 	if g == nil {
 		n.global.Store(nil)
 		return
@@ -44,13 +45,18 @@ func (n *Node) SetGlobal(g GlobalNames) {
 	n.global.Store(&globalBox{g: g})
 }
 
-// lookupGlobal resolves a global name, or returns ErrNoGlobal.
-func (n *Node) lookupGlobal(ctx context.Context, name string) (PID, uint64, error) {
+// lookupGlobal resolves a global name: ErrNoGlobal without a resolver,
+// ErrNameNotFound for a name nobody holds.
+func (n *Node) lookupGlobal(name string) (PID, uint64, error) {
 	b := n.global.Load()
 	if b == nil {
 		return PID{}, 0, fmt.Errorf("%w: %q", ErrNoGlobal, name)
 	}
-	return b.g.Lookup(ctx, name)
+	pid, fence, ok := b.g.Resolve(name)
+	if !ok {
+		return PID{}, 0, fmt.Errorf("%w: global %q", ErrNameNotFound, name)
+	}
+	return pid, fence, nil
 }
 
 // sendGlobal sends by global name.
@@ -63,7 +69,7 @@ func (n *Node) sendGlobal(ctx context.Context, from PID, d Dest, msg any) error 
 	case GlobalFenced:
 		name, want = g.Name, g.Fence
 	}
-	pid, fence, err := n.lookupGlobal(ctx, name)
+	pid, fence, err := n.lookupGlobal(name)
 	if err != nil {
 		return err
 	}
@@ -76,8 +82,9 @@ func (n *Node) sendGlobal(ctx context.Context, from PID, d Dest, msg any) error 
 }
 
 // fenceOK checks an inbound message sent by global name: it is stale when
-// this node's replica holds the name under a newer registration. Without a global table, or when the name is unknown here
-// (the replica may lag), the message passes.
+// this node's replica holds the name under a newer registration.
+// Without a resolver, or when the name is unknown here (the replica may
+// lag), the message passes.
 func (n *Node) fenceOK(env *transport.Envelope) bool {
 	if env.GlobalName == "" {
 		return true
@@ -86,9 +93,6 @@ func (n *Node) fenceOK(env *transport.Envelope) bool {
 	if b == nil {
 		return true
 	}
-	_, fence, err := b.g.Lookup(context.Background(), env.GlobalName)
-	if err != nil {
-		return true
-	}
-	return fence <= env.Fence
+	_, fence, ok := b.g.Resolve(env.GlobalName)
+	return !ok || fence <= env.Fence
 }

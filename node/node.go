@@ -2,7 +2,6 @@ package node
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"sync"
 	"sync/atomic"
@@ -45,8 +44,6 @@ type Node struct {
 	names  *local.Registry[PID]
 	groups *local.Registry[PID]
 
-	cl *cluster // nil unless Config.Cluster is set
-
 	global   atomic.Pointer[globalBox]
 	requests atomic.Pointer[requestBox]
 	out      *outbox
@@ -72,21 +69,6 @@ func New(cfg *Config) (*Node, error) {
 	c := *cfg
 	if err := c.resolve(); err != nil {
 		return nil, err
-	}
-	if c.Cluster != nil {
-		cc := *c.Cluster
-		_ = cc.Validate()
-		if err := cc.reservePorts(); err != nil {
-			return nil, err
-		}
-		c.Cluster = &cc
-		if c.Transport == nil {
-			tr, err := newTransport(&c)
-			if err != nil {
-				return nil, err
-			}
-			c.Transport = tr
-		}
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	n := &Node{
@@ -116,18 +98,12 @@ func New(cfg *Config) (*Node, error) {
 	if n.tr != nil {
 		n.tr.SetHandler(n)
 	}
-	if c.Cluster != nil {
-		if n.cl, err = newCluster(n, *c.Cluster); err != nil {
-			cancel()
-			return nil, errors.Join(err, n.tr.Close())
-		}
-	}
 	return n, nil
 }
 
 // Start starts the transport (if any) and the goroutine that sends signals
-// to other nodes. It is idempotent; ctx bounds nothing today and is taken
-// for symmetry with Shutdown.
+// to other nodes. It does not block (a done ctx fails it at once) and is
+// idempotent.
 func (n *Node) Start(ctx context.Context) error {
 	if err := ctx.Err(); err != nil {
 		return err
@@ -149,12 +125,6 @@ func (n *Node) Start(ctx context.Context) error {
 		if !n.goTracked(n.out.run) {
 			n.startErr = ErrShutdown
 			return
-		}
-		if n.cl != nil {
-			if err := n.cl.start(ctx); err != nil {
-				n.startErr = err
-				return
-			}
 		}
 		n.started.Store(true)
 		n.logger.Debug("started", "node", n.id, "incarnation", n.inc)
@@ -187,9 +157,6 @@ const shutdownDrain = time.Second
 
 // shutdown does the work of Shutdown.
 func (n *Node) shutdown() {
-	if n.cl != nil {
-		n.cl.stop()
-	}
 	n.mu.Lock()
 	n.closing = true
 	procs := make([]*Process, 0, len(n.procs))

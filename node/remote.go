@@ -14,8 +14,9 @@ var _ transport.Handler = (*Node)(nil)
 // only a direct Killed is untrappable, and only link signals need a link.
 const exitDirect = 1
 
-// RequestHandler serves RPCs that arrive over the transport. The lead wires
-// the global table's forwarded writes ("global.*" methods) through it.
+// RequestHandler serves RPCs that arrive over the transport. The clustered
+// node wires the global table's forwarded writes ("global.*" methods)
+// through it.
 type RequestHandler interface {
 	// HandleRequest is called on its own goroutine per request and may
 	// block until ctx is done.
@@ -113,8 +114,8 @@ func (n *Node) handleMessage(env *transport.Envelope) {
 // incarnation has lost every process of the old one: their monitors fire
 // Down and their links exit with NoConnection.
 func (n *Node) PeerUp(peer NodeID, incarnation uint64) {
-	if n.cl != nil {
-		n.cl.links.up(peer)
+	if o := n.cfg.Peers; o != nil {
+		o.PeerUp(peer, incarnation)
 	}
 	if incarnation == 0 {
 		return
@@ -128,14 +129,15 @@ func (n *Node) PeerUp(peer NodeID, incarnation uint64) {
 // It does not block (O(local processes + monitors)).
 func (n *Node) PeerDown(peer NodeID, incarnation uint64, cause error) {
 	n.logger.Debug("peer down", "peer", peer, "incarnation", incarnation, "cause", cause)
-	if n.cl != nil {
-		n.cl.links.down(peer)
+	if o := n.cfg.Peers; o != nil {
+		o.PeerDown(peer, incarnation, cause)
 	}
 	n.peerGone(peer, matchIncarnation(incarnation), NoConnection)
 }
 
-// NodeDown is called by membership when it declares node dead: like
-// PeerDown but with reason NodeDown. incarnation 0 means every incarnation.
+// NodeDown tells the node that node id (incarnation 0: every incarnation)
+// is dead, as the clustered node's gossip declared it: like PeerDown but
+// with reason NodeDown. It does not block.
 func (n *Node) NodeDown(id NodeID, incarnation uint64) {
 	if id == n.id {
 		return

@@ -255,7 +255,7 @@ func TestPeerDownAndNodeDown(t *testing.T) {
 	}
 }
 
-// fakeGlobal is a GlobalNames backed by a map.
+// fakeGlobal is a GlobalResolver backed by a map.
 type fakeGlobal struct {
 	mu    sync.Mutex
 	names map[string]struct {
@@ -279,14 +279,11 @@ func (g *fakeGlobal) set(name string, pid PID, fence uint64) {
 	}{pid, fence}
 }
 
-func (g *fakeGlobal) Lookup(_ context.Context, name string) (PID, uint64, error) {
+func (g *fakeGlobal) Resolve(name string) (PID, uint64, bool) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	e, ok := g.names[name]
-	if !ok {
-		return PID{}, 0, fmt.Errorf("%w: %q", ErrNameNotFound, name)
-	}
-	return e.pid, e.fence, nil
+	return e.pid, e.fence, ok
 }
 
 func TestGlobalSeamAndFences(t *testing.T) {

@@ -142,10 +142,10 @@ func (n *Node) resolve(ctx context.Context, to Dest) (PID, error) {
 		}
 		return PID{}, fmt.Errorf("%w: cannot resolve a remote name to monitor: %v", ErrBadDest, d)
 	case Global:
-		pid, _, err := n.lookupGlobal(ctx, string(d))
+		pid, _, err := n.lookupGlobal(string(d))
 		return pid, err
 	case GlobalFenced:
-		pid, _, err := n.lookupGlobal(ctx, d.Name)
+		pid, _, err := n.lookupGlobal(d.Name)
 		return pid, err
 	default:
 		return PID{}, badDest(to)

@@ -9,17 +9,19 @@ import (
 	"testing"
 
 	"github.com/hashicorp/go-hclog"
-	"github.com/roster-dev/roster/node"
+	"github.com/roster-dev/roster/node/cluster"
 )
 
-// benchAPI serves the API over a standalone real node (no cluster: the
-// process and message paths only).
+// benchAPI serves the API over a real single-server cluster node (Raft in
+// memory; the benchmarks measure the process and message paths).
 func benchAPI(b *testing.B) (*httptest.Server, string) {
 	b.Helper()
-	cfg := node.DefaultConfig()
+	cfg := cluster.DefaultConfig()
 	cfg.NodeID = "bench"
+	cfg.InmemStore = true
+	cfg.Profile = cluster.ProfileFast
 	cfg.Logger = hclog.NewNullLogger()
-	n, err := node.New(cfg)
+	n, err := cluster.New(cfg)
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -9,7 +9,7 @@ import (
 	"testing"
 )
 
-// TestAgentEndToEnd runs one real server (node with Config.Cluster,
+// TestAgentEndToEnd runs one real server (a cluster.Node,
 // bootstrap-expect 1) behind the HTTP API.
 func TestAgentEndToEnd(t *testing.T) {
 	mr := globalMetricsRegistry(t)

@@ -5,7 +5,8 @@ import (
 	"sort"
 
 	"github.com/prometheus/client_golang/prometheus"
-	"github.com/roster-dev/roster/node"
+	"github.com/roster-dev/roster/global"
+	"github.com/roster-dev/roster/node/cluster"
 	"github.com/roster-dev/roster/node/membership"
 )
 
@@ -16,7 +17,7 @@ type nodeStats struct {
 	// duplicate-key groups.
 	GroupMembers int
 	// Cluster is the node's cluster statistics; valid when Clustered.
-	Cluster   node.ClusterStats
+	Cluster   cluster.ClusterStats
 	Clustered bool
 }
 
@@ -47,7 +48,7 @@ var (
 		string(membership.StateDead), string(membership.StateLeft),
 	}
 	purgeReasons = []string{
-		string(membership.PurgeNodeDown), string(membership.PurgeNodeLeft), string(membership.PurgeRestart),
+		string(global.ReasonNodeDown), string(global.ReasonNodeLeft), string(global.ReasonRestart),
 	}
 )
 
@@ -164,11 +165,11 @@ func constMetric(desc *prometheus.Desc, typ prometheus.ValueType, v float64, lab
 }
 
 // purgeLatencyHistogram turns node's per-bucket purge counts (one per
-// node.PurgeLatencyBuckets bound, plus one over the largest) into a
+// cluster.PurgeLatencyBuckets bound, plus one over the largest) into a
 // Prometheus histogram. Counts of another length (a node built with other
 // buckets) give an invalid metric, which the handler logs and skips.
-func purgeLatencyHistogram(cs node.ClusterStats) prometheus.Metric {
-	desc, bounds := rosterDescs.purgeLatency, node.PurgeLatencyBuckets
+func purgeLatencyHistogram(cs cluster.ClusterStats) prometheus.Metric {
+	desc, bounds := rosterDescs.purgeLatency, cluster.PurgeLatencyBuckets
 	if len(cs.PurgeLatency) != len(bounds)+1 {
 		return prometheus.NewInvalidMetric(desc, fmt.Errorf(
 			"clusternode: purge latency: %d bucket counts for %d bounds", len(cs.PurgeLatency), len(bounds)))

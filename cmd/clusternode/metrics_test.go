@@ -19,7 +19,7 @@ import (
 	dto "github.com/prometheus/client_model/go"
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
-	"github.com/roster-dev/roster/node"
+	"github.com/roster-dev/roster/node/cluster"
 )
 
 // clusterFake is the fake backend with the nodeStats ability of a real
@@ -68,7 +68,7 @@ func newClusterFake(t *testing.T) *clusterFake {
 	if _, err := fake.Spawn(func(ctx context.Context, _ mailbox) error { <-ctx.Done(); return nil }); err != nil {
 		t.Fatal(err)
 	}
-	return &clusterFake{fakeBackend: fake, ns: nodeStats{GroupMembers: 2, Clustered: true, Cluster: node.ClusterStats{
+	return &clusterFake{fakeBackend: fake, ns: nodeStats{GroupMembers: 2, Clustered: true, Cluster: cluster.ClusterStats{
 		PurgesByReason: map[string]uint64{"node_down": 3}, NamesPurged: 7,
 		PurgeLatency:    []uint64{1, 1, 0, 0, 0, 0, 0, 0, 0, 0, 1},
 		PurgeLatencySum: 500*time.Second + 500*time.Millisecond,
@@ -154,8 +154,8 @@ func checkPurgeHistogram(t *testing.T, fam *dto.MetricFamily) {
 		t.Errorf("count %d sum %v, want 3 and 500.5", h.GetSampleCount(), h.GetSampleSum())
 	}
 	want := map[float64]uint64{0.25: 1, 0.5: 2, 1: 2, 60: 2, math.Inf(1): 3}
-	if len(h.GetBucket()) != len(node.PurgeLatencyBuckets)+1 { // and +Inf
-		t.Errorf("%d buckets, want %d", len(h.GetBucket()), len(node.PurgeLatencyBuckets)+1)
+	if len(h.GetBucket()) != len(cluster.PurgeLatencyBuckets)+1 { // and +Inf
+		t.Errorf("%d buckets, want %d", len(h.GetBucket()), len(cluster.PurgeLatencyBuckets)+1)
 	}
 	for _, b := range h.GetBucket() {
 		if w, ok := want[b.GetUpperBound()]; ok && b.GetCumulativeCount() != w {
@@ -169,7 +169,7 @@ func checkPurgeHistogram(t *testing.T, fam *dto.MetricFamily) {
 func TestMetricsSkipsAnInvalidFigure(t *testing.T) {
 	fake := newFakeBackend()
 	t.Cleanup(fake.close)
-	cf := &clusterFake{fakeBackend: fake, ns: nodeStats{Clustered: true, Cluster: node.ClusterStats{PurgeLatency: []uint64{1}}}}
+	cf := &clusterFake{fakeBackend: fake, ns: nodeStats{Clustered: true, Cluster: cluster.ClusterStats{PurgeLatency: []uint64{1}}}}
 	_, url := metricsServer(t, cf)
 	fams := scrape(t, url)
 	if fams["roster_purge_latency_seconds"] != nil {
@@ -296,8 +296,8 @@ func checkCounterMoved(t *testing.T, before, after map[string]*dto.MetricFamily,
 func BenchmarkMetricsScrape(b *testing.B) {
 	fake := newFakeBackend()
 	b.Cleanup(fake.close)
-	cf := &clusterFake{fakeBackend: fake, ns: nodeStats{Clustered: true, Cluster: node.ClusterStats{
-		PurgeLatency: make([]uint64, len(node.PurgeLatencyBuckets)+1),
+	cf := &clusterFake{fakeBackend: fake, ns: nodeStats{Clustered: true, Cluster: cluster.ClusterStats{
+		PurgeLatency: make([]uint64, len(cluster.PurgeLatencyBuckets)+1),
 	}}}
 	mr, err := newMetricsRegistry()
 	if err != nil {

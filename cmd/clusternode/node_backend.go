@@ -9,14 +9,15 @@ import (
 	"github.com/roster-dev/roster/global"
 	"github.com/roster-dev/roster/local"
 	"github.com/roster-dev/roster/node"
+	"github.com/roster-dev/roster/node/cluster"
 	"github.com/roster-dev/roster/transport"
 )
 
-// nodeBackend adapts a cluster *node.Node to the daemon's backend, using
-// node's public API only: processes, send and local registries here, the
+// nodeBackend adapts a *cluster.Node to the daemon's backend, using the
+// public API of node and node/cluster only: processes, send and local registries here, the
 // global table and cluster status in node_backend_global.go.
 type nodeBackend struct {
-	n *node.Node
+	n *cluster.Node
 }
 
 var _ backend = (*nodeBackend)(nil)
@@ -58,11 +59,11 @@ func toInbound(m node.Message) inbound {
 		body = map[string]any{"down": map[string]any{"pid": v.PID.String(), "reason": reasonText(v.Reason)}}
 	case node.ExitSignal:
 		body = map[string]any{"exit": map[string]any{"from": v.From.String(), "reason": reasonText(v.Reason)}}
-	case node.GlobalNameLost:
+	case cluster.GlobalNameLost:
 		body = map[string]any{"name_lost": map[string]any{"name": v.Name, "fence": v.Fence, "reason": v.Reason}}
-	case node.GlobalNameSuspect:
+	case cluster.GlobalNameSuspect:
 		body = map[string]any{"name_suspect": map[string]any{"name": v.Name, "fence": v.Fence, "since": v.Since.String()}}
-	case node.GlobalNameConfirmed:
+	case cluster.GlobalNameConfirmed:
 		body = map[string]any{"name_confirmed": map[string]any{"name": v.Name, "fence": v.Fence}}
 	}
 	return inbound{From: m.From, Body: renderBody(body)}
@@ -153,9 +154,7 @@ func (b *nodeBackend) Stats() stats {
 		MessagesOut:     s.MsgsOut,
 		MessagesDropped: s.Dropped,
 	}
-	if t := b.n.GlobalTable(); t != nil {
-		st.GlobalNames = t.Count()
-	}
+	st.GlobalNames = b.n.GlobalTable().Count()
 	return st
 }
 
@@ -199,6 +198,6 @@ var errMap = []struct {
 	{errMailboxFull, []error{node.ErrMailboxFull}},
 	{errUnavailable, []error{
 		global.ErrNoQuorum, global.ErrNoLeader, global.ErrNotLeader, global.ErrShutdown,
-		node.ErrShutdown, node.ErrNoGlobal, node.ErrNoRoute, node.ErrNotClustered,
+		node.ErrShutdown, node.ErrNoGlobal, node.ErrNoRoute,
 	}},
 }

@@ -11,9 +11,9 @@ import (
 	"github.com/roster-dev/roster/transport"
 )
 
-// The global and cluster half of nodeBackend, over node's cluster API
-// (Config.Cluster). node checks that an owner is a live local process and
-// drops a process's global names when it exits.
+// The global and cluster half of nodeBackend, over *cluster.Node. The
+// cluster node checks that an owner is a live local process and drops a
+// process's global names when it exits.
 
 func toRegistration(r global.Registration, info global.ReadInfo) registration {
 	var meta json.RawMessage

@@ -7,20 +7,18 @@ import (
 	"github.com/hashicorp/go-hclog"
 	metrics "github.com/hashicorp/go-metrics"
 	"github.com/roster-dev/roster/global"
-	"github.com/roster-dev/roster/node"
-	"github.com/roster-dev/roster/node/membership"
+	"github.com/roster-dev/roster/node/cluster"
 )
 
 // openNode builds and starts a cluster node from the agent's
-// configuration, through node's public API only: Config.Cluster brings the
-// TCP transport, the Raft global table, gossip and bootstrap-expect; Start
-// joins the -join seeds (retried by the rejoin loop while they are down).
-// The returned leave is node.Leave (our names are purged at once, Raft
+// configuration, through node/cluster's public API only: cluster.New brings
+// the TCP transport, the Raft global table, gossip and bootstrap-expect;
+// Start joins the -join seeds (retried by the rejoin loop while they are
+// down). The returned leave is cluster.Node.Leave (our names are purged at once, Raft
 // leadership is handed over, gossip announces the departure), falling back
 // to Shutdown when a step of it fails.
 func openNode(ctx context.Context, cfg *agentConfig, log hclog.Logger) (backend, func(context.Context) error, error) {
-	ncfg := nodeConfig(cfg, log)
-	n, err := node.New(ncfg)
+	n, err := cluster.New(nodeConfig(cfg, log))
 	if err != nil {
 		return nil, nil, err
 	}
@@ -40,9 +38,9 @@ func openNode(ctx context.Context, cfg *agentConfig, log hclog.Logger) (backend,
 	return &nodeBackend{n: n}, leave, nil
 }
 
-// nodeConfig maps the agent's flags onto node.Config.
-func nodeConfig(cfg *agentConfig, log hclog.Logger) *node.Config {
-	cc := node.DefaultClusterConfig()
+// nodeConfig maps the agent's flags onto cluster.Config.
+func nodeConfig(cfg *agentConfig, log hclog.Logger) cluster.Config {
+	cc := cluster.DefaultConfig()
 	cc.Key = cfg.Encrypt
 	cc.DataDir = cfg.DataDir
 	cc.BindAddr = cfg.Bind
@@ -58,15 +56,13 @@ func nodeConfig(cfg *agentConfig, log hclog.Logger) *node.Config {
 	// writes (global_forward_batch) to the go-metrics instance that
 	// /metrics renders.
 	cc.TuneGlobal = func(g *global.Config) { g.Metrics = metrics.Default() }
-	cc.Profile = membership.ProfileLAN
+	cc.Profile = cluster.ProfileLAN
 	if cfg.Profile == "fast" {
-		cc.Profile = membership.ProfileFast
+		cc.Profile = cluster.ProfileFast
 	}
-	ncfg := node.DefaultConfig()
-	ncfg.NodeID = cfg.Node
-	ncfg.Logger = log
-	ncfg.Cluster = cc
-	return ncfg
+	cc.NodeID = cfg.Node
+	cc.Logger = log
+	return cc
 }
 
 // describeNode is logged at start.

@@ -6,7 +6,15 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/roster-dev/roster/node"
 )
+
+// job is a small struct message, as in package node's benchmarks.
+type job struct {
+	ID   int      `msgpack:"id"`
+	Tags []string `msgpack:"tags"`
+}
 
 // BenchmarkClusterSend compares a cross-node send by pid with sends by
 // global name (a local-replica lookup on the sender, a fence check on the
@@ -17,7 +25,7 @@ func BenchmarkClusterSend(b *testing.B) {
 	sender, receiver := nodes[0], nodes[1]
 	ctx := context.Background()
 	var received atomic.Int64
-	pid, err := receiver.Spawn(func(ctx context.Context, p *Process) error {
+	pid, err := receiver.Spawn(func(ctx context.Context, p *node.Process) error {
 		for {
 			if _, err := p.Receive(ctx); err != nil {
 				return nil
@@ -34,7 +42,7 @@ func BenchmarkClusterSend(b *testing.B) {
 	}
 	pollFor(b, 5*time.Second, func() error { _, _, err := sender.LookupGlobal(ctx, "bench/receiver"); return err })
 	msg := job{ID: 42, Tags: []string{"bench"}}
-	run := func(name string, dest Dest) {
+	run := func(name string, dest node.Dest) {
 		b.Run(name, func(b *testing.B) {
 			start := received.Load()
 			b.ReportAllocs()
@@ -53,6 +61,6 @@ func BenchmarkClusterSend(b *testing.B) {
 		})
 	}
 	run("pid", pid)
-	run("global", Global("bench/receiver"))
-	run("global-fenced", GlobalFenced{Name: "bench/receiver", Fence: reg.Fence})
+	run("global", node.Global("bench/receiver"))
+	run("global-fenced", node.GlobalFenced{Name: "bench/receiver", Fence: reg.Fence})
 }

@@ -8,6 +8,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/roster-dev/roster/node"
+
 	"github.com/hashicorp/go-hclog"
 	"github.com/roster-dev/roster/global"
 	"github.com/roster-dev/roster/node/membership"
@@ -26,11 +28,11 @@ func startCluster(t testing.TB, n int) []*Node {
 
 // startClusterIn starts one node n1, n2, ... per data dir (tunes[i], if
 // any, adjusts node i's config), joins them to n1 and waits for a leader.
-func startClusterIn(t testing.TB, dirs []string, tunes []func(*ClusterConfig)) []*Node {
+func startClusterIn(t testing.TB, dirs []string, tunes []func(*Config)) []*Node {
 	t.Helper()
 	var nodes []*Node
 	for i, dir := range dirs {
-		var tune func(*ClusterConfig)
+		var tune func(*Config)
 		if i < len(tunes) {
 			tune = tunes[i]
 		}
@@ -45,16 +47,15 @@ func startClusterIn(t testing.TB, dirs []string, tunes []func(*ClusterConfig)) [
 	return nodes
 }
 
-func newClusterNode(t testing.TB, id, dir string, expect int, tune func(*ClusterConfig)) *Node {
+func newClusterNode(t testing.TB, id, dir string, expect int, tune func(*Config)) *Node {
 	t.Helper()
-	cc := DefaultClusterConfig()
-	cc.DataDir, cc.Profile, cc.BootstrapExpect = dir, membership.ProfileFast, expect
-	if tune != nil {
-		tune(cc)
-	}
 	cfg := DefaultConfig()
-	cfg.NodeID, cfg.Cluster = NodeID(id), cc
+	cfg.DataDir, cfg.Profile, cfg.BootstrapExpect = dir, membership.ProfileFast, expect
+	cfg.NodeID = node.NodeID(id)
 	cfg.Logger = hclog.New(&hclog.LoggerOptions{Name: id, Level: hclog.Off})
+	if tune != nil {
+		tune(&cfg)
+	}
 	nd, err := New(cfg)
 	if err != nil {
 		t.Fatalf("New(%s): %v", id, err)
@@ -86,13 +87,13 @@ func waitHealthy(t testing.TB, nodes ...*Node) {
 // pollFor is waitFor with a deadline of d.
 func pollFor(t testing.TB, d time.Duration, cond func() error) {
 	t.Helper()
-	waitWithin(t, d, "condition", cond)
+	waitFor(t, d, cond)
 }
 
-func spawnReceiver(t testing.TB, nd *Node) (PID, chan Message) {
+func spawnReceiver(t testing.TB, nd *Node) (node.PID, chan node.Message) {
 	t.Helper()
-	got := make(chan Message, 16)
-	pid, err := nd.Spawn(func(ctx context.Context, p *Process) error {
+	got := make(chan node.Message, 16)
+	pid, err := nd.Spawn(func(ctx context.Context, p *node.Process) error {
 		for {
 			m, err := p.Receive(ctx)
 			if err != nil {
@@ -142,7 +143,7 @@ func TestClusterGlobalNamesSendAndExit(t *testing.T) {
 		t.Fatalf("second register: %v", err)
 	}
 	// Foreign and dead pids are refused.
-	if _, err := a.RegisterGlobal(ctx, "x", pid, nil); !errors.Is(err, ErrNotLocal) {
+	if _, err := a.RegisterGlobal(ctx, "x", pid, nil); !errors.Is(err, node.ErrNotLocal) {
 		t.Fatalf("foreign pid: %v", err)
 	}
 
@@ -151,7 +152,7 @@ func TestClusterGlobalNamesSendAndExit(t *testing.T) {
 		_, _, err := b.LookupGlobal(ctx, "svc")
 		return err
 	})
-	if err := b.Send(ctx, Global("svc"), "hello"); err != nil {
+	if err := b.Send(ctx, node.Global("svc"), "hello"); err != nil {
 		t.Fatal(err)
 	}
 	select {
@@ -171,7 +172,7 @@ func TestClusterGlobalNamesSendAndExit(t *testing.T) {
 
 	// b monitors the global name: DOWN comes when its owner exits.
 	watcher, downs := spawnReceiver(t, b)
-	if _, err := b.Monitor(watcher, Global("svc")); err != nil {
+	if _, err := b.Monitor(watcher, node.Global("svc")); err != nil {
 		t.Fatal(err)
 	}
 
@@ -185,8 +186,8 @@ func TestClusterGlobalNamesSendAndExit(t *testing.T) {
 		// The monitor signal and "stop" travel on different paths, so the
 		// owner may exit before the monitor reaches it: then, as in
 		// Erlang, the reason is noproc.
-		if d, ok := m.Body.(Down); !ok || d.PID != pid || !(errors.Is(d.Reason, Normal) || errors.Is(d.Reason, NoProc)) {
-			t.Fatalf("want Down(normal) for %s, got %#v (%v)", pid, m.Body, m.Body.(Down).Reason)
+		if d, ok := m.Body.(node.Down); !ok || d.PID != pid || !(errors.Is(d.Reason, node.Normal) || errors.Is(d.Reason, node.NoProc)) {
+			t.Fatalf("want node.Down(normal) for %s, got %#v (%v)", pid, m.Body, m.Body.(node.Down).Reason)
 		}
 	case <-time.After(5 * time.Second):
 		t.Fatal("no DOWN for the global name's owner")
@@ -227,9 +228,9 @@ func TestClusterPurgesDeadAndLeftNodes(t *testing.T) {
 	}
 	select {
 	case m := <-downs:
-		d, ok := m.Body.(Down)
+		d, ok := m.Body.(node.Down)
 		if !ok || d.PID != pc {
-			t.Fatalf("want Down for %s, got %+v", pc, m.Body)
+			t.Fatalf("want node.Down for %s, got %+v", pc, m.Body)
 		}
 	case <-time.After(10 * time.Second):
 		t.Fatal("no DOWN for the dead node's process")
@@ -301,7 +302,7 @@ func TestClusterNameLostOnReRegister(t *testing.T) {
 		}
 		return nil
 	})
-	if err := a.Send(ctx, GlobalFenced{Name: "leader-lock", Fence: first.Fence}, "stale"); !errors.Is(err, ErrStaleFence) {
+	if err := a.Send(ctx, node.GlobalFenced{Name: "leader-lock", Fence: first.Fence}, "stale"); !errors.Is(err, node.ErrStaleFence) {
 		t.Fatalf("stale fenced send: %v", err)
 	}
 }
@@ -343,7 +344,7 @@ func TestClusterCutOffNodeMarksNamesSuspect(t *testing.T) {
 // A single server (-dev style) with an explicit advertise address and
 // free ports forms, advertises real ports, and leaves cleanly.
 func TestClusterSingleServerAdvertiseAndLeave(t *testing.T) {
-	nd := newClusterNode(t, "solo", t.TempDir(), 1, func(c *ClusterConfig) { c.AdvertiseAddr = "127.0.0.1" })
+	nd := newClusterNode(t, "solo", t.TempDir(), 1, func(c *Config) { c.AdvertiseAddr = "127.0.0.1" })
 	waitHealthy(t, nd)
 	for _, m := range nd.Members() {
 		for _, addr := range []string{m.Addr, m.Meta.Transport, m.Meta.Raft} {

@@ -5,17 +5,29 @@ import (
 	"net"
 	"time"
 
+	"github.com/hashicorp/go-hclog"
 	"github.com/hashicorp/memberlist"
 	"github.com/hashicorp/raft"
 	"github.com/roster-dev/roster/global"
+	"github.com/roster-dev/roster/node"
 	"github.com/roster-dev/roster/node/membership"
 	"github.com/roster-dev/roster/transport"
 )
 
-// ClusterConfig makes a node a member of a Roster cluster: a TCP transport
-// for messages, a Raft-replicated global name table, and memberlist gossip
-// that finds peers and detects dead ones. Set it as Config.Cluster.
-type ClusterConfig struct {
+// Config configures a clustered Node: the runtime's own settings
+// (node.Config, embedded: NodeID, Logger, mailboxes, ...) plus what makes
+// it a member of a Roster cluster: a TCP transport for messages, a
+// Raft-replicated global name table, and memberlist gossip that finds
+// peers and detects dead ones. New copies it; later changes to the
+// caller's Config have no effect.
+type Config struct {
+	// Config holds the runtime's settings. NodeID is required (and names
+	// the node in gossip and Raft). Transport, when set, replaces the TCP
+	// transport New builds from BindAddr and TransportPort. Global,
+	// Requests and Peers belong to the cluster: New sets them and refuses
+	// a Config that sets them.
+	node.Config
+
 	// ClusterID keeps clusters apart: gossip, transport handshakes and
 	// Raft membership refuse peers with another id. Default "roster".
 	ClusterID string
@@ -82,15 +94,17 @@ type ClusterConfig struct {
 	TuneGossip      func(*membership.Config)
 }
 
-// DefaultClusterConfig returns a ClusterConfig for a LAN server on
-// loopback with free ports; set DataDir (or InmemStore).
-func DefaultClusterConfig() *ClusterConfig {
-	return &ClusterConfig{ClusterID: "roster", BindAddr: "127.0.0.1", Role: membership.RoleServer,
-		Profile: membership.ProfileLAN, BootstrapExpect: 1}
+// DefaultConfig returns a Config for a single LAN server (bootstrap-expect
+// 1) named after the host, on loopback with free ports; set DataDir (or
+// InmemStore).
+func DefaultConfig() Config {
+	return Config{Config: *node.DefaultConfig(), ClusterID: "roster", BindAddr: "127.0.0.1",
+		Role: membership.RoleServer, Profile: membership.ProfileLAN, BootstrapExpect: 1}
 }
 
-// Validate fills defaults and checks c.
-func (c *ClusterConfig) Validate() error {
+// setDefaults fills the empty fields that have a default (New does, on
+// its copy).
+func (c *Config) setDefaults() {
 	if c.ClusterID == "" {
 		c.ClusterID = "roster"
 	}
@@ -103,6 +117,21 @@ func (c *ClusterConfig) Validate() error {
 	if c.Profile == "" {
 		c.Profile = membership.ProfileLAN
 	}
+	if c.Logger == nil {
+		c.Logger = hclog.NewNullLogger()
+	}
+}
+
+// Validate checks c without changing it; empty fields that have a default
+// are valid.
+func (c Config) Validate() error {
+	if err := c.Config.Validate(); err != nil {
+		return fmt.Errorf("%w: %w", ErrBadConfig, err)
+	}
+	if c.Global != nil || c.Requests != nil || c.Peers != nil {
+		return fmt.Errorf("%w: Global, Requests and Peers are set by the cluster", ErrBadConfig)
+	}
+	c.setDefaults()
 	if _, err := membership.ParseProfile(string(c.Profile)); err != nil {
 		return fmt.Errorf("%w: %w", ErrBadConfig, err)
 	}
@@ -152,7 +181,7 @@ func (c *ClusterConfig) Validate() error {
 // address is fixed before the listeners bind. (A port picked this way can
 // in principle be taken by someone else before we bind it; set the ports
 // explicitly in production.)
-func (c *ClusterConfig) reservePorts() error {
+func (c *Config) reservePorts() error {
 	if c.AdvertiseAddr == "" {
 		return nil
 	}
@@ -169,3 +198,25 @@ func (c *ClusterConfig) reservePorts() error {
 	}
 	return nil
 }
+
+// Profile picks gossip failure-detection and Raft timings (Config.Profile).
+type Profile = membership.Profile
+
+// Timing profiles (see membership.Profile for the derivation).
+const (
+	// ProfileLAN suits LANs of 3–50 nodes; a crashed node's names go in ~7 s.
+	ProfileLAN = membership.ProfileLAN
+	// ProfileFast suits one host or one rack; ~1.5 s.
+	ProfileFast = membership.ProfileFast
+)
+
+// Role says whether a node may vote in Raft (Config.Role).
+type Role = membership.Role
+
+// Roles.
+const (
+	// RoleServer may vote in Raft (the first BootstrapExpect servers do).
+	RoleServer = membership.RoleServer
+	// RoleClient never votes and forwards its writes.
+	RoleClient = membership.RoleClient
+)

@@ -5,38 +5,33 @@ import (
 	"time"
 
 	"github.com/hashicorp/go-hclog"
-	"github.com/roster-dev/roster/transport"
+	"github.com/roster-dev/roster/global"
+	"github.com/roster-dev/roster/node"
+	"github.com/roster-dev/roster/node/membership"
 )
-
-// ContactHooks is an optional extension of Hooks: the time this node last
-// heard from a peer on any channel (transport frames, Raft), used to report
-// purge latency from last contact.
-type ContactHooks interface {
-	LastContact(id transport.NodeID) (time.Time, bool)
-}
 
 // peer is the controller's record of one member. Owned by the loop.
 type peer struct {
-	meta      Meta
-	state     State
+	meta      membership.Meta
+	state     membership.State
 	since     time.Time // when state began
 	lastAlive time.Time // last time gossip reported it alive
 }
 
 // purgeKey names one pending purge.
 type purgeKey struct {
-	node transport.NodeID
+	node node.NodeID
 	inc  uint64
 }
 
 type pendingPurge struct {
-	why       PurgeReason
+	why       global.Reason
 	due       time.Time
-	keep      uint64 // PurgeRestart: the live incarnation to keep
+	keep      uint64 // global.ReasonRestart: the live incarnation to keep
 	lastAlive time.Time
 }
 
-// Controller turns membership into cluster actions: it bootstraps the Raft
+// controller turns membership into cluster actions: it bootstraps the Raft
 // cluster (bootstrap-expect), adds joining servers as voters or non-voters,
 // removes long-dead voters, points the transport at peers, and — on the
 // leader — purges the names of dead, departed and restarted nodes,
@@ -44,13 +39,13 @@ type pendingPurge struct {
 //
 // All its state is owned by one goroutine (run); the only entry points
 // from other goroutines are Start and Stop.
-type Controller struct {
-	cfg ControllerConfig
-	m   *Membership
+type controller struct {
+	cfg controllerConfig
+	m   *membership.Membership
 	log hclog.Logger
 	now func() time.Time
 
-	peers        map[transport.NodeID]*peer
+	peers        map[node.NodeID]*peer
 	pending      map[purgeKey]pendingPurge
 	leader       bool
 	leaderSince  time.Time
@@ -67,18 +62,18 @@ type Controller struct {
 // tick is the controller's timer granularity.
 const tick = 50 * time.Millisecond
 
-// NewController returns a controller for m. Call Start.
-func NewController(m *Membership, cfg ControllerConfig) (*Controller, error) {
+// newController returns a controller for m. Call Start.
+func newController(m *membership.Membership, cfg controllerConfig) (*controller, error) {
 	c := cfg
-	if err := c.Validate(m.cfg.Profile); err != nil {
+	if err := c.validate(m.Profile()); err != nil {
 		return nil, err
 	}
-	return &Controller{
+	return &controller{
 		cfg:          c,
 		m:            m,
 		log:          c.Logger.Named("controller"),
 		now:          time.Now,
-		peers:        make(map[transport.NodeID]*peer),
+		peers:        make(map[node.NodeID]*peer),
 		pending:      make(map[purgeKey]pendingPurge),
 		bootstrapped: c.Table.HasState(),
 		stopCh:       make(chan struct{}),
@@ -86,21 +81,21 @@ func NewController(m *Membership, cfg ControllerConfig) (*Controller, error) {
 }
 
 // Start begins the controller's loop.
-func (c *Controller) Start() {
+func (c *controller) Start() {
 	c.wg.Add(1)
 	go func() { defer c.wg.Done(); c.run() }()
 }
 
 // Stop ends the loop and waits for it. Idempotent.
-func (c *Controller) Stop() {
+func (c *controller) Stop() {
 	c.stopOnce.Do(func() { close(c.stopCh) })
 	c.wg.Wait()
 }
 
-func (c *Controller) run() {
+func (c *controller) run() {
 	now := c.now()
 	for _, mem := range c.m.Members() {
-		if mem.State == StateAlive {
+		if mem.State == membership.StateAlive {
 			c.onAlive(mem.Meta, now)
 		}
 	}
@@ -121,23 +116,23 @@ func (c *Controller) run() {
 	}
 }
 
-func (c *Controller) onEvent(ev Event) {
+func (c *controller) onEvent(ev membership.Event) {
 	now := c.now()
 	switch ev.Type {
-	case EventJoin, EventUpdate:
+	case membership.EventJoin, membership.EventUpdate:
 		c.onAlive(ev.Member.Meta, now)
-	case EventDead, EventLeave:
-		c.onGone(ev.Member.Meta, ev.Type == EventDead, now)
+	case membership.EventDead, membership.EventLeave:
+		c.onGone(ev.Member.Meta, ev.Type == membership.EventDead, now)
 	}
 	c.reportMembers()
 }
 
-func (c *Controller) onAlive(meta Meta, now time.Time) {
+func (c *controller) onAlive(meta membership.Meta, now time.Time) {
 	if meta.Node == c.cfg.Self {
 		return
 	}
 	p := c.peers[meta.Node]
-	if p != nil && p.meta.Incarnation != meta.Incarnation && p.state == StateAlive {
+	if p != nil && p.meta.Incarnation != meta.Incarnation && p.state == membership.StateAlive {
 		// Restarted before anyone saw it die: its old self is gone.
 		c.cfg.Hooks.PeerGone(meta.Node, p.meta.Incarnation, true)
 	}
@@ -145,9 +140,9 @@ func (c *Controller) onAlive(meta Meta, now time.Time) {
 		c.log.Info("node restarted with a new incarnation", "node", meta.Node,
 			"old", p.meta.Incarnation, "new", meta.Incarnation)
 		c.pending[purgeKey{meta.Node, p.meta.Incarnation}] = pendingPurge{
-			why: PurgeRestart, due: now, keep: meta.Incarnation, lastAlive: p.lastAlive}
+			why: global.ReasonRestart, due: now, keep: meta.Incarnation, lastAlive: p.lastAlive}
 	}
-	if p != nil && p.state != StateAlive && p.meta.Incarnation == meta.Incarnation {
+	if p != nil && p.state != membership.StateAlive && p.meta.Incarnation == meta.Incarnation {
 		if _, ok := c.pending[purgeKey{meta.Node, meta.Incarnation}]; ok {
 			c.log.Warn("node alive again within the purge grace; its names stay", "node", meta.Node)
 		}
@@ -157,10 +152,10 @@ func (c *Controller) onAlive(meta Meta, now time.Time) {
 		p = &peer{}
 		c.peers[meta.Node] = p
 	}
-	if p.state != StateAlive {
+	if p.state != membership.StateAlive {
 		p.since = now
 	}
-	p.meta, p.state, p.lastAlive = meta, StateAlive, now
+	p.meta, p.state, p.lastAlive = meta, membership.StateAlive, now
 	c.cfg.Hooks.PeerAlive(meta)
 	if c.leader {
 		c.ensureServer(meta)
@@ -168,7 +163,7 @@ func (c *Controller) onAlive(meta Meta, now time.Time) {
 	}
 }
 
-func (c *Controller) onGone(meta Meta, dead bool, now time.Time) {
+func (c *controller) onGone(meta membership.Meta, dead bool, now time.Time) {
 	if meta.Node == c.cfg.Self {
 		return
 	}
@@ -180,13 +175,13 @@ func (c *Controller) onGone(meta Meta, dead bool, now time.Time) {
 	if p.meta.Incarnation != meta.Incarnation {
 		return // an old incarnation's death; the restart purge covers it
 	}
-	p.state, p.since = StateLeft, now
+	p.state, p.since = membership.StateLeft, now
 	hint, hinted := c.transportBreak(meta.Node)
 	last := p.lastAlive
 	if hinted && hint.Before(last) {
 		last = hint
 	}
-	why, due := PurgeNodeLeft, now
+	why, due := global.ReasonNodeLeft, now
 	if dead {
 		// The grace counts from the first sign of trouble: gossip's verdict,
 		// or earlier, a recent loss of the transport connection (an early
@@ -195,44 +190,40 @@ func (c *Controller) onGone(meta Meta, dead bool, now time.Time) {
 		if hinted && hint.Before(now) && now.Sub(hint) <= c.cfg.HintWindow {
 			start = hint
 		}
-		p.state, why, due = StateDead, PurgeNodeDown, start.Add(c.cfg.PurgeGrace)
+		p.state, why, due = membership.StateDead, global.ReasonNodeDown, start.Add(c.cfg.PurgeGrace)
 	}
 	c.log.Info("node gone", "node", meta.Node, "incarnation", meta.Incarnation, "state", p.state)
 	c.cfg.Hooks.PeerGone(meta.Node, meta.Incarnation, dead)
 	c.pending[purgeKey{meta.Node, meta.Incarnation}] = pendingPurge{why: why, due: due, lastAlive: last}
-	if !dead && c.leader && meta.Role == RoleServer {
+	if !dead && c.leader && meta.Role == membership.RoleServer {
 		c.removeServer(meta.Node, "left")
 	}
 }
 
-// transportBreak asks the optional ContactHooks when the transport lost
-// its connection to id.
-func (c *Controller) transportBreak(id transport.NodeID) (time.Time, bool) {
-	if ch, ok := c.cfg.Hooks.(ContactHooks); ok {
-		return ch.LastContact(id)
-	}
-	return time.Time{}, false
+// transportBreak asks when the transport lost its connection to id.
+func (c *controller) transportBreak(id node.NodeID) (time.Time, bool) {
+	return c.cfg.Hooks.LastContact(id)
 }
 
-func (c *Controller) reportMembers() {
+func (c *controller) reportMembers() {
 	if c.cfg.Metrics.Members == nil {
 		return
 	}
-	by := map[State]int{StateAlive: 1} // this node
+	by := map[membership.State]int{membership.StateAlive: 1} // this node
 	for _, p := range c.peers {
 		by[p.state]++
 	}
 	c.cfg.Metrics.Members(by)
 }
 
-func (c *Controller) onTick() {
+func (c *controller) onTick() {
 	now := c.now()
 	isLeader := c.cfg.Table.IsLeader()
 	if isLeader && !c.leader {
 		c.log.Info("gained leadership; reconciling names with membership")
 		c.leaderSince, c.nextRecon = now, now
 		for _, p := range c.peers {
-			if p.state == StateAlive {
+			if p.state == membership.StateAlive {
 				c.ensureServer(p.meta)
 			}
 		}
@@ -255,7 +246,7 @@ func (c *Controller) onTick() {
 
 // dropDuePurges forgets due purges on a follower: the leader does them, and
 // a new leader's reconcile catches whatever a lost leader missed.
-func (c *Controller) dropDuePurges(now time.Time) {
+func (c *controller) dropDuePurges(now time.Time) {
 	for k, p := range c.pending {
 		if !now.Before(p.due) {
 			delete(c.pending, k)

@@ -8,16 +8,18 @@ import (
 	"strings"
 	"time"
 
-	"github.com/roster-dev/roster/transport"
+	"github.com/roster-dev/roster/global"
+	"github.com/roster-dev/roster/node"
+	"github.com/roster-dev/roster/node/membership"
 )
 
-func (c *Controller) ctx() (context.Context, context.CancelFunc) {
+func (c *controller) ctx() (context.Context, context.CancelFunc) {
 	return context.WithTimeout(context.Background(), c.cfg.Timeout)
 }
 
 // runDuePurges applies the purges whose grace has passed. A failed purge is
 // retried a second later.
-func (c *Controller) runDuePurges(now time.Time) {
+func (c *controller) runDuePurges(now time.Time) {
 	for k, p := range c.pending {
 		if now.Before(p.due) {
 			continue
@@ -32,12 +34,12 @@ func (c *Controller) runDuePurges(now time.Time) {
 	}
 }
 
-func (c *Controller) purge(k purgeKey, p pendingPurge, now time.Time) error {
+func (c *controller) purge(k purgeKey, p pendingPurge, now time.Time) error {
 	ctx, cancel := c.ctx()
 	defer cancel()
 	var n int
 	var err error
-	if p.why == PurgeRestart {
+	if p.why == global.ReasonRestart {
 		n, err = c.cfg.Table.PurgeNodeExcept(ctx, k.node, p.keep, p.why)
 	} else {
 		n, err = c.cfg.Table.PurgeIncarnation(ctx, k.node, k.inc, p.why)
@@ -57,13 +59,13 @@ func (c *Controller) purge(k purgeKey, p pendingPurge, now time.Time) error {
 // reviveIfPurged lets an incarnation that was purged while it was only cut
 // off (a pause, a partition longer than the grace) register again now
 // that gossip shows it alive. Its purged names stay gone.
-func (c *Controller) reviveIfPurged(node transport.NodeID, inc uint64) {
+func (c *controller) reviveIfPurged(node node.NodeID, inc uint64) {
 	if !c.cfg.Table.IsPurged(node, inc) {
 		return
 	}
 	ctx, cancel := c.ctx()
 	defer cancel()
-	if err := c.cfg.Table.Revive(ctx, node, inc); err != nil {
+	if _, err := c.cfg.Table.ReviveIncarnation(ctx, node, inc); err != nil {
 		c.log.Warn("cannot revive a purged incarnation that is alive", "node", node, "incarnation", inc, "error", err)
 		return
 	}
@@ -74,12 +76,12 @@ func (c *Controller) reviveIfPurged(node transport.NodeID, inc uint64) {
 // purges what events missed: incarnations that are not a node's live one,
 // nodes dead or gone longer than the grace, and — once this leader has
 // had ReconcileGrace to hear gossip — nodes nobody has seen at all.
-func (c *Controller) reconcile(now time.Time) {
+func (c *controller) reconcile(now time.Time) {
 	self := c.m.Meta()
 	c.ensureServer(self) // a leader restarted at a new address
 	c.reviveIfPurged(self.Node, self.Incarnation)
 	for _, p := range c.peers {
-		if p.state == StateAlive {
+		if p.state == membership.StateAlive {
 			// Retry what an event may have missed: a Raft configuration
 			// change that failed (one at a time), or an event handled
 			// just before this node became leader.
@@ -87,7 +89,7 @@ func (c *Controller) reconcile(now time.Time) {
 			c.reviveIfPurged(p.meta.Node, p.meta.Incarnation)
 		}
 	}
-	for node, incs := range c.cfg.Table.Owners() {
+	for node, incs := range owners(c.cfg.Table) {
 		for _, inc := range incs {
 			k := purgeKey{node, inc}
 			why, ok := c.staleOwner(node, inc, self, now)
@@ -98,7 +100,7 @@ func (c *Controller) reconcile(now time.Time) {
 			if pr := c.peers[node]; pr != nil {
 				p.lastAlive = pr.lastAlive
 			}
-			if why == PurgeRestart {
+			if why == global.ReasonRestart {
 				p.keep = c.liveIncarnation(node, self)
 			}
 			if err := c.purge(k, p, now); err != nil {
@@ -110,7 +112,7 @@ func (c *Controller) reconcile(now time.Time) {
 	}
 }
 
-func (c *Controller) liveIncarnation(node transport.NodeID, self Meta) uint64 {
+func (c *controller) liveIncarnation(node node.NodeID, self membership.Meta) uint64 {
 	if node == self.Node {
 		return self.Incarnation
 	}
@@ -118,20 +120,20 @@ func (c *Controller) liveIncarnation(node transport.NodeID, self Meta) uint64 {
 }
 
 // staleOwner says whether names of (node, inc) should go, and why.
-func (c *Controller) staleOwner(node transport.NodeID, inc uint64, self Meta, now time.Time) (PurgeReason, bool) {
+func (c *controller) staleOwner(node node.NodeID, inc uint64, self membership.Meta, now time.Time) (global.Reason, bool) {
 	if node == self.Node {
-		return PurgeRestart, inc != self.Incarnation
+		return global.ReasonRestart, inc != self.Incarnation
 	}
 	p := c.peers[node]
 	switch {
 	case p == nil:
-		return PurgeNodeDown, now.Sub(c.leaderSince) >= c.cfg.ReconcileGrace
-	case p.state == StateAlive:
-		return PurgeRestart, inc != p.meta.Incarnation
-	case p.state == StateLeft:
-		return PurgeNodeLeft, true
+		return global.ReasonNodeDown, now.Sub(c.leaderSince) >= c.cfg.ReconcileGrace
+	case p.state == membership.StateAlive:
+		return global.ReasonRestart, inc != p.meta.Incarnation
+	case p.state == membership.StateLeft:
+		return global.ReasonNodeLeft, true
 	default:
-		return PurgeNodeDown, now.Sub(p.since) >= c.cfg.PurgeGrace
+		return global.ReasonNodeDown, now.Sub(p.since) >= c.cfg.PurgeGrace
 	}
 }
 
@@ -139,25 +141,25 @@ func (c *Controller) staleOwner(node transport.NodeID, inc uint64, self Meta, no
 // while there are fewer than Expect voters, else as a non-voter. A server
 // whose Raft address changed (restarted elsewhere) is updated in place and
 // keeps its suffrage; that includes the leader itself.
-func (c *Controller) ensureServer(meta Meta) {
-	if meta.Role != RoleServer || meta.Raft == "" {
+func (c *controller) ensureServer(meta membership.Meta) {
+	if meta.Role != membership.RoleServer || meta.Raft == "" {
 		return
 	}
-	servers, err := c.cfg.Table.Servers()
+	servers, err := c.cfg.Table.Configuration()
 	if err != nil {
 		c.log.Warn("cannot read raft configuration", "error", err)
 		return
 	}
 	voters, known, wasVoter := 0, false, false
 	for _, s := range servers {
-		if s.Voter {
+		if !s.Nonvoter {
 			voters++
 		}
 		if s.ID == meta.Node {
 			if s.Address == meta.Raft {
 				return
 			}
-			known, wasVoter = true, s.Voter
+			known, wasVoter = true, !s.Nonvoter
 		}
 	}
 	voter := wasVoter || (!known && voters < max(c.cfg.Expect, 1))
@@ -175,10 +177,10 @@ func (c *Controller) ensureServer(meta Meta) {
 	c.log.Info("raft configuration updated", "node", meta.Node, "addr", meta.Raft, "voter", voter, "moved", known)
 }
 
-func (c *Controller) removeServer(id transport.NodeID, why string) {
+func (c *controller) removeServer(id node.NodeID, why string) {
 	ctx, cancel := c.ctx()
 	defer cancel()
-	if err := c.cfg.Table.RemoveServer(ctx, id); err != nil {
+	if err := c.cfg.Table.RemoveServer(ctx, id, ""); err != nil {
 		c.log.Warn("cannot remove server", "node", id, "why", why, "error", err)
 		return
 	}
@@ -188,24 +190,24 @@ func (c *Controller) removeServer(id transport.NodeID, why string) {
 // reapDeadServers removes voters dead for longer than DeadServerGrace, one
 // at a time and only while the remaining voters keep a quorum alive, then
 // promotes an alive non-voter if voters fell below Expect.
-func (c *Controller) reapDeadServers(now time.Time) {
-	servers, err := c.cfg.Table.Servers()
+func (c *controller) reapDeadServers(now time.Time) {
+	servers, err := c.cfg.Table.Configuration()
 	if err != nil {
 		return
 	}
 	var voters, alive int
-	var victim transport.NodeID
+	var victim node.NodeID
 	for _, s := range servers {
-		if !s.Voter {
+		if s.Nonvoter {
 			continue
 		}
 		voters++
 		p := c.peers[s.ID]
-		if s.ID == c.cfg.Self || (p != nil && p.state == StateAlive) {
+		if s.ID == c.cfg.Self || (p != nil && p.state == membership.StateAlive) {
 			alive++
 			continue
 		}
-		if p != nil && p.state == StateLeft {
+		if p != nil && p.state == membership.StateLeft {
 			victim = s.ID
 		} else if p != nil && now.Sub(p.since) >= c.cfg.DeadServerGrace && victim == "" {
 			victim = s.ID
@@ -219,7 +221,7 @@ func (c *Controller) reapDeadServers(now time.Time) {
 		return
 	}
 	for _, s := range servers {
-		if p := c.peers[s.ID]; !s.Voter && p != nil && p.state == StateAlive {
+		if p := c.peers[s.ID]; s.Nonvoter && p != nil && p.state == membership.StateAlive {
 			ctx, cancel := c.ctx()
 			err := c.cfg.Table.AddVoter(ctx, s.ID, s.Address)
 			cancel()
@@ -235,7 +237,7 @@ func (c *Controller) reapDeadServers(now time.Time) {
 // same expectation are alive in gossip, none has Raft state, this node is
 // among the Expect lowest ids, and that set has been stable for
 // SettleTime, bootstrap with exactly that set as voters.
-func (c *Controller) maybeBootstrap(now time.Time) {
+func (c *controller) maybeBootstrap(now time.Time) {
 	if c.cfg.Expect == 0 {
 		return
 	}
@@ -244,10 +246,10 @@ func (c *Controller) maybeBootstrap(now time.Time) {
 		return
 	}
 	self := c.m.Meta()
-	cands := []Meta{self}
-	var booted []Meta
+	cands := []membership.Meta{self}
+	var booted []membership.Meta
 	for _, p := range c.peers {
-		if p.state != StateAlive || p.meta.Role != RoleServer {
+		if p.state != membership.StateAlive || p.meta.Role != membership.RoleServer {
 			continue
 		}
 		if p.meta.HasState {
@@ -288,9 +290,9 @@ func (c *Controller) maybeBootstrap(now time.Time) {
 	if !inSet || now.Sub(c.serverSince) < c.cfg.SettleTime {
 		return
 	}
-	servers := make([]Server, len(cands))
+	servers := make([]global.Server, len(cands))
 	for i, m := range cands {
-		servers[i] = Server{ID: m.Node, Address: m.Raft, Voter: true}
+		servers[i] = global.Server{ID: m.Node, Address: m.Raft}
 	}
 	if err := c.cfg.Table.Bootstrap(servers); err != nil {
 		c.log.Error("bootstrap failed", "servers", key, "error", err)
@@ -307,11 +309,11 @@ func bootHash(key string) string {
 	return strconv.FormatUint(h.Sum64(), 36)
 }
 
-func (c *Controller) markBootstrapped(boot string) {
+func (c *controller) markBootstrapped(boot string) {
 	c.bootstrapped = true
 	ctx, cancel := c.ctx()
 	defer cancel()
-	if err := c.m.UpdateMeta(ctx, func(m *Meta) { m.HasState, m.Boot = true, boot }); err != nil {
+	if err := c.m.UpdateMeta(ctx, func(m *membership.Meta) { m.HasState, m.Boot = true, boot }); err != nil {
 		c.log.Warn("cannot publish raft state flag", "error", err)
 	}
 }

@@ -6,84 +6,69 @@ import (
 	"time"
 
 	"github.com/hashicorp/go-hclog"
-	"github.com/roster-dev/roster/transport"
+	"github.com/roster-dev/roster/global"
+	"github.com/roster-dev/roster/node"
+	"github.com/roster-dev/roster/node/membership"
 )
 
-// PurgeReason says why the controller purges a node's names. The values
-// match the global table's event reasons.
-type PurgeReason string
-
-// Purge reasons.
-const (
-	PurgeNodeDown PurgeReason = "node_down" // memberlist declared it dead
-	PurgeNodeLeft PurgeReason = "node_left" // it left gracefully
-	PurgeRestart  PurgeReason = "restart"   // it came back with a new incarnation
-)
-
-// Server is a Raft server: its node id, Raft address and whether it votes.
-type Server struct {
-	ID      transport.NodeID
-	Address string
-	Voter   bool
-}
-
-// Table is what the controller needs from the global name table and its
-// Raft. node adapts *global.Table to it. Methods may block up to ctx's
-// deadline; they are called from the controller's goroutine only.
-type Table interface {
-	// HasState reports whether this node has Raft state (log, snapshot or
-	// configuration) on disk.
+// table is what the controller needs of the global name table and its
+// Raft: *global.Table as it is (the controller's tests use a fake).
+// Methods may block up to ctx's deadline; the controller calls them from
+// its goroutine only.
+type table interface {
 	HasState() bool
-	// Bootstrap starts a new cluster with exactly servers. Only called when
-	// HasState is false.
-	Bootstrap(servers []Server) error
-	// IsLeader reports whether this node is the Raft leader now.
+	Bootstrap(servers []global.Server) error
 	IsLeader() bool
-	// Servers returns the current Raft configuration.
-	Servers() ([]Server, error)
-	AddVoter(ctx context.Context, id transport.NodeID, addr string) error
-	AddNonvoter(ctx context.Context, id transport.NodeID, addr string) error
-	RemoveServer(ctx context.Context, id transport.NodeID) error
-	// PurgeIncarnation removes every name owned by (node, incarnation).
-	PurgeIncarnation(ctx context.Context, node transport.NodeID, inc uint64, why PurgeReason) (int, error)
-	// PurgeNodeExcept removes every name owned by node under any incarnation
-	// but keep.
-	PurgeNodeExcept(ctx context.Context, node transport.NodeID, keep uint64, why PurgeReason) (int, error)
-	// Owners returns the (node, incarnation) pairs that own names in the
-	// local replica.
-	Owners() map[transport.NodeID][]uint64
-	// IsPurged reports whether (node, inc) is marked purged in the local
-	// replica (its registrations are refused).
-	IsPurged(node transport.NodeID, inc uint64) bool
-	// Revive clears the purged mark of (node, inc): it was declared dead
-	// but is alive, so its processes may register again.
-	Revive(ctx context.Context, node transport.NodeID, inc uint64) error
+	Configuration() ([]global.Server, error)
+	AddVoter(ctx context.Context, id node.NodeID, addr string) error
+	AddNonvoter(ctx context.Context, id node.NodeID, addr string) error
+	RemoveServer(ctx context.Context, id node.NodeID, addr string) error
+	PurgeIncarnation(ctx context.Context, id node.NodeID, inc uint64, why global.Reason) (int, error)
+	PurgeNodeExcept(ctx context.Context, id node.NodeID, keep uint64, why global.Reason) (int, error)
+	List(prefix string, opts ...global.ReadOption) ([]global.Registration, global.ReadInfo, error)
+	IsPurged(id node.NodeID, inc uint64) bool
+	ReviveIncarnation(ctx context.Context, id node.NodeID, inc uint64) (bool, error)
 }
 
-// Hooks are told about peers as gossip sees them. node implements them to
-// point its transport at peers and to fire DOWN for a dead node's
-// processes. Called from the controller's goroutine; must not block long.
-type Hooks interface {
-	// PeerAlive: meta is the peer's current meta (address or incarnation may
-	// be new).
-	PeerAlive(meta Meta)
-	// PeerGone: the peer's incarnation inc is dead (dead=true) or left.
-	PeerGone(id transport.NodeID, inc uint64, dead bool)
+var _ table = (*global.Table)(nil)
+
+// owners scans the local replica for the (node, incarnation) pairs that
+// own names. The leader runs it once per reconcile interval.
+func owners(t table) map[node.NodeID][]uint64 {
+	regs, _, err := t.List("")
+	if err != nil {
+		return nil
+	}
+	type owner struct {
+		id  node.NodeID
+		inc uint64
+	}
+	seen := make(map[owner]bool)
+	out := make(map[node.NodeID][]uint64)
+	for _, r := range regs {
+		k := owner{r.Owner.Node, r.Owner.Incarnation}
+		if !seen[k] {
+			seen[k] = true
+			out[k.id] = append(out[k.id], k.inc)
+		}
+	}
+	return out
 }
 
-// Metrics receives the controller's measurements. nil fields are skipped.
-type Metrics struct {
+// controllerMetrics receives the controller's measurements. nil fields
+// are skipped.
+type controllerMetrics struct {
 	// Purged is called after a purge with the reason, the number of names
 	// removed and the time since the node was last known alive.
-	Purged func(why PurgeReason, names int, sinceLastContact time.Duration)
+	Purged func(why global.Reason, names int, sinceLastContact time.Duration)
 	// Members is called after every change with the count per state.
-	Members func(byState map[State]int)
+	Members func(byState map[membership.State]int)
 }
 
-// ControllerConfig configures a Controller.
-type ControllerConfig struct {
+// controllerConfig configures a controller.
+type controllerConfig struct {
 	// Self is this node's id.
-	Self transport.NodeID
+	Self node.NodeID
 	// Expect is bootstrap-expect: the number of servers that form the
 	// cluster (3 or 5; 1 for -dev). 0 means this node never bootstraps and
 	// waits to be added by a leader.
@@ -107,7 +92,7 @@ type ControllerConfig struct {
 	// SettleTime is how long the set of servers seen must stay unchanged
 	// before bootstrap-expect bootstraps. Default 2s (fast 500ms).
 	SettleTime time.Duration
-	// HintWindow is how recent a transport break (ContactHooks) must be, at
+	// HintWindow is how recent a transport break (peerHooks.LastContact) must be, at
 	// the time gossip declares the node dead, for the purge grace to count
 	// from it rather than from the verdict. Older breaks are stale news.
 	// Default 30s (fast: 5s): longer than failure detection takes.
@@ -115,21 +100,21 @@ type ControllerConfig struct {
 	// Timeout bounds each Raft operation. Default 5s.
 	Timeout time.Duration
 
-	Table   Table
-	Hooks   Hooks
-	Metrics Metrics
+	Table   table
+	Hooks   peerHooks
+	Metrics controllerMetrics
 	Logger  hclog.Logger
 }
 
-// Validate fills defaults for profile p and checks c.
-func (c *ControllerConfig) Validate(p Profile) error {
+// validate fills defaults for profile p and checks c.
+func (c *controllerConfig) validate(p membership.Profile) error {
 	if c.Table == nil || c.Hooks == nil {
-		return fmt.Errorf("%w: controller needs a Table and Hooks", ErrInvalidConfig)
+		return fmt.Errorf("%w: controller needs a Table and Hooks", ErrBadConfig)
 	}
 	if c.Expect < 0 {
-		return fmt.Errorf("%w: bootstrap-expect %d < 0", ErrInvalidConfig, c.Expect)
+		return fmt.Errorf("%w: bootstrap-expect %d < 0", ErrBadConfig, c.Expect)
 	}
-	fast := p == ProfileFast
+	fast := p == membership.ProfileFast
 	def := func(d *time.Duration, lan, fastV time.Duration) {
 		if *d <= 0 {
 			*d = lan
@@ -138,7 +123,7 @@ func (c *ControllerConfig) Validate(p Profile) error {
 			}
 		}
 	}
-	def(&c.PurgeGrace, ProfileLAN.PurgeGrace(), ProfileFast.PurgeGrace())
+	def(&c.PurgeGrace, membership.ProfileLAN.PurgeGrace(), membership.ProfileFast.PurgeGrace())
 	def(&c.ReconcileInterval, 30*time.Second, 5*time.Second)
 	def(&c.ReconcileGrace, 10*time.Second, 3*time.Second)
 	def(&c.DeadServerGrace, 10*time.Minute, time.Minute)

@@ -8,13 +8,15 @@ import (
 	"testing"
 	"time"
 
-	"github.com/roster-dev/roster/transport"
+	"github.com/roster-dev/roster/global"
+	"github.com/roster-dev/roster/node"
+	"github.com/roster-dev/roster/node/membership"
 )
 
 type purgeCall struct {
-	node transport.NodeID
+	node node.NodeID
 	inc  uint64 // PurgeIncarnation: the purged one; PurgeNodeExcept: the kept one
-	why  PurgeReason
+	why  global.Reason
 }
 
 // fakeTable is an in-memory Table: a raft configuration, a leader flag and
@@ -23,51 +25,51 @@ type fakeTable struct {
 	mu        sync.Mutex
 	leader    bool
 	state     bool
-	boot      []Server
-	servers   []Server
-	owners    map[transport.NodeID][]uint64
+	boot      []global.Server
+	servers   []global.Server
+	owners    map[node.NodeID][]uint64
 	purges    []purgeCall
-	removed   []transport.NodeID
+	removed   []node.NodeID
 	hooksGone []purgeCall
 	purgedInc map[purgeKey]bool
 	revived   []purgeKey
 }
 
 func (f *fakeTable) HasState() bool { f.mu.Lock(); defer f.mu.Unlock(); return f.state }
-func (f *fakeTable) Bootstrap(s []Server) error {
+func (f *fakeTable) Bootstrap(s []global.Server) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if f.state {
 		return fmt.Errorf("already has state")
 	}
-	f.state, f.boot, f.servers = true, s, append([]Server(nil), s...)
+	f.state, f.boot, f.servers = true, s, append([]global.Server(nil), s...)
 	return nil
 }
 func (f *fakeTable) IsLeader() bool { f.mu.Lock(); defer f.mu.Unlock(); return f.leader }
-func (f *fakeTable) Servers() ([]Server, error) {
+func (f *fakeTable) Configuration() ([]global.Server, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	return append([]Server(nil), f.servers...), nil
+	return append([]global.Server(nil), f.servers...), nil
 }
-func (f *fakeTable) add(id transport.NodeID, addr string, voter bool) error {
+func (f *fakeTable) add(id node.NodeID, addr string, voter bool) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	for i, s := range f.servers {
 		if s.ID == id {
-			f.servers[i] = Server{id, addr, voter || s.Voter}
+			f.servers[i] = global.Server{ID: id, Address: addr, Nonvoter: !voter && s.Nonvoter}
 			return nil
 		}
 	}
-	f.servers = append(f.servers, Server{id, addr, voter})
+	f.servers = append(f.servers, global.Server{ID: id, Address: addr, Nonvoter: !voter})
 	return nil
 }
-func (f *fakeTable) AddVoter(_ context.Context, id transport.NodeID, addr string) error {
+func (f *fakeTable) AddVoter(_ context.Context, id node.NodeID, addr string) error {
 	return f.add(id, addr, true)
 }
-func (f *fakeTable) AddNonvoter(_ context.Context, id transport.NodeID, addr string) error {
+func (f *fakeTable) AddNonvoter(_ context.Context, id node.NodeID, addr string) error {
 	return f.add(id, addr, false)
 }
-func (f *fakeTable) RemoveServer(_ context.Context, id transport.NodeID) error {
+func (f *fakeTable) RemoveServer(_ context.Context, id node.NodeID, _ string) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.removed = append(f.removed, id)
@@ -79,7 +81,7 @@ func (f *fakeTable) RemoveServer(_ context.Context, id transport.NodeID) error {
 	}
 	return nil
 }
-func (f *fakeTable) PurgeIncarnation(_ context.Context, n transport.NodeID, inc uint64, why PurgeReason) (int, error) {
+func (f *fakeTable) PurgeIncarnation(_ context.Context, n node.NodeID, inc uint64, why global.Reason) (int, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.purges = append(f.purges, purgeCall{n, inc, why})
@@ -96,7 +98,7 @@ func (f *fakeTable) PurgeIncarnation(_ context.Context, n transport.NodeID, inc 
 	}
 	return removed, nil
 }
-func (f *fakeTable) PurgeNodeExcept(_ context.Context, n transport.NodeID, keep uint64, why PurgeReason) (int, error) {
+func (f *fakeTable) PurgeNodeExcept(_ context.Context, n node.NodeID, keep uint64, why global.Reason) (int, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.purges = append(f.purges, purgeCall{n, keep, why})
@@ -112,29 +114,34 @@ func (f *fakeTable) PurgeNodeExcept(_ context.Context, n transport.NodeID, keep 
 	f.owners[n] = left
 	return removed, nil
 }
-func (f *fakeTable) Owners() map[transport.NodeID][]uint64 {
+
+// List returns one registration per (node, incarnation) owner.
+func (f *fakeTable) List(string, ...global.ReadOption) ([]global.Registration, global.ReadInfo, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	out := map[transport.NodeID][]uint64{}
-	for k, v := range f.owners {
-		out[k] = append([]uint64(nil), v...)
+	var out []global.Registration
+	for id, incs := range f.owners {
+		for _, inc := range incs {
+			out = append(out, global.Registration{Name: fmt.Sprint(id, inc), Owner: node.PID{Node: id, Incarnation: inc, Serial: 1}})
+		}
 	}
-	return out
+	return out, global.ReadInfo{}, nil
 }
-func (f *fakeTable) IsPurged(n transport.NodeID, inc uint64) bool {
+func (f *fakeTable) IsPurged(n node.NodeID, inc uint64) bool {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	return f.purgedInc[purgeKey{n, inc}]
 }
-func (f *fakeTable) Revive(_ context.Context, n transport.NodeID, inc uint64) error {
+func (f *fakeTable) ReviveIncarnation(_ context.Context, n node.NodeID, inc uint64) (bool, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	delete(f.purgedInc, purgeKey{n, inc})
 	f.revived = append(f.revived, purgeKey{n, inc})
-	return nil
+	return true, nil
 }
-func (f *fakeTable) PeerAlive(Meta) {}
-func (f *fakeTable) PeerGone(id transport.NodeID, inc uint64, dead bool) {
+func (f *fakeTable) PeerAlive(membership.Meta)                 {}
+func (f *fakeTable) LastContact(node.NodeID) (time.Time, bool) { return time.Time{}, false }
+func (f *fakeTable) PeerGone(id node.NodeID, inc uint64, dead bool) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.hooksGone = append(f.hooksGone, purgeCall{node: id, inc: inc})
@@ -146,28 +153,28 @@ func (f *fakeTable) purgeLog() []purgeCall {
 }
 
 type testNode struct {
-	m     *Membership
-	c     *Controller
+	m     *membership.Membership
+	c     *controller
 	table *fakeTable
 }
 
-func startNode(t *testing.T, id string, inc uint64, expect int, table *fakeTable, tune func(*ControllerConfig)) *testNode {
+func startNode(t *testing.T, id string, inc uint64, expect int, table *fakeTable, tune func(*controllerConfig)) *testNode {
 	t.Helper()
-	cfg := DefaultConfig()
-	cfg.Profile = ProfileFast
+	cfg := membership.DefaultConfig()
+	cfg.Profile = membership.ProfileFast
 	cfg.Logger = testLogger(t)
-	cfg.Meta = Meta{Cluster: "c1", Node: transport.NodeID(id), Incarnation: inc,
-		Transport: "127.0.0.1:1", Raft: "raft-" + id, Role: RoleServer, Expect: expect, HasState: table.HasState()}
-	m, err := New(cfg)
+	cfg.Meta = membership.Meta{Cluster: "c1", Node: node.NodeID(id), Incarnation: inc,
+		Transport: "127.0.0.1:1", Raft: "raft-" + id, Role: membership.RoleServer, Expect: expect, HasState: table.HasState()}
+	m, err := membership.New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
-	cc := ControllerConfig{Self: cfg.Meta.Node, Expect: expect, Table: table, Hooks: table, Logger: cfg.Logger,
+	cc := controllerConfig{Self: cfg.Meta.Node, Expect: expect, Table: table, Hooks: table, Logger: cfg.Logger,
 		ReconcileGrace: 300 * time.Millisecond, ReconcileInterval: 200 * time.Millisecond}
 	if tune != nil {
 		tune(&cc)
 	}
-	c, err := NewController(m, cc)
+	c, err := newController(m, cc)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -191,7 +198,7 @@ func joinAll(t *testing.T, seed *testNode, nodes ...*testNode) {
 func TestBootstrapExpectFormsOneConfiguration(t *testing.T) {
 	var nodes []*testNode
 	for _, id := range []string{"c", "a", "b", "d"} {
-		nodes = append(nodes, startNode(t, id, 1, 3, &fakeTable{owners: map[transport.NodeID][]uint64{}}, nil))
+		nodes = append(nodes, startNode(t, id, 1, 3, &fakeTable{owners: map[node.NodeID][]uint64{}}, nil))
 	}
 	joinAll(t, nodes[0], nodes[1:]...)
 	waitFor(t, 10*time.Second, func() error {
@@ -207,7 +214,7 @@ func TestBootstrapExpectFormsOneConfiguration(t *testing.T) {
 		n.table.mu.Lock()
 		var got []string
 		for _, s := range n.table.boot {
-			if !s.Voter {
+			if s.Nonvoter {
 				t.Errorf("bootstrap server %s is not a voter", s.ID)
 			}
 			got = append(got, fmt.Sprintf("%s:%s", s.ID, s.Address))
@@ -225,7 +232,7 @@ func TestBootstrapExpectFormsOneConfiguration(t *testing.T) {
 }
 
 func TestLeaderPurgesDeadLeftAndRestartedNodes(t *testing.T) {
-	lt := &fakeTable{leader: true, state: true, owners: map[transport.NodeID][]uint64{
+	lt := &fakeTable{leader: true, state: true, owners: map[node.NodeID][]uint64{
 		"b": {11}, "c": {21}, "d": {31}, "ghost": {99}, "a": {1, 2}}}
 	a := startNode(t, "a", 2, 3, lt, nil)
 	b := startNode(t, "b", 11, 3, &fakeTable{state: true}, nil)
@@ -249,20 +256,20 @@ func TestLeaderPurgesDeadLeftAndRestartedNodes(t *testing.T) {
 		}
 	}
 	// Reconcile: a never-seen node and this node's own old incarnation.
-	waitFor(t, 5*time.Second, has(purgeCall{"ghost", 99, PurgeNodeDown}))
-	waitFor(t, 5*time.Second, has(purgeCall{"a", 2, PurgeRestart}))
+	waitFor(t, 5*time.Second, has(purgeCall{"ghost", 99, global.ReasonNodeDown}))
+	waitFor(t, 5*time.Second, has(purgeCall{"a", 2, global.ReasonRestart}))
 
 	// Graceful leave: purged at once, and removed from raft.
 	if err := c.m.Leave(context.Background()); err != nil {
 		t.Fatal(err)
 	}
 	c.stop()
-	waitFor(t, 5*time.Second, has(purgeCall{"c", 21, PurgeNodeLeft}))
+	waitFor(t, 5*time.Second, has(purgeCall{"c", 21, global.ReasonNodeLeft}))
 
 	// Death: purged after detection and the grace.
 	start := time.Now()
 	b.stop()
-	waitFor(t, 15*time.Second, has(purgeCall{"b", 11, PurgeNodeDown}))
+	waitFor(t, 15*time.Second, has(purgeCall{"b", 11, global.ReasonNodeDown}))
 	t.Logf("silent stop of b → purge after %v (fast profile)", time.Since(start))
 
 	// Restart of d with a new incarnation at a new port, before anyone saw
@@ -272,14 +279,14 @@ func TestLeaderPurgesDeadLeftAndRestartedNodes(t *testing.T) {
 	joinAll(t, a, d2)
 	waitFor(t, 15*time.Second, func() error {
 		for _, p := range lt.purgeLog() {
-			if p.node == "d" && ((p.why == PurgeRestart && p.inc == 32) || (p.why == PurgeNodeDown && p.inc == 31)) {
+			if p.node == "d" && ((p.why == global.ReasonRestart && p.inc == 32) || (p.why == global.ReasonNodeDown && p.inc == 31)) {
 				return nil
 			}
 		}
 		return fmt.Errorf("d's old incarnation not purged: %+v", lt.purgeLog())
 	})
 	for _, p := range lt.purgeLog() {
-		if p.node == "d" && p.why == PurgeNodeDown && p.inc == 32 {
+		if p.node == "d" && p.why == global.ReasonNodeDown && p.inc == 32 {
 			t.Fatalf("purged d's live incarnation: %+v", p)
 		}
 	}
@@ -288,7 +295,7 @@ func TestLeaderPurgesDeadLeftAndRestartedNodes(t *testing.T) {
 // A node whose incarnation was purged while it was unreachable, and that
 // is alive again with that incarnation, is revived by the leader.
 func TestLeaderRevivesPurgedIncarnationThatIsAlive(t *testing.T) {
-	lt := &fakeTable{leader: true, state: true, owners: map[transport.NodeID][]uint64{},
+	lt := &fakeTable{leader: true, state: true, owners: map[node.NodeID][]uint64{},
 		purgedInc: map[purgeKey]bool{{"b", 5}: true, {"gone", 9}: true}}
 	a := startNode(t, "a", 1, 3, lt, nil)
 	b := startNode(t, "b", 5, 3, &fakeTable{state: true}, nil)
@@ -307,53 +314,53 @@ func TestLeaderRevivesPurgedIncarnationThatIsAlive(t *testing.T) {
 // Servers beyond bootstrap-expect join the Raft configuration as
 // non-voters; a server whose address changed is re-added at the new one.
 func TestLeaderAddsExtraServersAsNonvoters(t *testing.T) {
-	lt := &fakeTable{leader: true, state: true, owners: map[transport.NodeID][]uint64{},
-		servers: []Server{{"a", "raft-a", true}, {"b", "raft-b", true}, {"c", "old-addr", true}}}
+	lt := &fakeTable{leader: true, state: true, owners: map[node.NodeID][]uint64{},
+		servers: []global.Server{{ID: "a", Address: "raft-a"}, {ID: "b", Address: "raft-b"}, {ID: "c", Address: "old-addr"}}}
 	a := startNode(t, "a", 1, 3, lt, nil)
 	b := startNode(t, "b", 1, 3, &fakeTable{state: true}, nil)
 	c := startNode(t, "c", 1, 3, &fakeTable{state: true}, nil)
 	d := startNode(t, "d", 1, 3, &fakeTable{}, nil)
 	joinAll(t, a, b, c, d)
 	waitFor(t, 10*time.Second, func() error {
-		got := map[transport.NodeID]Server{}
-		servers, _ := lt.Servers()
+		got := map[node.NodeID]global.Server{}
+		servers, _ := lt.Configuration()
 		for _, s := range servers {
 			got[s.ID] = s
 		}
-		if s := got["d"]; s.ID != "d" || s.Voter || s.Address != "raft-d" {
+		if s := got["d"]; s.ID != "d" || !s.Nonvoter || s.Address != "raft-d" {
 			return fmt.Errorf("d not a non-voter at raft-d: %+v", servers)
 		}
-		if s := got["c"]; s.Address != "raft-c" || !s.Voter {
+		if s := got["c"]; s.Address != "raft-c" || s.Nonvoter {
 			return fmt.Errorf("c not re-added at its new address: %+v", servers)
 		}
 		return nil
 	})
 }
 
-// hintTable adds ContactHooks to fakeTable: the transport's break time.
+// hintTable adds the transport's break time (LastContact) to fakeTable.
 type hintTable struct {
 	*fakeTable
 	mu      sync.Mutex
-	broke   map[transport.NodeID]time.Time
-	verdict map[transport.NodeID]time.Time
-	purged  map[transport.NodeID]time.Time
+	broke   map[node.NodeID]time.Time
+	verdict map[node.NodeID]time.Time
+	purged  map[node.NodeID]time.Time
 }
 
-func (h *hintTable) LastContact(id transport.NodeID) (time.Time, bool) {
+func (h *hintTable) LastContact(id node.NodeID) (time.Time, bool) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	t, ok := h.broke[id]
 	return t, ok
 }
 
-func (h *hintTable) PeerGone(id transport.NodeID, inc uint64, dead bool) {
+func (h *hintTable) PeerGone(id node.NodeID, inc uint64, dead bool) {
 	h.mu.Lock()
 	h.verdict[id] = time.Now()
 	h.mu.Unlock()
 	h.fakeTable.PeerGone(id, inc, dead)
 }
 
-func (h *hintTable) PurgeIncarnation(ctx context.Context, n transport.NodeID, inc uint64, why PurgeReason) (int, error) {
+func (h *hintTable) PurgeIncarnation(ctx context.Context, n node.NodeID, inc uint64, why global.Reason) (int, error) {
 	h.mu.Lock()
 	h.purged[n] = time.Now()
 	h.mu.Unlock()
@@ -364,17 +371,17 @@ func (h *hintTable) PurgeIncarnation(ctx context.Context, n transport.NodeID, in
 // but nothing is purged before gossip has declared the node dead.
 func TestTransportBreakStartsPurgeGraceEarly(t *testing.T) {
 	const grace = 3 * time.Second
-	lt := &hintTable{fakeTable: &fakeTable{leader: true, state: true, owners: map[transport.NodeID][]uint64{"b": {2}}},
-		broke: map[transport.NodeID]time.Time{}, verdict: map[transport.NodeID]time.Time{}, purged: map[transport.NodeID]time.Time{}}
-	cfg := DefaultConfig()
-	cfg.Profile, cfg.Logger = ProfileFast, testLogger(t)
-	cfg.Meta = Meta{Cluster: "c1", Node: "a", Incarnation: 1, Transport: "t", Raft: "raft-a", Role: RoleServer, Expect: 1, HasState: true}
-	m, err := New(cfg)
+	lt := &hintTable{fakeTable: &fakeTable{leader: true, state: true, owners: map[node.NodeID][]uint64{"b": {2}}},
+		broke: map[node.NodeID]time.Time{}, verdict: map[node.NodeID]time.Time{}, purged: map[node.NodeID]time.Time{}}
+	cfg := membership.DefaultConfig()
+	cfg.Profile, cfg.Logger = membership.ProfileFast, testLogger(t)
+	cfg.Meta = membership.Meta{Cluster: "c1", Node: "a", Incarnation: 1, Transport: "t", Raft: "raft-a", Role: membership.RoleServer, Expect: 1, HasState: true}
+	m, err := membership.New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { m.Shutdown() })
-	c, err := NewController(m, ControllerConfig{Self: "a", Expect: 1, Table: lt, Hooks: lt, Logger: cfg.Logger,
+	c, err := newController(m, controllerConfig{Self: "a", Expect: 1, Table: lt, Hooks: lt, Logger: cfg.Logger,
 		PurgeGrace: grace, ReconcileInterval: time.Hour})
 	if err != nil {
 		t.Fatal(err)

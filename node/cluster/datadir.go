@@ -7,6 +7,8 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+
+	"github.com/roster-dev/roster/node"
 )
 
 // nodeIDFile is the file in the data dir that records which node the Raft
@@ -14,29 +16,26 @@ import (
 // never be reused under another id (its log would vote as someone else).
 const nodeIDFile = "node-id"
 
-// ErrDataDirOwner: the data dir holds another node's Raft state.
-var ErrDataDirOwner = errors.New("node: data dir belongs to another node")
-
 // claimDataDir records id as the owner of dir on first use and refuses a
 // dir that an earlier run recorded under another id.
-func claimDataDir(dir string, id NodeID) error {
+func claimDataDir(dir string, id node.NodeID) error {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return fmt.Errorf("node: data dir: %w", err)
+		return fmt.Errorf("cluster: data dir: %w", err)
 	}
 	path := filepath.Join(dir, nodeIDFile)
 	b, err := os.ReadFile(path)
 	switch {
 	case err == nil:
-		if got := NodeID(strings.TrimSpace(string(b))); got != id {
+		if got := node.NodeID(strings.TrimSpace(string(b))); got != id {
 			return fmt.Errorf("%w: %s holds node %q, this node is %q", ErrDataDirOwner, dir, got, id)
 		}
 		return nil
 	case errors.Is(err, fs.ErrNotExist):
 		if err := os.WriteFile(path, []byte(string(id)+"\n"), 0o600); err != nil {
-			return fmt.Errorf("node: data dir: %w", err)
+			return fmt.Errorf("cluster: data dir: %w", err)
 		}
 		return nil
 	default:
-		return fmt.Errorf("node: data dir: %w", err)
+		return fmt.Errorf("cluster: data dir: %w", err)
 	}
 }

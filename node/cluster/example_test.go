@@ -7,7 +7,7 @@ import (
 	"time"
 
 	"github.com/roster-dev/roster/node"
-	"github.com/roster-dev/roster/node/membership"
+	"github.com/roster-dev/roster/node/cluster"
 )
 
 // Three nodes in one process form a cluster (bootstrap-expect 3), a
@@ -17,17 +17,16 @@ func Example_threeNodeCluster() {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 
-	var nodes []*node.Node
+	var nodes []*cluster.Node
 	for _, id := range []node.NodeID{"alpha", "beta", "gamma"} {
 		dir, _ := os.MkdirTemp("", "roster-example-")
 		defer os.RemoveAll(dir)
-		cc := node.DefaultClusterConfig()
-		cc.DataDir = dir
-		cc.BootstrapExpect = 3
-		cc.Profile = membership.ProfileFast // one host: fast failure detection
-		cfg := node.DefaultConfig()
-		cfg.NodeID, cfg.Cluster = id, cc
-		n, err := node.New(cfg)
+		cfg := cluster.DefaultConfig()
+		cfg.NodeID = id
+		cfg.DataDir = dir
+		cfg.BootstrapExpect = 3
+		cfg.Profile = cluster.ProfileFast // one host: fast failure detection
+		n, err := cluster.New(cfg)
 		if err != nil {
 			fmt.Println(err)
 			return

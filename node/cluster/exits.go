@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/roster-dev/roster/global"
+	"github.com/roster-dev/roster/node"
 )
 
 // sweepInterval is how often a node looks for global names held by its
@@ -15,27 +16,27 @@ const sweepInterval = 5 * time.Second
 // owning node issues the write; a periodic sweep catches a write that
 // failed, and the cluster's purge catches a node that died first.
 type globalExits struct {
-	c *cluster
+	n *Node
 
 	mu       sync.Mutex
-	attached map[PID]bool
-	queue    []PID
+	attached map[node.PID]bool
+	queue    []node.PID
 	wake     chan struct{}
 }
 
-func newGlobalExits(c *cluster) *globalExits {
-	return &globalExits{c: c, attached: make(map[PID]bool), wake: make(chan struct{}, 1)}
+func newGlobalExits(n *Node) *globalExits {
+	return &globalExits{n: n, attached: make(map[node.PID]bool), wake: make(chan struct{}, 1)}
 }
 
 // attach arranges for pid's global names to go when it exits. It fails
-// with ErrNoProc if pid is not a live local process.
-func (e *globalExits) attach(pid PID) error {
+// with node.ErrNoProc if pid is not a live local process.
+func (e *globalExits) attach(pid node.PID) error {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	if e.attached[pid] {
 		return nil
 	}
-	if err := e.c.n.Attach(pid, e); err != nil {
+	if err := e.n.Attach(pid, e); err != nil {
 		return err
 	}
 	e.attached[pid] = true
@@ -43,14 +44,14 @@ func (e *globalExits) attach(pid PID) error {
 }
 
 // OwnerExited implements local.ExitListener: it queues the unregister.
-func (e *globalExits) OwnerExited(pid PID, _ error) {
+func (e *globalExits) OwnerExited(pid node.PID, _ error) {
 	e.mu.Lock()
 	delete(e.attached, pid)
 	e.mu.Unlock()
 	e.enqueue(pid)
 }
 
-func (e *globalExits) enqueue(pids ...PID) {
+func (e *globalExits) enqueue(pids ...node.PID) {
 	e.mu.Lock()
 	e.queue = append(e.queue, pids...)
 	e.mu.Unlock()
@@ -65,9 +66,7 @@ func (e *globalExits) run() {
 	defer t.Stop()
 	for {
 		select {
-		case <-e.c.ctx.Done():
-			return
-		case <-e.c.n.ctx.Done():
+		case <-e.n.ctx.Done():
 			return
 		case <-e.wake:
 		case <-t.C:
@@ -83,29 +82,29 @@ func (e *globalExits) drain() {
 	q := e.queue
 	e.queue = nil
 	e.mu.Unlock()
-	seen := make(map[PID]bool, len(q))
+	seen := make(map[node.PID]bool, len(q))
 	for _, pid := range q {
 		if seen[pid] {
 			continue
 		}
 		seen[pid] = true
-		ctx, cancel := e.c.retryCtx()
-		n, err := e.c.table.UnregisterPID(ctx, pid, global.ReasonProcessExit)
+		ctx, cancel := e.n.retryCtx()
+		n, err := e.n.table.UnregisterPID(ctx, pid, global.ReasonProcessExit)
 		cancel()
 		if err != nil {
-			e.c.n.logger.Debug("exit unregister failed; the sweep will retry", "pid", pid, "error", err)
+			e.n.Logger().Debug("exit unregister failed; the sweep will retry", "pid", pid, "error", err)
 			continue
 		}
-		e.c.stats.exitUnregs.Add(uint64(n))
+		e.n.stats.exitUnregs.Add(uint64(n))
 	}
 }
 
 // sweep queues every exited local process that still owns names in this
 // node's replica.
 func (e *globalExits) sweep() {
-	var dead []PID
-	for _, r := range e.c.table.ByNode(e.c.n.id) {
-		if r.Owner.Incarnation == e.c.n.inc && !e.c.n.Alive(r.Owner) {
+	var dead []node.PID
+	for _, r := range e.n.table.ByNode(e.n.ID()) {
+		if r.Owner.Incarnation == e.n.Incarnation() && !e.n.Alive(r.Owner) {
 			dead = append(dead, r.Owner)
 		}
 	}

@@ -9,6 +9,8 @@ import (
 	"runtime"
 	"testing"
 	"time"
+
+	"github.com/roster-dev/roster/node"
 )
 
 // loadDuration is how long TestClusterNoFalsePurgeUnderCPULoad keeps both
@@ -44,7 +46,7 @@ func TestClusterNoFalsePurgeUnderCPULoad(t *testing.T) {
 	nodes := startCluster(t, 3)
 	ctx := context.Background()
 	const perNode = 20
-	want := map[string]PID{}
+	want := map[string]node.PID{}
 	for i, nd := range nodes {
 		for j := 0; j < perNode; j++ {
 			pid, _ := spawnReceiver(t, nd)

@@ -12,124 +12,174 @@ import (
 	"time"
 
 	"github.com/roster-dev/roster/global"
+	"github.com/roster-dev/roster/node"
 	"github.com/roster-dev/roster/node/membership"
 	"github.com/roster-dev/roster/transport"
 )
 
-// cluster is the part of a Node that exists when Config.Cluster is set:
-// the TCP transport (held by the Node as n.tr), the global table, gossip
-// membership and the controller that joins them up.
-type cluster struct {
-	cfg   ClusterConfig
-	n     *Node
+// Node is a clustered Roster node: the process runtime (*node.Node,
+// embedded, so Spawn, Send, Monitor, Names and the rest are its methods)
+// joined to a Roster cluster by a TCP transport, the Raft-replicated
+// global name table, memberlist gossip and the controller that acts on
+// what gossip sees (bootstrap, Raft voters, purges of dead nodes' names).
+// All methods are safe for concurrent use.
+type Node struct {
+	*node.Node
+
+	cfg   Config
+	tr    transport.Transport
 	table *global.Table
 	ml    *membership.Membership
-	ctl   *membership.Controller
+	ctl   *controller
 	owned *ownedNames
 	exits *globalExits
 	links *linkWatch
 	stats *clusterStats
 
-	leaving  atomic.Bool // Leave has begun: our names go on purpose
-	stopOnce sync.Once
-	ctx      context.Context // ends when the cluster part stops
-	cancel   context.CancelFunc
+	leaving   atomic.Bool // Leave has begun: our names go on purpose
+	startOnce sync.Once
+	startErr  error
+	stopOnce  sync.Once
+	shutOnce  sync.Once
+	shutDone  chan struct{}
+	wg        sync.WaitGroup  // the cluster part's goroutines
+	ctx       context.Context // ends when the cluster part stops
+	cancel    context.CancelFunc
 }
 
 // newTransport builds the TCP transport for a cluster node (before the
-// Node exists, since the Node takes it from its Config).
+// runtime exists, since the runtime takes it from its Config).
 func newTransport(c *Config) (transport.Transport, error) {
-	cc := c.Cluster
 	tc := transport.DefaultConfig()
 	tc.NodeID, tc.Incarnation = c.NodeID, c.Incarnation
-	tc.ClusterID, tc.ClusterKey = cc.ClusterID, cc.Key
-	tc.BindAddr = net.JoinHostPort(cc.BindAddr, strconv.Itoa(cc.TransportPort))
-	if cc.AdvertiseAddr != "" {
-		tc.AdvertiseAddr = net.JoinHostPort(cc.AdvertiseAddr, strconv.Itoa(cc.TransportPort))
+	tc.ClusterID, tc.ClusterKey = c.ClusterID, c.Key
+	tc.BindAddr = net.JoinHostPort(c.BindAddr, strconv.Itoa(c.TransportPort))
+	if c.AdvertiseAddr != "" {
+		tc.AdvertiseAddr = net.JoinHostPort(c.AdvertiseAddr, strconv.Itoa(c.TransportPort))
 	}
-	tc.CAFile, tc.CertFile, tc.KeyFile = cc.TLSCAFile, cc.TLSCertFile, cc.TLSKeyFile
+	tc.CAFile, tc.CertFile, tc.KeyFile = c.TLSCAFile, c.TLSCertFile, c.TLSKeyFile
 	tc.Logger = c.Logger
-	if cc.TuneTransport != nil {
-		cc.TuneTransport(tc)
+	if c.TuneTransport != nil {
+		c.TuneTransport(tc)
 	}
 	tr, err := transport.NewTCPTransport(tc)
 	if err != nil {
-		return nil, fmt.Errorf("node: transport: %w", err)
+		return nil, fmt.Errorf("cluster: transport: %w", err)
 	}
 	return tr, nil
 }
 
-// newCluster opens the global table and starts gossip. The transport is
-// already bound (n.tr).
-func newCluster(n *Node, cc ClusterConfig) (*cluster, error) {
-	if !cc.InmemStore {
-		if err := claimDataDir(cc.DataDir, n.id); err != nil {
+// New builds a clustered node from a copy of cfg: it binds the transport,
+// opens the global table (its Raft state in DataDir) and starts gossip.
+// Local processes can be spawned at once; Start joins the cluster.
+func New(cfg Config) (*Node, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	c := cfg
+	c.Join = append([]string(nil), cfg.Join...)
+	if len(cfg.Key) > 0 {
+		c.Key = append([]byte(nil), cfg.Key...)
+	}
+	c.setDefaults()
+	if err := c.reservePorts(); err != nil {
+		return nil, err
+	}
+	if c.Incarnation == 0 && c.Transport == nil {
+		inc, err := node.NewIncarnation()
+		if err != nil {
+			return nil, err
+		}
+		c.Incarnation = inc
+	}
+	tr := c.Transport
+	if tr == nil {
+		var err error
+		if tr, err = newTransport(&c); err != nil {
 			return nil, err
 		}
 	}
-	c := &cluster{cfg: cc, n: n, stats: newClusterStats()}
-	c.owned = newOwnedNames(c)
-	c.links = newLinkWatch()
-	c.exits = newGlobalExits(c)
+	if !c.InmemStore {
+		id, _ := tr.LocalNode()
+		if err := claimDataDir(c.DataDir, id); err != nil {
+			return nil, errors.Join(err, tr.Close())
+		}
+	}
+	n := &Node{cfg: c, tr: tr, stats: newClusterStats(), links: newLinkWatch(), shutDone: make(chan struct{})}
+	n.ctx, n.cancel = context.WithCancel(context.Background())
+	t, err := n.newTable()
+	if err != nil {
+		return nil, errors.Join(err, tr.Close())
+	}
+	n.table = t
+	rc := c.Config
+	rc.Transport, rc.Global, rc.Requests, rc.Peers = tr, t, rpcRouter{t}, n.links
+	if n.Node, err = node.New(&rc); err != nil {
+		return nil, errors.Join(err, t.Shutdown(), tr.Close())
+	}
+	n.owned = newOwnedNames(n)
+	n.exits = newGlobalExits(n)
+	if n.ml, err = n.newMembership(); err != nil {
+		return nil, errors.Join(err, t.Shutdown(), tr.Close())
+	}
+	n.ctl, err = newController(n.ml, controllerConfig{
+		Self: n.ID(), Expect: c.BootstrapExpect, PurgeGrace: c.PurgeGrace,
+		ReconcileInterval: c.ReconcileInterval, DeadServerGrace: c.DeadServerGrace,
+		Table: t, Hooks: clusterHooks{n}, Metrics: n.stats.controllerMetrics(),
+		Logger: c.Logger,
+	})
+	if err != nil {
+		return nil, errors.Join(err, n.ml.Shutdown(), t.Shutdown(), tr.Close())
+	}
+	return n, nil
+}
+
+// newTable opens the global name table on the transport (its forwarder).
+func (n *Node) newTable() (*global.Table, error) {
+	c := n.cfg
 	gc := global.DefaultConfig()
-	if cc.Profile == membership.ProfileFast {
+	if c.Profile == membership.ProfileFast {
 		gc = global.DefaultLocalConfig()
 	}
-	gc.NodeID, gc.DataDir, gc.InmemStore = n.id, cc.DataDir, cc.InmemStore
-	gc.RaftBind = net.JoinHostPort(cc.BindAddr, strconv.Itoa(cc.RaftPort))
-	if cc.AdvertiseAddr != "" {
-		gc.RaftAdvertise = net.JoinHostPort(cc.AdvertiseAddr, strconv.Itoa(cc.RaftPort))
+	id, _ := n.tr.LocalNode()
+	gc.NodeID, gc.DataDir, gc.InmemStore = id, c.DataDir, c.InmemStore
+	gc.RaftBind = net.JoinHostPort(c.BindAddr, strconv.Itoa(c.RaftPort))
+	if c.AdvertiseAddr != "" {
+		gc.RaftAdvertise = net.JoinHostPort(c.AdvertiseAddr, strconv.Itoa(c.RaftPort))
 	}
-	gc.StreamLayer = cc.RaftStreamLayer
+	gc.StreamLayer = c.RaftStreamLayer
 	gc.Forwarder = n.tr
-	gc.Logger = n.cfg.Logger
-	gc.OnLeadershipChange = c.stats.leadershipChanged
-	if cc.TuneGlobal != nil {
-		cc.TuneGlobal(&gc)
+	gc.Logger = c.Logger
+	gc.OnLeadershipChange = n.stats.leadershipChanged
+	if c.TuneGlobal != nil {
+		c.TuneGlobal(&gc)
 	}
 	t, err := global.New(gc)
 	if err != nil {
-		return nil, fmt.Errorf("node: global table: %w", err)
+		return nil, fmt.Errorf("cluster: global table: %w", err)
 	}
-	c.table = t
-	if c.ml, err = c.newMembership(); err != nil {
-		return nil, errors.Join(err, t.Shutdown())
-	}
-	ctl, err := membership.NewController(c.ml, membership.ControllerConfig{
-		Self: n.id, Expect: cc.BootstrapExpect, PurgeGrace: cc.PurgeGrace,
-		ReconcileInterval: cc.ReconcileInterval, DeadServerGrace: cc.DeadServerGrace,
-		Table: tableAdapter{t}, Hooks: clusterHooks{c}, Metrics: c.stats.controllerMetrics(),
-		Logger: n.cfg.Logger,
-	})
-	if err != nil {
-		return nil, errors.Join(err, c.ml.Shutdown(), t.Shutdown())
-	}
-	c.ctl = ctl
-	n.SetGlobal(globalNames{t})
-	n.SetRequestHandler(rpcRouter{t})
-	c.ctx, c.cancel = context.WithCancel(context.Background())
-	return c, nil
+	return t, nil
 }
 
-func (c *cluster) newMembership() (*membership.Membership, error) {
-	cc := c.cfg
+func (n *Node) newMembership() (*membership.Membership, error) {
+	cc := n.cfg
 	mc := membership.DefaultConfig()
 	mc.Meta = membership.Meta{
-		Cluster: cc.ClusterID, Node: c.n.id, Incarnation: c.n.inc,
-		Transport: advertised(c.n.tr), Raft: c.table.RaftAddr(), Role: cc.Role,
-		Expect: cc.BootstrapExpect, HasState: c.table.HasState(),
+		Cluster: cc.ClusterID, Node: n.ID(), Incarnation: n.Incarnation(),
+		Transport: advertised(n.tr), Raft: n.table.RaftAddr(), Role: cc.Role,
+		Expect: cc.BootstrapExpect, HasState: n.table.HasState(),
 	}
 	mc.BindAddr, mc.BindPort = cc.BindAddr, cc.GossipPort
 	if cc.AdvertiseAddr != "" {
 		mc.AdvertiseAddr, mc.AdvertisePort = cc.AdvertiseAddr, cc.GossipPort
 	}
-	mc.Key, mc.Profile, mc.Transport, mc.Logger = cc.Key, cc.Profile, cc.GossipTransport, c.n.cfg.Logger
+	mc.Key, mc.Profile, mc.Transport, mc.Logger = cc.Key, cc.Profile, cc.GossipTransport, cc.Logger
 	if cc.TuneGossip != nil {
 		cc.TuneGossip(mc)
 	}
 	ml, err := membership.New(mc)
 	if err != nil {
-		return nil, fmt.Errorf("node: gossip: %w", err)
+		return nil, fmt.Errorf("cluster: gossip: %w", err)
 	}
 	return ml, nil
 }
@@ -142,31 +192,77 @@ func advertised(tr transport.Transport) string {
 	return ""
 }
 
-// start runs the controller, the global-name watcher and the initial join.
-func (c *cluster) start(ctx context.Context) error {
-	c.ctl.Start()
-	c.n.goTracked(c.owned.run)
-	c.n.goTracked(c.owned.watchContact)
-	c.n.goTracked(c.exits.run)
-	if len(c.cfg.Join) > 0 {
-		if _, err := c.ml.Join(ctx, c.cfg.Join); err != nil {
-			// Not fatal: the rejoin loop keeps dialling the seeds.
-			c.n.logger.Warn("initial join failed; retrying in the background", "seeds", c.cfg.Join, "error", err)
-		}
+// Start starts the runtime (transport and signal sender), the controller,
+// the global-name watchers and the initial join of Config.Join. An
+// unreachable seed is not an error: the rejoin loop keeps dialling it.
+// It blocks only for the join (bounded by ctx) and is idempotent.
+func (n *Node) Start(ctx context.Context) error {
+	if err := ctx.Err(); err != nil {
+		return err
 	}
-	return nil
+	n.startOnce.Do(func() {
+		if err := n.Node.Start(ctx); err != nil {
+			n.startErr = err
+			return
+		}
+		n.ctl.Start()
+		n.goTracked(n.owned.run)
+		n.goTracked(n.owned.watchContact)
+		n.goTracked(n.exits.run)
+		if len(n.cfg.Join) > 0 {
+			if _, err := n.ml.Join(ctx, n.cfg.Join); err != nil {
+				// Not fatal: the rejoin loop keeps dialling the seeds.
+				n.Logger().Warn("initial join failed; retrying in the background", "seeds", n.cfg.Join, "error", err)
+			}
+		}
+	})
+	return n.startErr
+}
+
+// goTracked runs fn on a goroutine that stop waits for.
+func (n *Node) goTracked(fn func()) {
+	n.wg.Add(1)
+	go func() {
+		defer n.wg.Done()
+		fn()
+	}()
+}
+
+// Shutdown stops the cluster part (controller, gossip without a leave
+// announcement, the global table), then shuts the runtime down (see
+// node.Node.Shutdown). Peers purge this node's names once gossip declares
+// it dead; Leave departs gracefully instead. It waits for all of that or
+// for ctx's end, whichever comes first; it is idempotent, and later calls
+// wait for the first to finish.
+func (n *Node) Shutdown(ctx context.Context) error {
+	n.shutOnce.Do(func() {
+		go func() {
+			defer close(n.shutDone)
+			n.stop()
+			_ = n.Node.Shutdown(context.Background())
+		}()
+	})
+	select {
+	case <-n.shutDone:
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("cluster: shutdown: %w", ctx.Err())
+	}
 }
 
 // stop shuts down gossip, the controller and the table (no leave).
-func (c *cluster) stop() {
-	c.stopOnce.Do(func() {
-		c.cancel()
-		c.ctl.Stop()
-		if err := c.ml.Shutdown(); err != nil {
-			c.n.logger.Warn("gossip shutdown", "error", err)
+func (n *Node) stop() {
+	n.stopOnce.Do(func() {
+		// No Start after this (one already running finishes first).
+		n.startOnce.Do(func() { n.startErr = node.ErrShutdown })
+		n.cancel()
+		n.ctl.Stop()
+		n.wg.Wait()
+		if err := n.ml.Shutdown(); err != nil {
+			n.Logger().Warn("gossip shutdown", "error", err)
 		}
-		if err := c.table.Shutdown(); err != nil {
-			c.n.logger.Warn("global table shutdown", "error", err)
+		if err := n.table.Shutdown(); err != nil {
+			n.Logger().Warn("global table shutdown", "error", err)
 		}
 	})
 }
@@ -183,9 +279,9 @@ const (
 // holds it, and announces the departure in gossip (the leader then removes
 // this server from Raft). Each step is bounded; a failed step is reported
 // and the next one still runs.
-func (c *cluster) leave(ctx context.Context) error {
+func (n *Node) leave(ctx context.Context) error {
 	var errs []error
-	c.leaving.Store(true)
+	n.leaving.Store(true)
 	step := func(d time.Duration, what string, fn func(context.Context) error) {
 		sctx, cancel := context.WithTimeout(ctx, d)
 		defer cancel()
@@ -194,66 +290,57 @@ func (c *cluster) leave(ctx context.Context) error {
 		}
 	}
 	step(leavePurgeTimeout, "purge own names", func(ctx context.Context) error {
-		_, err := c.table.PurgeIncarnation(ctx, c.n.id, c.n.inc, global.ReasonNodeLeft)
+		_, err := n.table.PurgeIncarnation(ctx, n.ID(), n.Incarnation(), global.ReasonNodeLeft)
 		return err
 	})
-	if c.table.IsLeader() && c.otherVoters() > 0 {
-		step(leaveTransferTimeout, "transfer leadership", c.table.TransferLeadership)
+	if n.table.IsLeader() && n.otherVoters() > 0 {
+		step(leaveTransferTimeout, "transfer leadership", n.table.TransferLeadership)
 	}
-	step(leaveGossipTimeout, "leave gossip", c.ml.Leave)
+	step(leaveGossipTimeout, "leave gossip", n.ml.Leave)
 	return errors.Join(errs...)
 }
 
 // otherVoters counts the Raft voters other than this node.
-func (c *cluster) otherVoters() int {
-	servers, err := c.table.Configuration()
+func (n *Node) otherVoters() int {
+	servers, err := n.table.Configuration()
 	if err != nil {
 		return 0
 	}
-	n := 0
+	others := 0
 	for _, s := range servers {
-		if !s.Nonvoter && s.ID != c.n.id {
-			n++
+		if !s.Nonvoter && s.ID != n.ID() {
+			others++
 		}
 	}
-	return n
+	return others
 }
 
 // rpcRouter serves the transport's RPCs: "global.*" go to the table.
 type rpcRouter struct{ t *global.Table }
 
-func (r rpcRouter) HandleRequest(ctx context.Context, from NodeID, method string, body []byte) ([]byte, error) {
+var _ node.RequestHandler = rpcRouter{}
+
+func (r rpcRouter) HandleRequest(ctx context.Context, from node.NodeID, method string, body []byte) ([]byte, error) {
 	if strings.HasPrefix(method, "global.") {
 		return r.t.HandleRPC(ctx, from, method, body)
 	}
-	return nil, fmt.Errorf("%w: %q", ErrNoHandler, method)
+	return nil, fmt.Errorf("%w: %q", node.ErrNoHandler, method)
 }
 
-// globalNames adapts the table to the node's GlobalNames seam.
-type globalNames struct{ t *global.Table }
-
-func (g globalNames) Lookup(_ context.Context, name string) (PID, uint64, error) {
-	owner, fence, ok := g.t.Resolve(name)
-	if !ok {
-		if err := global.ValidateName(name); err != nil {
-			return PID{}, 0, err
-		}
-		return PID{}, 0, fmt.Errorf("%w: %q", global.ErrNotFound, name)
-	}
-	return owner, fence, nil
-}
+// The runtime resolves global names through the table itself.
+var _ node.GlobalResolver = (*global.Table)(nil)
 
 // purgeGrace is how long the cluster waits after a node's death before
 // purging its names.
-func (c *cluster) purgeGrace() time.Duration {
-	if c.cfg.PurgeGrace > 0 {
-		return c.cfg.PurgeGrace
+func (n *Node) purgeGrace() time.Duration {
+	if n.cfg.PurgeGrace > 0 {
+		return n.cfg.PurgeGrace
 	}
-	return c.cfg.Profile.PurgeGrace()
+	return n.cfg.Profile.PurgeGrace()
 }
 
 // retryCtx bounds background writes (exit unregisters): 10 s, or until
 // the cluster part stops.
-func (c *cluster) retryCtx() (context.Context, context.CancelFunc) {
-	return context.WithTimeout(c.ctx, 10*time.Second)
+func (n *Node) retryCtx() (context.Context, context.CancelFunc) {
+	return context.WithTimeout(n.ctx, 10*time.Second)
 }

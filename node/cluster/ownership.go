@@ -25,14 +25,13 @@ type GlobalNameLost struct {
 // list with the replica.
 type ownedNames struct {
 	n *Node
-	c *cluster
 
 	mu    sync.Mutex
 	names map[string]global.Registration
 }
 
-func newOwnedNames(c *cluster) *ownedNames {
-	return &ownedNames{n: c.n, c: c, names: make(map[string]global.Registration)}
+func newOwnedNames(n *Node) *ownedNames {
+	return &ownedNames{n: n, names: make(map[string]global.Registration)}
 }
 
 func (o *ownedNames) add(r global.Registration) {
@@ -52,17 +51,14 @@ func (o *ownedNames) forget(name string) (global.Registration, bool) {
 }
 
 func (o *ownedNames) run() {
-	ctx, cancel := context.WithCancel(o.n.ctx)
-	defer cancel()
+	ctx := o.n.ctx
 	for {
-		from := o.c.table.Stats().AppliedIndex
+		from := o.n.table.Stats().AppliedIndex
 		o.resync()
-		ch, err := o.c.table.Watch(ctx, "", from+1)
+		ch, err := o.n.table.Watch(ctx, "", from+1)
 		if err != nil {
 			select {
 			case <-ctx.Done():
-				return
-			case <-o.c.ctx.Done():
 				return
 			case <-time.After(time.Second):
 				continue
@@ -71,12 +67,8 @@ func (o *ownedNames) run() {
 		for ev := range ch {
 			o.onEvent(ev)
 		}
-		select {
-		case <-ctx.Done():
+		if ctx.Err() != nil {
 			return
-		case <-o.c.ctx.Done():
-			return
-		default:
 		}
 	}
 }
@@ -104,14 +96,14 @@ func (o *ownedNames) onEvent(ev global.Event) {
 // resync compares the tracked names with the replica and notifies the
 // owners of names that are gone or held by someone else now.
 func (o *ownedNames) resync() {
-	applied := o.c.table.Stats().AppliedIndex
+	applied := o.n.table.Stats().AppliedIndex
 	o.mu.Lock()
 	var lost []global.Registration
 	for name, r := range o.names {
 		if applied < r.Index {
 			continue // the replica has not caught up with this registration yet
 		}
-		cur, _, err := o.c.table.Lookup(name)
+		cur, _, err := o.n.table.Lookup(name)
 		if err != nil || cur.Owner != r.Owner || cur.Fence != r.Fence {
 			lost = append(lost, r)
 			delete(o.names, name)
@@ -124,10 +116,10 @@ func (o *ownedNames) resync() {
 }
 
 func (o *ownedNames) notify(r global.Registration, reason string) {
-	if !o.n.Alive(r.Owner) || o.c.leaving.Load() {
+	if !o.n.Alive(r.Owner) || o.n.leaving.Load() {
 		return // a leaving node's processes are about to be shut down
 	}
-	o.c.stats.lost.Add(1)
-	o.n.logger.Warn("process lost its global name", "name", r.Name, "pid", r.Owner, "reason", reason)
+	o.n.stats.lost.Add(1)
+	o.n.Logger().Warn("process lost its global name", "name", r.Name, "pid", r.Owner, "reason", reason)
 	_ = o.n.Send(context.Background(), r.Owner, GlobalNameLost{Name: r.Name, Fence: r.Fence, Reason: reason})
 }

@@ -14,7 +14,7 @@ import (
 
 // ports returns the gossip, transport and raft ports nd listens on, so a
 // restart can reuse them (Raft's stored configuration names addresses).
-func ports(t *testing.T, nd *Node) func(*ClusterConfig) {
+func ports(t *testing.T, nd *Node) func(*Config) {
 	t.Helper()
 	port := func(addr string) int {
 		_, p, err := net.SplitHostPort(addr)
@@ -24,8 +24,8 @@ func ports(t *testing.T, nd *Node) func(*ClusterConfig) {
 		n, _ := strconv.Atoi(p)
 		return n
 	}
-	g, tr, r := port(nd.cl.ml.Addr()), port(advertised(nd.tr)), port(nd.cl.table.RaftAddr())
-	return func(c *ClusterConfig) { c.GossipPort, c.TransportPort, c.RaftPort = g, tr, r }
+	g, tr, r := port(nd.ml.Addr()), port(advertised(nd.tr)), port(nd.table.RaftAddr())
+	return func(c *Config) { c.GossipPort, c.TransportPort, c.RaftPort = g, tr, r }
 }
 
 func TestClusterNodeRestartKeepsNewNamesAndPurgesOld(t *testing.T) {
@@ -48,7 +48,7 @@ func TestClusterNodeRestartKeepsNewNamesAndPurgesOld(t *testing.T) {
 	if c2.Incarnation() == old.Owner.Incarnation {
 		t.Fatal("restart reused the incarnation")
 	}
-	if _, err := c2.Join(ctx, []string{a.cl.ml.Addr()}); err != nil {
+	if _, err := c2.Join(ctx, []string{a.ml.Addr()}); err != nil {
 		t.Fatal(err)
 	}
 	waitHealthy(t, c2)
@@ -84,7 +84,7 @@ func TestClusterWholeRestartKeepsCommittedNames(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	var tunes []func(*ClusterConfig)
+	var tunes []func(*Config)
 	for _, nd := range nodes {
 		tunes = append(tunes, ports(t, nd))
 	}
@@ -186,10 +186,9 @@ func TestClusterDataDirBelongsToOneNode(t *testing.T) {
 	if err := nd.Shutdown(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	cc := DefaultClusterConfig()
-	cc.DataDir = dir
 	cfg := DefaultConfig()
-	cfg.NodeID, cfg.Cluster = "impostor", cc
+	cfg.DataDir = dir
+	cfg.NodeID = "impostor"
 	if _, err := New(cfg); !errors.Is(err, ErrDataDirOwner) {
 		t.Fatalf("New with another node's data dir: %v", err)
 	}

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	metrics "github.com/hashicorp/go-metrics"
+	"github.com/roster-dev/roster/global"
 	"github.com/roster-dev/roster/node/membership"
 )
 
@@ -58,9 +59,9 @@ func (s *clusterStats) leadershipChanged(leader bool) {
 	metrics.IncrCounter([]string{"roster", "leader", "changes"}, 1)
 }
 
-func (s *clusterStats) controllerMetrics() membership.Metrics {
-	return membership.Metrics{
-		Purged: func(why membership.PurgeReason, names int, since time.Duration) {
+func (s *clusterStats) controllerMetrics() controllerMetrics {
+	return controllerMetrics{
+		Purged: func(why global.Reason, names int, since time.Duration) {
 			i := sort.SearchFloat64s(PurgeLatencyBuckets, since.Seconds())
 			s.mu.Lock()
 			s.purges[string(why)]++

@@ -32,15 +32,15 @@ const contactPoll = 100 * time.Millisecond
 
 // cutOff reports how long this node has been without a leader it hears
 // from (0 when in contact).
-func (c *cluster) cutOff() time.Duration {
-	st := c.table.Stats()
+func (n *Node) cutOff() time.Duration {
+	st := n.table.Stats()
 	if st.State == raft.Leader {
 		return 0
 	}
-	if leader, _ := c.table.Leader(); leader == "" || st.LastContact < 0 {
+	if leader, _ := n.table.Leader(); leader == "" || st.LastContact < 0 {
 		return -1 // no leader known: measured from when we noticed
 	}
-	if st.LastContact > c.heartbeatSlack() {
+	if st.LastContact > n.heartbeatSlack() {
 		return st.LastContact
 	}
 	return 0
@@ -48,8 +48,8 @@ func (c *cluster) cutOff() time.Duration {
 
 // heartbeatSlack is how long without leader contact is still normal: a
 // few Raft heartbeats of the profile.
-func (c *cluster) heartbeatSlack() time.Duration {
-	if c.cfg.Profile == membership.ProfileFast {
+func (n *Node) heartbeatSlack() time.Duration {
+	if n.cfg.Profile == membership.ProfileFast {
 		return 500 * time.Millisecond
 	}
 	return 2 * time.Second
@@ -59,7 +59,7 @@ func (c *cluster) heartbeatSlack() time.Duration {
 // cut off longer than the purge grace, and confirms the survivors (or, via
 // resync, reports the lost) when contact returns.
 func (o *ownedNames) watchContact() {
-	grace := o.c.purgeGrace()
+	grace := o.n.purgeGrace()
 	t := time.NewTicker(contactPoll)
 	defer t.Stop()
 	var since time.Time // start of the current cut-off; zero when in contact
@@ -67,13 +67,11 @@ func (o *ownedNames) watchContact() {
 	var told []global.Registration // names marked suspect in this cut-off
 	for {
 		select {
-		case <-o.c.ctx.Done():
-			return
 		case <-o.n.ctx.Done():
 			return
 		case <-t.C:
 		}
-		d := o.c.cutOff()
+		d := o.n.cutOff()
 		switch {
 		case d != 0 && since.IsZero():
 			since = time.Now()
@@ -96,7 +94,7 @@ func (o *ownedNames) watchContact() {
 				return GlobalNameSuspect{Name: r.Name, Fence: r.Fence, Since: cut}
 			})
 			if len(told) > 0 {
-				o.n.logger.Warn("cut off from the raft leader; this node's global names are suspect",
+				o.n.Logger().Warn("cut off from the raft leader; this node's global names are suspect",
 					"for", cut, "names", len(told))
 			}
 		}

@@ -7,8 +7,9 @@
 // so the halves of a healed partition find each other again.
 //
 // Membership reports changes as Events on one channel, in the order
-// memberlist saw them. It does not purge names or change Raft voters: the
-// node's cluster controller does that from these events.
+// memberlist saw them. It is gossip only: it does not purge names, change
+// Raft voters or tell the process runtime anything. The controller of the
+// clustered node (package node/cluster) does that from these events.
 //
 // Concurrency: all methods are safe for concurrent use. memberlist calls the
 // delegates from its own goroutines; they never block (events go to an

@@ -160,6 +160,9 @@ func (m *Membership) NumAlive() int { return m.ml.NumMembers() }
 // HealthScore is memberlist's local health awareness (0 is healthy).
 func (m *Membership) HealthScore() int { return m.ml.GetHealthScore() }
 
+// Profile returns the failure-detection profile gossip runs with.
+func (m *Membership) Profile() Profile { return m.cfg.Profile }
+
 // Meta returns this node's current meta.
 func (m *Membership) Meta() Meta {
 	m.metaMu.Lock()

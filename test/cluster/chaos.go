@@ -10,7 +10,7 @@ import (
 
 	"github.com/anishathalye/porcupine"
 	"github.com/roster-dev/roster/global"
-	"github.com/roster-dev/roster/node"
+	cnode "github.com/roster-dev/roster/node/cluster"
 )
 
 // ChaosOptions shape one chaos run. Zero fields take the defaults shown.
@@ -120,7 +120,7 @@ func RunChaos(t testing.TB, o ChaosOptions) Report {
 }
 
 // started begins following a (re)started node: a watch chain and clients.
-func (r *run) started(slot int, nd *node.Node) {
+func (r *run) started(slot int, nd *cnode.Node) {
 	r.watchers.Add(1)
 	go func() {
 		defer r.watchers.Done()

@@ -8,7 +8,7 @@ import (
 	"time"
 
 	"github.com/roster-dev/roster/global"
-	"github.com/roster-dev/roster/node"
+	cnode "github.com/roster-dev/roster/node/cluster"
 )
 
 // seenEvent is a table event and the earliest history time any watcher
@@ -68,7 +68,7 @@ func newEventLog(h *History) *eventLog {
 }
 
 // follow watches nd's table for slot until ctx ends or nd shuts down.
-func (l *eventLog) follow(ctx context.Context, slot int, nd *node.Node) {
+func (l *eventLog) follow(ctx context.Context, slot int, nd *cnode.Node) {
 	for ctx.Err() == nil {
 		l.mu.Lock()
 		ch := l.chains[slot]
@@ -127,7 +127,7 @@ func (l *eventLog) record(slot int, ev global.Event, pos int) {
 // catchUp replays every retained event from nd's replica (after the
 // cluster converged). It reports whether the replay started at index 1
 // (nothing compacted), which makes the log complete on its own.
-func (l *eventLog) catchUp(ctx context.Context, nd *node.Node) bool {
+func (l *eventLog) catchUp(ctx context.Context, nd *cnode.Node) bool {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	evs, err := nd.WatchGlobal(ctx, "", 1)

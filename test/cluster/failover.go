@@ -9,6 +9,7 @@ import (
 
 	"github.com/roster-dev/roster/global"
 	"github.com/roster-dev/roster/node"
+	cnode "github.com/roster-dev/roster/node/cluster"
 )
 
 // FailoverProbeName is the global name MeasureFailover and WaitConverged
@@ -68,7 +69,7 @@ func (c *Cluster) probeWriteOn(ctx context.Context, i int) (global.Registration,
 }
 
 // probeProcess returns nd's probe process, spawning it on first use.
-func (c *Cluster) probeProcess(nd *node.Node) (node.PID, error) {
+func (c *Cluster) probeProcess(nd *cnode.Node) (node.PID, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if pid, ok := c.probes[nd]; ok && nd.Alive(pid) {

@@ -16,7 +16,7 @@ import (
 
 	"github.com/hashicorp/go-hclog"
 	"github.com/roster-dev/roster/node"
-	"github.com/roster-dev/roster/node/membership"
+	cnode "github.com/roster-dev/roster/node/cluster"
 	"github.com/roster-dev/roster/transport"
 )
 
@@ -32,16 +32,16 @@ var (
 type Options struct {
 	// Nodes is how many server nodes to start. Default 3.
 	Nodes int
-	// Profile picks gossip and Raft timings. Default membership.ProfileFast
+	// Profile picks gossip and Raft timings. Default cnode.ProfileFast
 	// (detection in ~1.5 s), so that tests spend their time on faults,
 	// not on waiting.
-	Profile membership.Profile
+	Profile cnode.Profile
 	// StartTimeout bounds New's wait for a healthy cluster. Default 30 s
 	// (generous: CI runs under -race on 2 shared cores).
 	StartTimeout time.Duration
 	// Tune, when set, adjusts each node's cluster config before it starts
 	// (after the harness filled in its fault-injection seams).
-	Tune func(i int, cc *node.ClusterConfig)
+	Tune func(i int, cc *cnode.Config)
 }
 
 func (o *Options) fill() {
@@ -49,7 +49,7 @@ func (o *Options) fill() {
 		o.Nodes = 3
 	}
 	if o.Profile == "" {
-		o.Profile = membership.ProfileFast
+		o.Profile = cnode.ProfileFast
 	}
 	if o.StartTimeout <= 0 {
 		o.StartTimeout = 30 * time.Second
@@ -69,7 +69,7 @@ type Cluster struct {
 
 	mu     sync.Mutex
 	slots  []*slot
-	probes map[*node.Node]node.PID // MeasureFailover's writers
+	probes map[*cnode.Node]node.PID // MeasureFailover's writers
 }
 
 // slot is one node position: its identity, data dir and ports outlive a
@@ -78,7 +78,7 @@ type slot struct {
 	id                    transport.NodeID
 	dir                   string
 	gossip, trans, raftPt int
-	n                     *node.Node // nil while killed
+	n                     *cnode.Node // nil while killed
 	frozen                bool
 }
 
@@ -87,7 +87,7 @@ type slot struct {
 func New(t testing.TB, opts Options) *Cluster {
 	t.Helper()
 	opts.fill()
-	c := &Cluster{t: t, opts: opts, net: NewNet(), probes: map[*node.Node]node.PID{}}
+	c := &Cluster{t: t, opts: opts, net: NewNet(), probes: map[*cnode.Node]node.PID{}}
 	c.log, c.lvl = newTestLog(t)
 	for i := 0; i < opts.Nodes; i++ {
 		c.slots = append(c.slots, &slot{id: transport.NodeID(fmt.Sprintf("n%d", i+1)), dir: t.TempDir()})
@@ -117,7 +117,7 @@ func (c *Cluster) ID(i int) transport.NodeID { return c.slots[i].id }
 func (c *Cluster) Logger(name string) hclog.Logger { return c.log.logger(name, c.lvl) }
 
 // Node returns node i, or nil while it is killed.
-func (c *Cluster) Node(i int) *node.Node {
+func (c *Cluster) Node(i int) *cnode.Node {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if i < 0 || i >= len(c.slots) {
@@ -174,7 +174,7 @@ func (c *Cluster) start(i int) error {
 }
 
 // boot builds and starts one node with its listeners on the fault network.
-func (c *Cluster) boot(i int, s *slot) (*node.Node, error) {
+func (c *Cluster) boot(i int, s *slot) (*cnode.Node, error) {
 	loop := func(p int) string { return net.JoinHostPort("127.0.0.1", strconv.Itoa(p)) }
 	gt, err := c.net.NewGossipTransport(s.id, s.gossip)
 	if err != nil {
@@ -189,19 +189,18 @@ func (c *Cluster) boot(i int, s *slot) (*node.Node, error) {
 		return nil, errors.Join(fmt.Errorf("transport listener: %w", err), gt.Shutdown(), sl.Close())
 	}
 	s.gossip, s.raftPt, s.trans = gt.Port(), port(sl.Addr()), port(ln.Addr())
-	cc := node.DefaultClusterConfig()
+	cc := cnode.DefaultConfig()
+	cc.NodeID = s.id
+	cc.Logger = c.log.logger(string(s.id), c.lvl)
 	cc.DataDir, cc.Profile, cc.BootstrapExpect = s.dir, c.opts.Profile, len(c.slots)
 	cc.GossipPort, cc.RaftPort, cc.TransportPort = s.gossip, s.raftPt, s.trans
 	cc.GossipTransport, cc.RaftStreamLayer = gt, sl
 	dial := c.net.Dialer(s.id)
 	cc.TuneTransport = func(tc *transport.Config) { tc.Listener, tc.Dialer = ln, dial }
 	if c.opts.Tune != nil {
-		c.opts.Tune(i, cc)
+		c.opts.Tune(i, &cc)
 	}
-	cfg := node.DefaultConfig()
-	cfg.NodeID, cfg.Cluster = s.id, cc
-	cfg.Logger = c.log.logger(string(s.id), c.lvl)
-	nd, err := node.New(cfg)
+	nd, err := cnode.New(cc)
 	if err != nil {
 		return nil, errors.Join(err, gt.Shutdown(), sl.Close(), ln.Close())
 	}
@@ -220,7 +219,7 @@ func port(a net.Addr) int {
 
 // stop shuts nd down without leaving (a crash, as far as the cluster can
 // tell: nothing is purged or handed over first).
-func (c *Cluster) stop(nd *node.Node) error {
+func (c *Cluster) stop(nd *cnode.Node) error {
 	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
 	defer cancel()
 	err := nd.Shutdown(ctx)

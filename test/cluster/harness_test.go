@@ -9,9 +9,10 @@ import (
 
 	"github.com/roster-dev/roster/global"
 	"github.com/roster-dev/roster/node"
+	cnode "github.com/roster-dev/roster/node/cluster"
 )
 
-func spawnIdle(t *testing.T, nd *node.Node) node.PID {
+func spawnIdle(t *testing.T, nd *cnode.Node) node.PID {
 	t.Helper()
 	pid, err := nd.Spawn(func(ctx context.Context, p *node.Process) error {
 		<-ctx.Done()

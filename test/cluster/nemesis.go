@@ -8,7 +8,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/roster-dev/roster/node"
+	cnode "github.com/roster-dev/roster/node/cluster"
 	"github.com/roster-dev/roster/transport"
 )
 
@@ -45,7 +45,7 @@ type nemesis struct {
 	hold    [2]time.Duration // fault duration range
 	quiet   [2]time.Duration // pause between faults
 	bound   time.Duration    // a dead node's names must go within this
-	started func(slot int, nd *node.Node)
+	started func(slot int, nd *cnode.Node)
 	// zombies returns running nodes whose incarnation was purged while
 	// they were cut off; healAll restarts them, as an operator would.
 	zombies func() []int

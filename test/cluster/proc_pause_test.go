@@ -11,7 +11,7 @@ import (
 // TestProcPauseOwner: SIGSTOP of the node owning a global name purges the
 // name on the others (target ≤ 5 s with the fast profile, printed); after
 // SIGCONT the node rejoins, the owning process, still alive, is told it
-// lost the name (node.GlobalNameLost rendered as JSON in its mailbox), its
+// lost the name (cnode.GlobalNameLost rendered as JSON in its mailbox), its
 // own replica drops the name, and the cluster is healthy again. First a
 // follower owns the name, then (after the follower was restarted) the
 // leader.

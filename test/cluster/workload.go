@@ -10,6 +10,7 @@ import (
 
 	"github.com/roster-dev/roster/global"
 	"github.com/roster-dev/roster/node"
+	cnode "github.com/roster-dev/roster/node/cluster"
 	"github.com/roster-dev/roster/transport"
 )
 
@@ -51,17 +52,17 @@ type workload struct {
 	// zombies are node instances whose incarnation the cluster purged
 	// while they were cut off (their writes fail with ErrOwnerGone until
 	// they restart), by slot.
-	zombies map[int]*node.Node
+	zombies map[int]*cnode.Node
 }
 
 func newWorkload(c *Cluster, h *History, names []string, opTime, pause time.Duration) *workload {
 	return &workload{c: c, h: h, names: names, opTime: opTime, pause: pause,
-		known: map[string]known{}, counts: map[string]int{}, zombies: map[int]*node.Node{}}
+		known: map[string]known{}, counts: map[string]int{}, zombies: map[int]*cnode.Node{}}
 }
 
 // spawnClient starts one client on node slot with its own seeded rand. It
 // runs until ctx ends or the node instance it lives on is gone.
-func (w *workload) spawnClient(ctx context.Context, slot int, nd *node.Node, seed uint64, wg *sync.WaitGroup) error {
+func (w *workload) spawnClient(ctx context.Context, slot int, nd *cnode.Node, seed uint64, wg *sync.WaitGroup) error {
 	pid, err := nd.Spawn(w.receive)
 	if err != nil {
 		return fmt.Errorf("spawn client: %w", err)
@@ -95,7 +96,7 @@ func (w *workload) receive(ctx context.Context, p *node.Process) error {
 		if err != nil {
 			return err
 		}
-		if _, lost := m.Body.(node.GlobalNameLost); lost {
+		if _, lost := m.Body.(cnode.GlobalNameLost); lost {
 			continue
 		}
 		var pr Probe
@@ -110,7 +111,7 @@ func (w *workload) receive(ctx context.Context, p *node.Process) error {
 }
 
 // step issues one random operation on a random name.
-func (w *workload) step(ctx context.Context, client int, nd *node.Node, pid transport.PID, r *rand.Rand) Result {
+func (w *workload) step(ctx context.Context, client int, nd *cnode.Node, pid transport.PID, r *rand.Rand) Result {
 	name := w.names[r.IntN(len(w.names))]
 	ctx, cancel := context.WithTimeout(ctx, w.opTime)
 	defer cancel()
@@ -169,7 +170,7 @@ func (w *workload) takeZombies() []int {
 
 // lookup does a consistent read; failed reads have no effect and are left
 // out of the history.
-func (w *workload) lookup(ctx context.Context, client int, nd *node.Node, name string, call int64) {
+func (w *workload) lookup(ctx context.Context, client int, nd *cnode.Node, name string, call int64) {
 	reg, _, err := nd.LookupGlobal(ctx, name, global.Consistent)
 	ret := w.h.Now()
 	res, ok := classify(err)
@@ -185,7 +186,7 @@ func (w *workload) lookup(ctx context.Context, client int, nd *node.Node, name s
 
 // send sends a Probe to the last registration of name a client saw,
 // fenced, so only that registration's owner may receive it.
-func (w *workload) send(ctx context.Context, nd *node.Node, name string) {
+func (w *workload) send(ctx context.Context, nd *cnode.Node, name string) {
 	w.mu.Lock()
 	k := w.known[name]
 	w.mu.Unlock()
