@@ -75,19 +75,44 @@ type Output struct {
 
 // nameState is the model's state of one name. Fence 0 on a present name
 // means "not known yet": a write with an unknown outcome created it.
+// MaxFence is the highest fence any registration of the name has had so
+// far, present or not: fences grow with the Raft log, so a registration
+// created later always has a larger one, and a fence not yet known (0)
+// can only turn out larger than MaxFence.
 type nameState struct {
-	Present bool
-	Owner   transport.PID
-	Fence   uint64
+	Present  bool
+	Owner    transport.PID
+	Fence    uint64
+	MaxFence uint64
 }
 
-// fenceMatches reports whether st's fence may be f (refining an unknown one).
-func (st nameState) fenceMatches(f uint64) bool { return st.Fence == 0 || st.Fence == f }
+// fenceMatches reports whether st's fence may be f (refining an unknown
+// one, which must then be newer than every fence seen before).
+func (st nameState) fenceMatches(f uint64) bool {
+	if st.Fence == 0 {
+		return f > st.MaxFence
+	}
+	return st.Fence == f
+}
 
 func (st nameState) withFence(f uint64) nameState {
 	st.Fence = f
+	st.MaxFence = max(st.MaxFence, f)
 	return st
 }
+
+// created is the state after a new registration of owner with fence f
+// (0: not known yet); it keeps the history's highest fence.
+func (st nameState) created(owner transport.PID, f uint64) nameState {
+	return nameState{Present: true, Owner: owner, Fence: f, MaxFence: max(st.MaxFence, f)}
+}
+
+// removed is the state after the registration went.
+func (st nameState) removed() nameState { return nameState{MaxFence: st.MaxFence} }
+
+// newFence reports whether f may be the fence of a registration created
+// now: larger than every fence the name had before.
+func (st nameState) newFence(f uint64) bool { return f > st.MaxFence }
 
 // NameModel is the porcupine model of the global name table, partitioned
 // per name (names are independent, so each name's history is checked on
@@ -150,7 +175,7 @@ func step(st nameState, in Input, out Output) (bool, nameState) {
 		return true, st
 	case OpRemoved:
 		ok := st.Present && st.Owner == in.PID && st.fenceMatches(in.Fence)
-		return ok, nameState{}
+		return ok, st.withFence(in.Fence).removed()
 	}
 	return false, st
 }
@@ -158,7 +183,7 @@ func step(st nameState, in Input, out Output) (bool, nameState) {
 func stepRegister(st nameState, in Input, out Output) (bool, nameState) {
 	switch out.Result {
 	case ResOK:
-		return !st.Present, nameState{Present: true, Owner: in.PID, Fence: out.Fence}
+		return !st.Present && st.newFence(out.Fence), st.created(in.PID, out.Fence)
 	case ResAlready:
 		ok := st.Present && st.Owner == out.Owner && st.fenceMatches(out.Fence)
 		return ok, st.withFence(out.Fence)
@@ -168,7 +193,7 @@ func stepRegister(st nameState, in Input, out Output) (bool, nameState) {
 		if st.Present {
 			return true, st // it failed with AlreadyRegistered
 		}
-		return true, nameState{Present: true, Owner: in.PID}
+		return true, st.created(in.PID, 0)
 	}
 	return false, st
 }
@@ -179,14 +204,14 @@ func stepReRegister(st nameState, in Input, out Output) (bool, nameState) {
 		if st.Present && st.Owner == in.PID {
 			return st.fenceMatches(out.Fence), st.withFence(out.Fence)
 		}
-		return true, nameState{Present: true, Owner: in.PID, Fence: out.Fence}
+		return st.newFence(out.Fence), st.created(in.PID, out.Fence)
 	case ResOwnerGone:
 		return true, st
 	case ResUnknown:
 		if st.Present && st.Owner == in.PID {
 			return true, st
 		}
-		return true, nameState{Present: true, Owner: in.PID}
+		return true, st.created(in.PID, 0)
 	}
 	return false, st
 }
@@ -195,14 +220,14 @@ func stepUnregister(st nameState, in Input, out Output) (bool, nameState) {
 	mine := st.Present && st.Owner == in.PID
 	switch out.Result {
 	case ResOK:
-		return mine, nameState{}
+		return mine, st.removed()
 	case ResNotFound:
 		return !st.Present, st
 	case ResNotOwner:
 		return st.Present && st.Owner != in.PID, st
 	case ResUnknown:
 		if mine {
-			return true, nameState{}
+			return true, st.removed()
 		}
 		return true, st
 	}

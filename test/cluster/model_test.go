@@ -54,6 +54,21 @@ func TestModelRejectsViolations(t *testing.T) {
 			op(0, Input{Kind: OpRegister, Name: "x", PID: pa}, 0, Output{Result: ResOK, Fence: 5}, 10),
 			op(1, Input{Kind: OpLookup, Name: "x"}, 20, Output{Result: ResOK, Owner: pa, Fence: 6}, 30),
 		},
+		"later registration with a smaller fence": {
+			op(0, Input{Kind: OpRegister, Name: "x", PID: pa}, 0, Output{Result: ResOK, Fence: 5}, 10),
+			op(0, Input{Kind: OpUnregister, Name: "x", PID: pa}, 11, Output{Result: ResOK}, 20),
+			op(1, Input{Kind: OpRegister, Name: "x", PID: pb}, 21, Output{Result: ResOK, Fence: 3}, 30),
+		},
+		"re-register by another owner with a smaller fence": {
+			op(0, Input{Kind: OpRegister, Name: "x", PID: pa}, 0, Output{Result: ResOK, Fence: 5}, 10),
+			op(1, Input{Kind: OpReRegister, Name: "x", PID: pb}, 21, Output{Result: ResOK, Fence: 4}, 30),
+		},
+		"stale fence read while the same pid's write is pending": {
+			op(0, Input{Kind: OpRegister, Name: "x", PID: pa}, 0, Output{Result: ResOK, Fence: 5}, 10),
+			op(0, Input{Kind: OpUnregister, Name: "x", PID: pa}, 11, Output{Result: ResOK}, 20),
+			op(0, Input{Kind: OpRegister, Name: "x", PID: pa}, 21, Output{Result: ResUnknown}, 100),
+			op(1, Input{Kind: OpLookup, Name: "x"}, 30, Output{Result: ResOK, Owner: pa, Fence: 5}, 40),
+		},
 		"removal of another registration": {
 			op(0, Input{Kind: OpRegister, Name: "x", PID: pa}, 0, Output{Result: ResOK, Fence: 5}, 10),
 			op(2, Input{Kind: OpRemoved, Name: "x", PID: pb, Fence: 3}, 0, Output{}, 30),
