@@ -38,9 +38,23 @@ type ChaosOptions struct {
 	// survivor. Default 10 s (fast profile: ~1.5 s detection, 250 ms grace,
 	// plus an election if the leader died, with room for -race on 2 cores).
 	PurgeBound time.Duration
-	// CheckTimeout bounds porcupine. Default 60 s; a timeout is reported,
-	// not counted as a violation.
+	// CutGrace is how long after a cut healed a purge of a node it cut
+	// off is still explained by it (the leader may have decided the purge
+	// just before the heal). Default 3 s: the fast profile's purge grace
+	// (250 ms) plus a Raft commit and an election, with room for -race.
+	CutGrace time.Duration
+	// CheckTimeout bounds porcupine. Default 60 s. A timeout is reported,
+	// and counted as a violation when Strict.
 	CheckTimeout time.Duration
+	// Strict makes a run that could not be checked fail: an incomplete
+	// (compacted) event log, porcupine's Unknown (timeout), or a name with
+	// fewer than MinAcked acknowledged writes (a run where nothing got
+	// through proves nothing). The CI seeds and the soak are strict.
+	Strict bool
+	// MinAcked is the fewest acknowledged writes (register, re-register,
+	// unregister with outcome ok) each name needs in a Strict run.
+	// Default 3.
+	MinAcked int
 }
 
 func (o *ChaosOptions) fill() {
@@ -65,6 +79,10 @@ func (o *ChaosOptions) fill() {
 	def(&o.OpTimeout, 3*time.Second)
 	def(&o.Pause, 20*time.Millisecond)
 	def(&o.PurgeBound, 10*time.Second)
+	def(&o.CutGrace, 3*time.Second)
+	if o.MinAcked <= 0 {
+		o.MinAcked = 3
+	}
 	def(&o.CheckTimeout, time.Minute)
 }
 
@@ -108,7 +126,7 @@ func RunChaos(t testing.TB, o ChaosOptions) Report {
 	r.runCtx, r.bgCtx = runCtx, bg
 	r.nem = &nemesis{c: c, h: r.h, r: rand.New(rand.NewPCG(o.Seed, 0xfa17)), faults: o.Faults,
 		hold: [2]time.Duration{time.Second, 3 * time.Second}, quiet: [2]time.Duration{500 * time.Millisecond, 1500 * time.Millisecond},
-		bound: o.PurgeBound, started: r.started, zombies: r.w.takeZombies, cutOff: map[incarnation]int64{}, killed: map[incarnation]int64{}}
+		bound: o.PurgeBound, started: r.started, zombies: r.w.takeZombies, cuts: cutLog{}, killed: map[incarnation]int64{}}
 	for _, i := range c.Running() {
 		r.started(i, c.Node(i))
 	}
@@ -156,7 +174,7 @@ func (r *run) finish(t testing.TB) Report {
 	evs := r.ev.sorted()
 	ops := r.h.Operations()
 	r.nem.mu.Lock()
-	cut, killed := r.nem.cutOff, r.nem.killed
+	cuts, killed := r.nem.cuts, r.nem.killed
 	rep.Purges, rep.Failovers, rep.Nemesis = r.nem.purges, r.nem.failover, r.nem.log
 	rep.Violations = append(rep.Violations, r.nem.slow...)
 	r.nem.mu.Unlock()
@@ -168,13 +186,16 @@ func (r *run) finish(t testing.TB) Report {
 	if !complete {
 		rep.Unchecked = "event log incomplete (compacted); linearizability and event checks skipped"
 	} else {
-		rep.Violations = append(rep.Violations, checkEvents(evs, ops, r.names, cut, killed)...)
+		rep.Violations = append(rep.Violations, checkEvents(evs, ops, r.names, cuts, int64(r.o.CutGrace), killed)...)
 		all := append(ops, removalOps(evs, ops, r.names)...)
 		cr := CheckLinearizable(all, r.o.CheckTimeout, fmt.Sprintf("chaos-seed-%d", r.o.Seed))
 		rep.Linearizable, rep.Checked = cr.Result, cr.Ops
 		if cr.Result == porcupine.Illegal {
 			rep.Violations = append(rep.Violations, fmt.Sprintf("history not linearizable (artifact %s):\n%s", cr.Artifact, cr.Detail))
 		}
+	}
+	if r.o.Strict {
+		rep.Violations = append(rep.Violations, strictChecks(rep, ops, r.names, r.o.MinAcked)...)
 	}
 	bad, reused := checkDeliveries(deliveries, evs)
 	rep.Violations = append(rep.Violations, bad...)

@@ -20,9 +20,9 @@ const (
 // ciScenarios is the bounded set that runs in every `go test`: about
 // 3 × 17 s, two 3-node runs and one 5-node run.
 var ciScenarios = []ChaosOptions{
-	{Seed: 1, Nodes: 3, Duration: 12 * time.Second},
-	{Seed: 2, Nodes: 3, Duration: 12 * time.Second},
-	{Seed: 3, Nodes: 5, Duration: 12 * time.Second},
+	{Seed: 1, Nodes: 3, Duration: 12 * time.Second, Strict: true},
+	{Seed: 2, Nodes: 3, Duration: 12 * time.Second, Strict: true},
+	{Seed: 3, Nodes: 5, Duration: 12 * time.Second, Strict: true},
 }
 
 // TestChaos runs the seeded chaos scenarios and prints what they measured.
@@ -40,7 +40,7 @@ func TestChaos(t *testing.T) {
 		if seed%3 == 0 {
 			nodes = 5
 		}
-		scenarios = []ChaosOptions{{Seed: seed, Nodes: nodes, Duration: 12 * time.Second}}
+		scenarios = []ChaosOptions{{Seed: seed, Nodes: nodes, Duration: 12 * time.Second, Strict: true}}
 	}
 	var soak time.Duration
 	if s := os.Getenv(SoakEnv); s != "" {
@@ -62,7 +62,7 @@ func TestChaos(t *testing.T) {
 			if seed%2 == 0 {
 				nodes = 5
 			}
-			runOne(ChaosOptions{Seed: seed, Nodes: nodes, Duration: 30 * time.Second})
+			runOne(ChaosOptions{Seed: seed, Nodes: nodes, Duration: 30 * time.Second, Strict: true})
 		}
 	} else {
 		for _, o := range scenarios {

@@ -50,8 +50,9 @@ func removalOps(evs []seenEvent, ops []porcupine.Operation, names map[string]boo
 //     before the removal was seen;
 //   - by "conflict": another client called ReRegister on it before;
 //   - by "node_down", "node_left" or "restart": the owner's node
-//     incarnation had been killed, frozen or cut off in a minority before
-//     (a purge the nemesis induced);
+//     incarnation was killed, frozen or cut off from the leader at that
+//     moment, or had been until at most cutGrace before (a purge the
+//     nemesis induced; a cut healed earlier explains nothing);
 //   - by "process_exit": the owner's incarnation had been killed (clients
 //     exit only with their node).
 //
@@ -59,7 +60,7 @@ func removalOps(evs []seenEvent, ops []porcupine.Operation, names map[string]boo
 // call of that owner. Together with the linearizability check (which
 // covers registrations removed without any event) this is "no
 // acknowledged registration of a live owner is lost".
-func checkEvents(evs []seenEvent, ops []porcupine.Operation, names map[string]bool, cut, killed map[incarnation]int64) []string {
+func checkEvents(evs []seenEvent, ops []porcupine.Operation, names map[string]bool, cuts cutLog, cutGrace int64, killed map[incarnation]int64) []string {
 	type key struct {
 		kind OpKind
 		name string
@@ -98,8 +99,7 @@ func checkEvents(evs []seenEvent, ops []porcupine.Operation, names map[string]bo
 				return op.Input.(Input).PID != ev.Owner && op.Call <= ev.At
 			})
 		case ev.Reason == global.ReasonNodeDown, ev.Reason == global.ReasonNodeLeft, ev.Reason == global.ReasonRestart:
-			t, cutOff := cut[inc]
-			ok = cutOff && t <= ev.At
+			ok = cuts.covers(inc, ev.At, cutGrace)
 		case ev.Reason == global.ReasonProcessExit:
 			t, dead := killed[inc]
 			ok = dead && t <= ev.At
@@ -207,4 +207,35 @@ func fmtRegs(regs []global.Registration) string {
 		s += fmt.Sprintf("%s=%s@%d", r.Name, r.Owner, r.Fence)
 	}
 	return s + "]"
+}
+
+// strictChecks turns a run that proved nothing into violations: an
+// unchecked history, a porcupine verdict other than Ok or Illegal (Illegal
+// is reported on its own), and names with fewer than minAcked
+// acknowledged writes.
+func strictChecks(rep Report, ops []porcupine.Operation, names map[string]bool, minAcked int) []string {
+	var bad []string
+	if rep.Unchecked != "" {
+		bad = append(bad, "strict run not checked: "+rep.Unchecked)
+	} else if rep.Linearizable != porcupine.Ok && rep.Linearizable != porcupine.Illegal {
+		bad = append(bad, fmt.Sprintf("strict run: linearizability check gave %q (timed out?), not Ok", rep.Linearizable))
+	}
+	acked := map[string]int{}
+	for _, op := range ops {
+		in, out := op.Input.(Input), op.Output.(Output)
+		if out.Result == ResOK && (in.Kind == OpRegister || in.Kind == OpReRegister || in.Kind == OpUnregister) {
+			acked[in.Name]++
+		}
+	}
+	var short []string
+	for n := range names {
+		if acked[n] < minAcked {
+			short = append(short, fmt.Sprintf("%s=%d", n, acked[n]))
+		}
+	}
+	slices.Sort(short)
+	if len(short) > 0 {
+		bad = append(bad, fmt.Sprintf("strict run: names with fewer than %d acknowledged writes: %v", minAcked, short))
+	}
+	return bad
 }

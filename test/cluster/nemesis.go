@@ -51,7 +51,7 @@ type nemesis struct {
 	zombies func() []int
 
 	mu       sync.Mutex
-	cutOff   map[incarnation]int64 // first time the incarnation was cut off or killed
+	cuts     cutLog // when each incarnation was cut off or killed, interval by interval
 	killed   map[incarnation]int64
 	purges   []time.Duration
 	slow     []string // purges over bound
@@ -75,9 +75,7 @@ func (n *nemesis) markCut(slots []int, killed bool) {
 			continue
 		}
 		k := incarnation{Node: nd.ID(), Inc: nd.Incarnation()}
-		if _, ok := n.cutOff[k]; !ok {
-			n.cutOff[k] = now
-		}
+		n.cuts.open(k, now)
 		if killed {
 			n.killed[k] = now
 		}
@@ -140,9 +138,7 @@ func (n *nemesis) inject(ctx context.Context, f FaultKind) {
 		perm := n.r.Perm(size)
 		bridge, left := perm[0], perm[1:1+(size-1)/2]
 		n.logf("bridge %s between %v and the rest", n.c.ID(bridge), n.ids(left))
-		// Every node stays connected to a majority through the bridge,
-		// but the sides may still suspect each other: count both as cut.
-		n.markCut(perm[1:], false)
+		n.markCut(bridgeCut(perm, bridge, left, leader), false)
 		n.c.Bridge(bridge, left)
 		n.sleep(ctx, n.hold)
 	}
@@ -234,6 +230,9 @@ func (n *nemesis) namesOf(inc incarnation) int {
 // before the next fault.
 func (n *nemesis) healAll() {
 	n.c.Heal()
+	n.mu.Lock()
+	n.cuts.closeAll(n.h.Now(), n.killed)
+	n.mu.Unlock()
 	if n.zombies != nil {
 		for _, i := range n.zombies() {
 			n.logf("restart purged %s", n.c.ID(i))
@@ -273,4 +272,26 @@ func (n *nemesis) ids(slots []int) []transport.NodeID {
 		out[i] = n.c.ID(s)
 	}
 	return out
+}
+
+// bridgeCut is who a bridge fault cuts off from the leader: every node
+// reaches the bridge, and the leader keeps its own side and the bridge (a
+// majority, and its followers' leader stickiness keeps it leader), so only
+// the far side's nodes can be declared dead by the leader. With no known
+// leader every node but the bridge may be.
+func bridgeCut(perm []int, bridge int, left []int, leader int) []int {
+	if leader < 0 {
+		return perm[1:]
+	}
+	if leader == bridge {
+		return nil
+	}
+	var far []int
+	leaderLeft := slices.Contains(left, leader)
+	for _, i := range perm[1:] {
+		if slices.Contains(left, i) != leaderLeft {
+			far = append(far, i)
+		}
+	}
+	return far
 }
