@@ -3,6 +3,7 @@ package cluster
 import (
 	"context"
 	"fmt"
+	"slices"
 	"testing"
 	"time"
 )
@@ -54,6 +55,31 @@ func TestProcKillOwnerPurge(t *testing.T) {
 	}
 	t.Logf("SUMMARY kill -9 purge, fast profile, 3 agents: all %v; follower owners %v (issue 5 target: median <= 2s)",
 		procSummarise(all), procSummarise(followers))
+	// The fast profile's documented median is 1.40 s (README, Figures); a
+	// lan-profile purge takes ~7 s. A median over fastPurgeMedianMax means
+	// the agents did not run the fast profile's timings, whatever the
+	// per-run bound (procPurgeBound) allowed.
+	if m := median(all); m > fastPurgeMedianMax {
+		t.Errorf("fast-profile purge median %v > %v (documented 1.40 s): not the fast profile's timings", m, fastPurgeMedianMax)
+	}
+}
+
+// Profile medians the purge tests assert, with a margin for -race on two
+// busy cores over the documented figures (fast 1.40 s, lan 6.96 s).
+const (
+	fastPurgeMedianMax = 3 * time.Second
+	lanPurgeMin        = 4 * time.Second
+	lanPurgeMax        = 14 * time.Second
+)
+
+// median of ds (the upper one for an even count); 0 for none.
+func median(ds []time.Duration) time.Duration {
+	if len(ds) == 0 {
+		return 0
+	}
+	s := slices.Clone(ds)
+	slices.Sort(s)
+	return s[len(s)/2]
 }
 
 // procKillAndMeasure registers name on owner, kills it, measures until the
@@ -90,14 +116,18 @@ func procKillAndMeasure(t *testing.T, c *procCluster, owner int, name string) ti
 }
 
 // TestProcLanProfilePurge measures the default (lan) profile's kill -9
-// purge once: the documented ~8 s figure. It takes ~15 s, so it runs only
-// with ROSTER_SOAK.
+// purge once (the documented ~7 s figure) and checks it is the lan
+// profile's: slower than the fast profile could be, within the documented
+// bound. It takes ~15 s and runs in CI: the lan profile is the default.
 func TestProcLanProfilePurge(t *testing.T) {
-	if !procSoak() {
-		t.Skipf("measures the lan profile (~15 s); set %s=1", SoakEnv)
+	if testing.Short() {
+		t.Skip("runs a 3-process cluster")
 	}
 	c := newProcCluster(t, procOptions{Profile: "lan"})
 	owner := (c.Leader(context.Background()) + 1) % c.Size()
 	d := procKillAndMeasure(t, c, owner, "lan-kill")
-	t.Logf("SUMMARY kill -9 purge, lan profile, 3 agents: %v (documented ~8s)", d.Round(time.Millisecond))
+	t.Logf("SUMMARY kill -9 purge, lan profile, 3 agents: %v (documented 6.96 s)", d.Round(time.Millisecond))
+	if d < lanPurgeMin || d > lanPurgeMax {
+		t.Errorf("lan-profile purge took %v, outside [%v, %v] around the documented 6.96 s", d, lanPurgeMin, lanPurgeMax)
+	}
 }
