@@ -88,6 +88,8 @@ func (t *Table) HandleRPC(ctx context.Context, from transport.NodeID, method str
 			return nil, fmt.Errorf("%w: %s from %s: %w", ErrBadRequest, method, from, err)
 		}
 		return t.serveRead(ctx, req).marshal()
+	case MethodLease:
+		return t.handleLease(ctx, from, body)
 	}
 	return nil, fmt.Errorf("%w: %q from %s", ErrUnknownMethod, method, from)
 }

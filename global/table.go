@@ -54,6 +54,7 @@ type Table struct {
 
 	readyForReads atomic.Bool // leader and FSM caught up (barrier done)
 	leaderCh      chan bool
+	leases        leases // lease grants while leader (lease.go)
 
 	baseCtx      context.Context // cancelled by Shutdown
 	cancelBase   context.CancelFunc
@@ -157,6 +158,7 @@ func (t *Table) monitorLeadership() {
 			return
 		case leader := <-t.raft.LeaderCh():
 			t.readyForReads.Store(false)
+			t.leases.setLeader(leader)
 			if leader {
 				if err := t.waitFuture(t.raft.Barrier(0)); err != nil {
 					t.logger.Warn("barrier after gaining leadership failed", "error", err)
