@@ -2,6 +2,7 @@ package transport
 
 import (
 	"encoding/binary"
+	"fmt"
 	"math"
 
 	"github.com/vmihailenco/msgpack/v5/msgpcode"
@@ -80,8 +81,28 @@ func appendInt(b []byte, v int64) []byte {
 // against the bytes that remain, so garbage cannot make it allocate more
 // than its input.
 type mpReader struct {
-	b   []byte
-	off int
+	b        []byte
+	off      int
+	maxDepth int // nesting skip accepts; 0 means maxSkipDepth
+}
+
+// CheckMsgpack returns an error (wrapping ErrBadFrame) unless b holds
+// exactly one msgpack value whose every declared length fits in b, nested
+// at most maxDepth deep. It reads b once and allocates nothing. A decoder
+// that sizes allocations from declared lengths (vmihailenco/msgpack
+// preallocates a generic []any from its header: 5 bytes can ask for
+// gigabytes) or recurses once per level must only be given checked input
+// from a peer; the node package checks every message body with it.
+func CheckMsgpack(b []byte, maxDepth int) error {
+	r := mpReader{b: b, maxDepth: max(maxDepth, 1)}
+	err := r.skip(0)
+	if err == nil && r.off != len(b) {
+		err = fmt.Errorf("%d trailing bytes", len(b)-r.off)
+	}
+	if err != nil {
+		return fmt.Errorf("%w: msgpack value: %w", ErrBadFrame, err)
+	}
+	return nil
 }
 
 func (r *mpReader) need(n int) ([]byte, error) {
@@ -227,7 +248,11 @@ const maxSkipDepth = 16
 // skip skips one value of any type (for unknown map keys: forward
 // compatibility).
 func (r *mpReader) skip(depth int) error {
-	if depth > maxSkipDepth {
+	limit := r.maxDepth
+	if limit == 0 {
+		limit = maxSkipDepth
+	}
+	if depth > limit {
 		return errMsgpack
 	}
 	c, err := r.code()

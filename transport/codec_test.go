@@ -177,3 +177,33 @@ func TestDecodeAllocs(t *testing.T) {
 		t.Fatalf("encode allocates %.1f times, want 0", allocs)
 	}
 }
+
+// TestCheckMsgpack: well-formed values pass; declared lengths beyond the
+// input, trailing bytes and deep nesting fail, without allocating.
+func TestCheckMsgpack(t *testing.T) {
+	good, _ := msgpack.Marshal(map[string]any{"id": 1, "tags": []string{"a", "b"}, "t": 1.5, "n": nil})
+	if err := CheckMsgpack(good, 8); err != nil {
+		t.Fatalf("good value: %v", err)
+	}
+	deep := append(bytes.Repeat([]byte{0x91}, 10), 0x01) // [[[...1...]]]
+	bad := map[string][]byte{
+		"huge array header": {0xdd, 0x7f, 0xff, 0xff, 0xff},
+		"huge map header":   {0xdf, 0x7f, 0xff, 0xff, 0xff},
+		"huge string":       {0xdb, 0x7f, 0xff, 0xff, 0xff, 'x'},
+		"trailing bytes":    append(append([]byte{}, good...), 0x01),
+		"empty":             {},
+		"too deep":          deep,
+		"never used code":   {0xc1},
+	}
+	for name, b := range bad {
+		if err := CheckMsgpack(b, 8); !errors.Is(err, ErrBadFrame) {
+			t.Errorf("%s: got %v, want ErrBadFrame", name, err)
+		}
+	}
+	if err := CheckMsgpack(deep, 16); err != nil {
+		t.Fatalf("nesting within the limit: %v", err)
+	}
+	if n := testing.AllocsPerRun(100, func() { _ = CheckMsgpack(good, 8) }); n != 0 {
+		t.Fatalf("CheckMsgpack allocates %.1f times", n)
+	}
+}
