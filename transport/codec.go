@@ -277,10 +277,10 @@ func (in *interner) str(p []byte) string {
 	return s
 }
 
-// decodeEnvelope decodes an envelope body into env. Unless owned, the
-// result shares no memory with body; if owned (body is the caller's to give
-// away), env.Body may alias it.
-func decodeEnvelope(body []byte, env *Envelope, in *interner, owned bool) error {
+// decodeEnvelope decodes an envelope body into env. Unless alias, the
+// result shares no memory with body; with alias, env.Body points into body
+// (the dispatcher's envelopes live only as long as their frame).
+func decodeEnvelope(body []byte, env *Envelope, in *interner, alias bool) error {
 	r := mpReader{b: body}
 	n, err := r.mapLen()
 	for i := 0; i < n && err == nil; i++ {
@@ -288,7 +288,7 @@ func decodeEnvelope(body []byte, env *Envelope, in *interner, owned bool) error 
 		if key, err = r.bytes(); err != nil {
 			break
 		}
-		err = decodeEnvelopeField(&r, string(key), env, in, owned)
+		err = decodeEnvelopeField(&r, string(key), env, in, alias)
 	}
 	if err == nil && r.off != len(body) {
 		err = errMsgpack
@@ -299,7 +299,7 @@ func decodeEnvelope(body []byte, env *Envelope, in *interner, owned bool) error 
 	return nil
 }
 
-func decodeEnvelopeField(r *mpReader, key string, env *Envelope, in *interner, owned bool) error {
+func decodeEnvelopeField(r *mpReader, key string, env *Envelope, in *interner, alias bool) error {
 	var err error
 	var p []byte
 	switch key {
@@ -333,7 +333,7 @@ func decodeEnvelopeField(r *mpReader, key string, env *Envelope, in *interner, o
 		p, err = r.bytes()
 		switch {
 		case len(p) == 0:
-		case owned:
+		case alias:
 			env.Body = p[:len(p):len(p)]
 		default:
 			env.Body = append([]byte(nil), p...)
@@ -471,14 +471,10 @@ func (fr *frameReader) grow(size int) {
 	fr.br = bufio.NewReaderSize(src, size)
 }
 
-// copyThreshold: bodies up to this size are decoded in place from the
-// read buffer (and the payload copied out); larger ones are read into their
-// own allocation, which the decoded envelope then keeps (one copy less).
-const copyThreshold = 1024
-
 // next reads one frame. A length outside 1..maxFrame is rejected before
-// anything is allocated. owned reports that body is a fresh allocation the
-// caller may keep; otherwise it is valid until the next call.
+// anything is allocated. A body that fits the read buffer is returned in
+// place, valid until the next call; a larger one is read into its own
+// allocation, and owned reports that the caller may keep it.
 func (fr *frameReader) next() (t frameType, body []byte, owned bool, err error) {
 	if fr.discard > 0 {
 		_, _ = fr.br.Discard(fr.discard)
@@ -496,7 +492,7 @@ func (fr *frameReader) next() (t frameType, body []byte, owned bool, err error) 
 		return 0, nil, false, fmt.Errorf("%w: peer announced %d bytes > %d", ErrTooLarge, n, fr.maxFrame)
 	}
 	t, n = frameType(hdr[4]), n-1
-	if n <= copyThreshold {
+	if n <= fr.br.Size() {
 		if body, err = fr.br.Peek(n); err != nil {
 			return 0, nil, false, noEOF(err)
 		}

@@ -102,9 +102,9 @@ func (c *conn) writeLoop() {
 // malformed frame closes it.
 func (c *conn) readLoop() {
 	for {
-		ft, body, owned, err := c.fr.next()
+		ft, body, _, err := c.fr.next()
 		if err == nil {
-			err = c.d.dispatch(ft, body, owned)
+			err = c.d.dispatch(ft, body)
 		}
 		if err != nil {
 			c.close(err)

@@ -55,22 +55,25 @@ type dispatcher struct {
 	sink    frameSink
 	allowed frameSet
 	in      interner
+	env     Envelope // every envelope is decoded here: Handlers must not keep it
 }
 
-// dispatch decodes one frame and hands it to the sink. owned reports that
-// body is a fresh allocation the decoded values may keep. An error closes
-// the connection: a type this direction does not carry, a body that does
-// not decode, or whatever the sink refuses.
-func (d *dispatcher) dispatch(ft frameType, body []byte, owned bool) error {
+// dispatch decodes one frame and hands it to the sink. body must stay valid
+// until dispatch returns: an envelope is decoded into d.env with its Body
+// pointing into body, so that receiving one allocates nothing (see
+// Handler.HandleEnvelope). An error closes the connection: a type this
+// direction does not carry, a body that does not decode, or whatever the
+// sink refuses.
+func (d *dispatcher) dispatch(ft frameType, body []byte) error {
 	if !d.allowed.has(ft) {
 		return fmt.Errorf("%w: unexpected frame type %d on this connection", ErrBadFrame, ft)
 	}
 	if ft == frameEnvelope {
-		env := new(Envelope)
-		if err := decodeEnvelope(body, env, &d.in, owned); err != nil {
+		d.env = Envelope{}
+		if err := decodeEnvelope(body, &d.env, &d.in, true); err != nil {
 			return err
 		}
-		return d.sink.onEnvelope(env)
+		return d.sink.onEnvelope(&d.env)
 	}
 	m := new(requestMsg)
 	var errText string

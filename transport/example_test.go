@@ -16,7 +16,12 @@ type printer struct {
 	got chan *transport.Envelope
 }
 
-func (p *printer) HandleEnvelope(from transport.NodeID, env *transport.Envelope) { p.got <- env }
+// HandleEnvelope keeps a copy: env is only valid during the call.
+func (p *printer) HandleEnvelope(from transport.NodeID, env *transport.Envelope) {
+	e := *env
+	e.Body = append([]byte(nil), env.Body...)
+	p.got <- &e
+}
 
 func (p *printer) HandleRequest(ctx context.Context, from transport.NodeID, method string, body []byte) ([]byte, error) {
 	if method != "greet" {

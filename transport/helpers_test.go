@@ -66,8 +66,10 @@ func (r *recorder) HandleEnvelope(from NodeID, env *Envelope) {
 		r.onEnv(env)
 		return
 	}
+	e := *env // env is only valid during the call
+	e.Body = append([]byte(nil), env.Body...)
 	r.mu.Lock()
-	r.envs = append(r.envs, env)
+	r.envs = append(r.envs, &e)
 	r.mu.Unlock()
 }
 

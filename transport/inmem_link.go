@@ -74,7 +74,7 @@ func (l *inmemLink) deliver(ft frameType, body []byte) error {
 	if err := l.c.ctx.Err(); err != nil {
 		return err
 	}
-	return l.d.dispatch(ft, body, false)
+	return l.d.dispatch(ft, body)
 }
 
 // fail breaks the connection because of a bad frame, as TCP would.

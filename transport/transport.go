@@ -57,6 +57,9 @@ type Transport interface {
 type Handler interface {
 	// HandleEnvelope is called from the connection's reader goroutine for
 	// every inbound envelope, in order. It must not block: hand work off.
+	// env, and the memory its Body points to, are valid only until it
+	// returns (the transport decodes the next envelope into them, so that
+	// receiving allocates nothing): copy what you keep.
 	HandleEnvelope(from NodeID, env *Envelope)
 
 	// HandleRequest serves an RPC. It is called on its own goroutine and may
