@@ -33,8 +33,18 @@ var (
 	ErrNotLocal = errors.New("node: pid is not local")
 	// ErrEncode: a message body could not be msgpack-encoded for a remote send.
 	ErrEncode = errors.New("node: cannot encode message")
-	// ErrDecode: Message.Decode could not decode the body into the target.
+	// ErrDecode: Message.Decode could not decode the body into the target,
+	// or (logged, the message dropped) a body from another node was not
+	// valid msgpack or did not decode into its registered type.
 	ErrDecode = errors.New("node: cannot decode message")
+	// ErrUnknownType: a message from another node named a type this node
+	// has not registered (see RegisterType); it was dropped and logged.
+	ErrUnknownType = errors.New("node: message type not registered")
+	// ErrTypeRegistered: RegisterType was given a name already used by
+	// another type, or a type already registered under another name.
+	ErrTypeRegistered = errors.New("node: message type already registered")
+	// ErrBadType: RegisterType cannot register this type or name.
+	ErrBadType = errors.New("node: cannot register message type")
 	// ErrBadConfig: Config.Validate found a bad field.
 	ErrBadConfig = errors.New("node: invalid config")
 	// ErrSelf: a process tried to link to or monitor itself.

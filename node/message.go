@@ -11,30 +11,35 @@ import (
 //
 // Local sends pass the Go value as is: Body is the very value the sender
 // passed (no copy, no encoding), so the sender must not mutate it after
-// sending. Remote sends msgpack-encode the value; on the receiving node Body
-// holds a generic decoding (string, int64, []any, map[string]any, ...) and
-// Decode decodes the original bytes into a typed value. Decode works for
-// local messages too (a direct assignment when the types match, otherwise a
-// msgpack round trip), so code that always calls Decode works wherever the
-// sender lives.
+// sending. Remote sends msgpack-encode the value. On the receiving node,
+// Body holds a value of the same Go type when that type is registered on
+// both nodes (RegisterType), and otherwise a generic decoding (string,
+// int64, []any, map[string]any, ...). Decode stores the body in a typed
+// variable whatever the sender's node: a direct assignment when the types
+// match, otherwise a msgpack decoding (of the original bytes for a remote
+// message), so code that always calls Decode works wherever the sender
+// lives.
 type Message struct {
 	// From is the sending process, or the zero PID for Node.Send and for
 	// system messages (Down, ExitSignal).
 	From PID
-	// Body is the payload: the sender's value (local) or its generic
-	// msgpack decoding (remote). Down and ExitSignal arrive as Body.
+	// Body is the payload: the sender's value (local), a value of its
+	// registered type, or its generic msgpack decoding (remote).
+	// Down and ExitSignal arrive as Body.
 	Body any
-	// raw is the msgpack encoding of a remote message's body.
-	raw []byte
+	// raw is the msgpack encoding of a remote message of unregistered
+	// type, for Decode.
+	raw    []byte
+	remote bool
 }
 
 // Remote reports whether the message came from another node.
-func (m Message) Remote() bool { return m.raw != nil }
+func (m Message) Remote() bool { return m.remote }
 
 // Decode stores the body in v, which must be a non-nil pointer. For a remote
-// message it msgpack-decodes the original bytes; for a local message it
-// assigns Body when its type is assignable to *v, else round-trips Body
-// through msgpack. Errors wrap ErrDecode.
+// message of unregistered type it msgpack-decodes the original bytes;
+// otherwise it assigns Body when its type is assignable to *v, else
+// round-trips Body through msgpack. Errors wrap ErrDecode.
 func (m Message) Decode(v any) error {
 	rv := reflect.ValueOf(v)
 	if rv.Kind() != reflect.Pointer || rv.IsNil() {
@@ -80,25 +85,4 @@ type Down struct {
 type ExitSignal struct {
 	From   PID   // the exiting linked process; zero for Node.Exit
 	Reason error // its exit reason
-}
-
-// encodeBody msgpack-encodes a user payload for a remote send.
-func encodeBody(msg any) ([]byte, error) {
-	b, err := msgpack.Marshal(msg)
-	if err != nil {
-		return nil, fmt.Errorf("%w: %T: %w", ErrEncode, msg, err)
-	}
-	return b, nil
-}
-
-// decodeRemote builds the Message for a remote body.
-func decodeRemote(from PID, raw []byte) Message {
-	if raw == nil {
-		raw = []byte{0xc0} // msgpack nil: keeps Remote() true
-	}
-	var body any
-	if err := msgpack.Unmarshal(raw, &body); err != nil {
-		body = raw
-	}
-	return Message{From: from, Body: body, raw: raw}
 }

@@ -58,6 +58,7 @@ type Node struct {
 	shutDone  chan struct{}
 
 	stats stats
+	types typeTable // registered message types (RegisterType)
 }
 
 // New builds a node from a copy of cfg. Local processes can be spawned at

@@ -103,7 +103,11 @@ func TestMessageDecode(t *testing.T) {
 	})
 	t.Run("remote", func(t *testing.T) {
 		raw, _ := msgpack.Marshal(point{5, 6})
-		m := decodeRemote(PID{}, raw)
+		var tt typeTable
+		m, err := tt.decode(PID{}, "", raw)
+		if err != nil {
+			t.Fatal(err)
+		}
 		var p point
 		if err := m.Decode(&p); err != nil || p != (point{5, 6}) || !m.Remote() {
 			t.Fatalf("%+v %v", p, err)
@@ -112,7 +116,7 @@ func TestMessageDecode(t *testing.T) {
 		if err := m.Decode(&s); !errors.Is(err, ErrDecode) {
 			t.Fatalf("decode map into string: %v", err)
 		}
-		if nilMsg := decodeRemote(PID{}, nil); nilMsg.Body != nil || !nilMsg.Remote() {
+		if nilMsg, err := tt.decode(PID{}, "", nil); err != nil || nilMsg.Body != nil || !nilMsg.Remote() {
 			t.Fatalf("nil body: %#v", nilMsg)
 		}
 	})

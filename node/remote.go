@@ -88,10 +88,11 @@ func (n *Node) HandleEnvelope(from NodeID, env *transport.Envelope) {
 	}
 }
 
-// handleMessage delivers an inbound user message. Messages to dead pids, to
-// pids of another incarnation of this node, to unknown names, to full
-// DropNewest mailboxes, or carrying a stale global fence are dropped and
-// counted.
+// handleMessage decodes and delivers an inbound user message. Messages to
+// dead pids, to pids of another incarnation of this node, to unknown names,
+// to full DropNewest mailboxes, carrying a stale global fence, naming a type
+// this node has not registered or with a body that does not decode are
+// dropped and counted (the last two also logged).
 func (n *Node) handleMessage(env *transport.Envelope) {
 	to := env.To
 	if env.ToName != "" && to.IsZero() {
@@ -107,7 +108,13 @@ func (n *Node) handleMessage(env *transport.Envelope) {
 		n.stats.dropped.Add(1)
 		return
 	}
-	_ = p.deliver(decodeRemote(env.From, env.Body)) // counts its own drops
+	m, err := n.types.decode(env.From, env.Type, env.Body)
+	if err != nil {
+		n.stats.dropped.Add(1)
+		n.logger.Warn("message from another node dropped", "from", env.From, "to", to, "error", err)
+		return
+	}
+	_ = p.deliver(m) // counts its own drops
 }
 
 // PeerUp implements transport.Handler. A peer that comes back with a new

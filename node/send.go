@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"reflect"
+	"sync"
 
 	"github.com/roster-dev/roster/transport"
 )
@@ -61,7 +62,7 @@ func (n *Node) send(ctx context.Context, from PID, to Dest, msg any) error {
 			}
 			return n.sendPID(ctx, from, pid, msg, nil)
 		}
-		return n.sendRemote(ctx, d.Node, &transport.Envelope{Kind: transport.KindMessage, From: from, ToName: d.Name}, msg)
+		return n.sendRemote(ctx, d.Node, transport.Envelope{Kind: transport.KindMessage, From: from, ToName: d.Name}, msg)
 	case Global, GlobalFenced:
 		return n.sendGlobal(ctx, from, d, msg)
 	default:
@@ -93,29 +94,46 @@ func (n *Node) sendPID(ctx context.Context, from, to PID, msg any, env *transpor
 		}
 		return p.deliver(Message{From: from, Body: msg})
 	}
-	if env == nil {
-		env = &transport.Envelope{Kind: transport.KindMessage}
+	e := transport.Envelope{Kind: transport.KindMessage}
+	if env != nil {
+		e = *env
 	}
-	env.From, env.To = from, to
-	return n.sendRemote(ctx, to.Node, env, msg)
+	e.From, e.To = from, to
+	return n.sendRemote(ctx, to.Node, e, msg)
 }
 
-// sendRemote encodes msg into env and hands it to the transport.
-func (n *Node) sendRemote(ctx context.Context, peer NodeID, env *transport.Envelope, msg any) error {
+// envelopes recycles the envelopes of remote sends: the transport encodes
+// an envelope before Send returns, so it can be reused at once.
+var envelopes = sync.Pool{New: func() any { return new(transport.Envelope) }}
+
+// sendRemote encodes msg (with its registered type name, if any) and hands
+// it to the transport in env. The body is encoded into a pooled buffer and
+// the envelope is pooled, so that a remote send allocates nothing itself.
+func (n *Node) sendRemote(ctx context.Context, peer NodeID, env transport.Envelope, msg any) error {
 	if n.tr == nil {
 		n.stats.dropped.Add(1)
 		return fmt.Errorf("%w: %s (no transport)", ErrNoRoute, peer)
 	}
-	body, err := encodeBody(msg)
+	enc := encoders.Get().(*bodyEncoder)
+	body, err := enc.encode(msg)
 	if err != nil {
+		enc.release()
 		return err
 	}
-	env.Body = body
-	if n.out.pushIfPending(peer, env) { // behind queued signals, in order
+	env.Body, env.Type = body, n.types.nameOf(msg)
+	e := envelopes.Get().(*transport.Envelope)
+	*e = env
+	if n.out.pushIfPending(peer, e) {
+		// Queued behind the signals for peer, in order. The outbox keeps e
+		// and its body: neither goes back to its pool.
 		n.stats.out.Add(1)
 		return nil
 	}
-	if err := n.tr.Send(ctx, peer, env); err != nil {
+	err = n.tr.Send(ctx, peer, e)
+	*e = transport.Envelope{}
+	envelopes.Put(e)
+	enc.release()
+	if err != nil {
 		n.stats.dropped.Add(1)
 		if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
 			return err
