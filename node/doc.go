@@ -25,9 +25,18 @@
 // # Messages
 //
 // Local sends pass the Go value itself (no copy, no encoding: the sender
-// must not mutate it afterwards). Remote sends msgpack-encode it; the
-// receiver's Message.Decode decodes into a typed value, and works for
-// local messages too. Mailboxes are unbounded by default; a bounded one
+// must not mutate it afterwards). Remote sends msgpack-encode it. The
+// receiver decodes each remote body once, on arrival: into the same Go type
+// when that type is registered on both nodes (RegisterType[T], under the
+// same wire name), so `switch m.Body.(type)` works whatever the sender's
+// node; otherwise into the generic form (string, int64, []any,
+// map[string]any...). Message.Decode stores any message's body in a typed
+// variable, local or remote. A remote message naming a type the receiver
+// has not registered, or whose body is not valid msgpack (declared lengths
+// and nesting are checked before any decoder sees it) or does not decode
+// into its registered type, is dropped, logged and counted in
+// Stats.Dropped; the connection and the node carry on. Mailboxes are
+// unbounded by default; a bounded one
 // drops the newest (sender gets ErrMailboxFull) or the oldest message. A
 // message for a dead pid, or for a pid of an older incarnation of a node,
 // is dropped: a synchronous local send gets ErrNoProc.
