@@ -1,6 +1,7 @@
 package cluster
 
 import (
+	"slices"
 	"sync"
 	"time"
 
@@ -16,6 +17,26 @@ type peer struct {
 	state     membership.State
 	since     time.Time // when state began
 	lastAlive time.Time // last time gossip reported it alive
+	// replaced lists incarnations gossip showed replaced by a later one
+	// (bounded: the last maxReplaced). Only these may be purged as
+	// "restart": an incarnation the table holds but gossip never showed may
+	// be a newer one gossip has not reported yet.
+	replaced []uint64
+}
+
+// maxReplaced bounds peer.replaced.
+const maxReplaced = 16
+
+func (p *peer) wasReplaced(inc uint64) bool { return slices.Contains(p.replaced, inc) }
+
+func (p *peer) markReplaced(inc uint64) {
+	if p.wasReplaced(inc) {
+		return
+	}
+	p.replaced = append(p.replaced, inc)
+	if len(p.replaced) > maxReplaced {
+		p.replaced = p.replaced[len(p.replaced)-maxReplaced:]
+	}
 }
 
 // purgeKey names one pending purge.
@@ -27,7 +48,6 @@ type purgeKey struct {
 type pendingPurge struct {
 	why       global.Reason
 	due       time.Time
-	keep      uint64 // global.ReasonRestart: the live incarnation to keep
 	lastAlive time.Time
 }
 
@@ -140,7 +160,8 @@ func (c *controller) onAlive(meta membership.Meta, now time.Time) {
 		c.log.Info("node restarted with a new incarnation", "node", meta.Node,
 			"old", p.meta.Incarnation, "new", meta.Incarnation)
 		c.pending[purgeKey{meta.Node, p.meta.Incarnation}] = pendingPurge{
-			why: global.ReasonRestart, due: now, keep: meta.Incarnation, lastAlive: p.lastAlive}
+			why: global.ReasonRestart, due: now, lastAlive: p.lastAlive}
+		p.markReplaced(p.meta.Incarnation)
 	}
 	if p != nil && p.state != membership.StateAlive && p.meta.Incarnation == meta.Incarnation {
 		if _, ok := c.pending[purgeKey{meta.Node, meta.Incarnation}]; ok {

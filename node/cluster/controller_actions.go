@@ -37,13 +37,11 @@ func (c *controller) runDuePurges(now time.Time) {
 func (c *controller) purge(k purgeKey, p pendingPurge, now time.Time) error {
 	ctx, cancel := c.ctx()
 	defer cancel()
-	var n int
-	var err error
-	if p.why == global.ReasonRestart {
-		n, err = c.cfg.Table.PurgeNodeExcept(ctx, k.node, p.keep, p.why)
-	} else {
-		n, err = c.cfg.Table.PurgeIncarnation(ctx, k.node, k.inc, p.why)
-	}
+	// Always one incarnation: "all but the live one" would also take an
+	// incarnation newer than gossip's view (a restart gossip has not
+	// reported yet). A node purges its own older incarnations itself
+	// (purgeOwnPast), which covers those no gossip ever showed.
+	n, err := c.cfg.Table.PurgeIncarnation(ctx, k.node, k.inc, p.why)
 	if err != nil {
 		return err
 	}
@@ -100,9 +98,6 @@ func (c *controller) reconcile(now time.Time) {
 			if pr := c.peers[node]; pr != nil {
 				p.lastAlive = pr.lastAlive
 			}
-			if why == global.ReasonRestart {
-				p.keep = c.liveIncarnation(node, self)
-			}
 			if err := c.purge(k, p, now); err != nil {
 				c.log.Warn("reconcile purge failed", "node", node, "incarnation", inc, "error", err)
 				continue
@@ -112,14 +107,13 @@ func (c *controller) reconcile(now time.Time) {
 	}
 }
 
-func (c *controller) liveIncarnation(node node.NodeID, self membership.Meta) uint64 {
-	if node == self.Node {
-		return self.Incarnation
-	}
-	return c.peers[node].meta.Incarnation
-}
-
-// staleOwner says whether names of (node, inc) should go, and why.
+// staleOwner says whether names of (node, inc) should go, and why. An
+// incarnation is purged only on evidence about that incarnation: gossip
+// showed it dead, departed or replaced, or (for one gossip never showed)
+// the node has been dead or gone for UnseenGrace. One gossip never showed
+// while the node is alive is left alone: it may be a restart gossip has
+// not reported yet, and a node purges its own past incarnations itself
+// (purgeOwnPast).
 func (c *controller) staleOwner(node node.NodeID, inc uint64, self membership.Meta, now time.Time) (global.Reason, bool) {
 	if node == self.Node {
 		return global.ReasonRestart, inc != self.Incarnation
@@ -128,13 +122,20 @@ func (c *controller) staleOwner(node node.NodeID, inc uint64, self membership.Me
 	switch {
 	case p == nil:
 		return global.ReasonNodeDown, now.Sub(c.leaderSince) >= c.cfg.ReconcileGrace
-	case p.state == membership.StateAlive:
-		return global.ReasonRestart, inc != p.meta.Incarnation
-	case p.state == membership.StateLeft:
-		return global.ReasonNodeLeft, true
-	default:
+	case inc == p.meta.Incarnation:
+		switch p.state {
+		case membership.StateAlive:
+			return "", false
+		case membership.StateLeft:
+			return global.ReasonNodeLeft, true
+		}
 		return global.ReasonNodeDown, now.Sub(p.since) >= c.cfg.PurgeGrace
+	case p.wasReplaced(inc):
+		return global.ReasonRestart, true
+	case p.state == membership.StateAlive:
+		return "", false
 	}
+	return global.ReasonNodeDown, now.Sub(p.since) >= max(c.cfg.PurgeGrace, c.cfg.UnseenGrace)
 }
 
 // ensureServer adds an alive server to the Raft configuration: as a voter

@@ -84,6 +84,12 @@ type controllerConfig struct {
 	// leadership, before purging the names of a node it has never seen
 	// alive (it may simply not have gossiped yet). Default 10s (fast 3s).
 	ReconcileGrace time.Duration
+	// UnseenGrace is how long a node must have been dead or gone before the
+	// leader purges the names of one of its incarnations that gossip never
+	// showed (one gossip did show is purged after PurgeGrace). Such an
+	// incarnation may be a restart whose alive message has not arrived
+	// yet, so it waits longer. Default 30s (fast: 9s).
+	UnseenGrace time.Duration
 	// DeadServerGrace is how long a voter must be dead before the leader
 	// removes it from the Raft configuration (never when that would lose
 	// quorum). Long, so that a brief partition does not churn the
@@ -127,6 +133,7 @@ func (c *controllerConfig) validate(p membership.Profile) error {
 	def(&c.ReconcileInterval, 30*time.Second, 5*time.Second)
 	def(&c.ReconcileGrace, 10*time.Second, 3*time.Second)
 	def(&c.DeadServerGrace, 10*time.Minute, time.Minute)
+	def(&c.UnseenGrace, 30*time.Second, 9*time.Second)
 	def(&c.SettleTime, 2*time.Second, 500*time.Millisecond)
 	def(&c.Timeout, 5*time.Second, 5*time.Second)
 	def(&c.HintWindow, 30*time.Second, 5*time.Second)

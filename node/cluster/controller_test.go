@@ -257,7 +257,7 @@ func TestLeaderPurgesDeadLeftAndRestartedNodes(t *testing.T) {
 	}
 	// Reconcile: a never-seen node and this node's own old incarnation.
 	waitFor(t, 5*time.Second, has(purgeCall{"ghost", 99, global.ReasonNodeDown}))
-	waitFor(t, 5*time.Second, has(purgeCall{"a", 2, global.ReasonRestart}))
+	waitFor(t, 5*time.Second, has(purgeCall{"a", 1, global.ReasonRestart}))
 
 	// Graceful leave: purged at once, and removed from raft.
 	if err := c.m.Leave(context.Background()); err != nil {
@@ -279,16 +279,66 @@ func TestLeaderPurgesDeadLeftAndRestartedNodes(t *testing.T) {
 	joinAll(t, a, d2)
 	waitFor(t, 15*time.Second, func() error {
 		for _, p := range lt.purgeLog() {
-			if p.node == "d" && ((p.why == global.ReasonRestart && p.inc == 32) || (p.why == global.ReasonNodeDown && p.inc == 31)) {
+			if p.node == "d" && p.inc == 31 && (p.why == global.ReasonRestart || p.why == global.ReasonNodeDown) {
 				return nil
 			}
 		}
 		return fmt.Errorf("d's old incarnation not purged: %+v", lt.purgeLog())
 	})
 	for _, p := range lt.purgeLog() {
-		if p.node == "d" && p.why == global.ReasonNodeDown && p.inc == 32 {
+		if p.node == "d" && p.inc == 32 {
 			t.Fatalf("purged d's live incarnation: %+v", p)
 		}
+	}
+}
+
+// TestLeaderKeepsIncarnationsGossipNeverShowedReplaced is the regression
+// test for a restarted node's fresh names purged by a leader with a stale
+// gossip view: peer b alive at incarnation A (gossip's view), owners {A, B}
+// in the table: B may be b's newer incarnation gossip has not reported, so
+// it survives every reconcile. Once gossip shows A replaced by C, A goes
+// (restart), and B still stays while b is alive.
+func TestLeaderKeepsIncarnationsGossipNeverShowedReplaced(t *testing.T) {
+	const incA, incB, incC = 41, 42, 43
+	lt := &fakeTable{leader: true, state: true, owners: map[node.NodeID][]uint64{"b": {incA, incB}}}
+	a := startNode(t, "a", 1, 3, lt, func(c *controllerConfig) { c.UnseenGrace = time.Minute })
+	b := startNode(t, "b", incA, 3, &fakeTable{state: true}, nil)
+	joinAll(t, a, b)
+	waitFor(t, 5*time.Second, func() error {
+		if n := a.m.NumAlive(); n != 2 {
+			return fmt.Errorf("%d alive", n)
+		}
+		return nil
+	})
+	// Several reconciles (every 200 ms, after the 300 ms grace).
+	deadline := time.Now().Add(1500 * time.Millisecond)
+	for time.Now().Before(deadline) {
+		for _, p := range lt.purgeLog() {
+			if p.node == "b" {
+				t.Fatalf("purged an incarnation of b while gossip shows it alive at %d: %+v", incA, p)
+			}
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	b.stop()
+	b2 := startNode(t, "b", incC, 3, &fakeTable{state: true}, nil)
+	joinAll(t, a, b2)
+	waitFor(t, 10*time.Second, func() error {
+		for _, p := range lt.purgeLog() {
+			if p.node == "b" && p.inc == incA {
+				return nil
+			}
+		}
+		return fmt.Errorf("b's replaced incarnation %d not purged: %+v", incA, lt.purgeLog())
+	})
+	deadline = time.Now().Add(time.Second)
+	for time.Now().Before(deadline) {
+		for _, p := range lt.purgeLog() {
+			if p.node == "b" && p.inc == incB {
+				t.Fatalf("purged b's incarnation %d, which gossip never showed replaced: %+v", p.inc, lt.purgeLog())
+			}
+		}
+		time.Sleep(50 * time.Millisecond)
 	}
 }
 

@@ -209,6 +209,7 @@ func (n *Node) Start(ctx context.Context) error {
 		n.goTracked(n.owned.run)
 		n.goTracked(n.owned.watchContact)
 		n.goTracked(n.exits.run)
+		n.goTracked(n.purgeOwnPast)
 		if len(n.cfg.Join) > 0 {
 			if _, err := n.ml.Join(ctx, n.cfg.Join); err != nil {
 				// Not fatal: the rejoin loop keeps dialling the seeds.
