@@ -94,11 +94,11 @@ func BenchmarkLookupLocal(b *testing.B) {
 	if _, err := tb.Register(context.Background(), "svc", pid("bench", 1, 1), nil); err != nil {
 		b.Fatal(err)
 	}
-	waitFor(b, 5*time.Second, func() error { _, _, err := tb.Lookup("svc"); return err })
+	waitFor(b, 5*time.Second, func() error { _, _, err := tb.Lookup(context.Background(), "svc"); return err })
 	b.ReportAllocs()
 	b.ResetTimer()
 	for range b.N {
-		if _, _, err := tb.Lookup("svc"); err != nil {
+		if _, _, err := tb.Lookup(context.Background(), "svc"); err != nil {
 			b.Fatal(err)
 		}
 	}
@@ -117,7 +117,7 @@ func BenchmarkLookupConsistent(b *testing.B) {
 	start := time.Now()
 	b.RunParallel(func(pb *testing.PB) {
 		for pb.Next() {
-			if _, _, err := tb.Lookup("svc", Consistent); err != nil {
+			if _, _, err := tb.Lookup(context.Background(), "svc", Consistent); err != nil {
 				b.Error(err)
 				return
 			}

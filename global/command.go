@@ -4,26 +4,30 @@ import (
 	"bytes"
 	"fmt"
 
+	"github.com/roster-dev/roster/local"
 	"github.com/roster-dev/roster/transport"
 	"github.com/vmihailenco/msgpack/v5"
 )
 
-// Reason says why a name was registered or removed. It travels in events.
-type Reason string
+// Reason says why a name was registered or removed. It travels in events
+// and in the log. It is local.Reason, Roster's one reason vocabulary,
+// shared with local registries, the clustered node and the daemon's HTTP
+// API and SSE stream.
+type Reason = local.Reason
 
 // Reasons carried by events. Callers of UnregisterPID, PurgeIncarnation and
 // PurgeNodeExcept pass one of the removal reasons (any short string is
 // accepted, these are the ones the product uses).
 const (
-	ReasonRegister    Reason = "register"     // Register succeeded
-	ReasonReRegister  Reason = "re_register"  // ReRegister pointed the name at an owner
-	ReasonMeta        Reason = "meta"         // UpdateMeta changed the value
-	ReasonUnregister  Reason = "unregister"   // Unregister or ForceUnregister
-	ReasonProcessExit Reason = "process_exit" // the owner exited
-	ReasonNodeDown    Reason = "node_down"    // the owner's node was declared dead
-	ReasonNodeLeft    Reason = "node_left"    // the owner's node left gracefully
-	ReasonRestart     Reason = "restart"      // the owner's node restarted (new incarnation)
-	ReasonConflict    Reason = "conflict"     // ReRegister took the name from this owner
+	ReasonRegister    = local.ReasonRegister    // Register succeeded
+	ReasonReRegister  = local.ReasonReRegister  // ReRegister pointed the name at an owner
+	ReasonMeta        = local.ReasonMeta        // UpdateMeta changed the value
+	ReasonUnregister  = local.ReasonUnregister  // Unregister or ForceUnregister
+	ReasonProcessExit = local.ReasonProcessExit // the owner exited
+	ReasonNodeDown    = local.ReasonNodeDown    // the owner's node was declared dead
+	ReasonNodeLeft    = local.ReasonNodeLeft    // the owner's node left gracefully
+	ReasonRestart     = local.ReasonRestart     // the owner's node restarted (new incarnation)
+	ReasonConflict    = local.ReasonConflict    // ReRegister took the name from this owner
 )
 
 // op is a command's operation. It is on the wire and in the log: append only.

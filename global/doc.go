@@ -81,7 +81,7 @@
 //		err = t.Bootstrap([]global.Server{{ID: "n1", Address: t.RaftAddr()}, ...})
 //	}
 //	reg, err := t.Register(ctx, "db-primary", pid, nil)
-//	reg, info, err := t.Lookup("db-primary")
-//	reg, info, err = t.Lookup("db-primary", global.Consistent)
+//	reg, info, err := t.Lookup(ctx, "db-primary")
+//	reg, info, err = t.Lookup(ctx, "db-primary", global.Consistent)
 //	events, err := t.Watch(ctx, "db-", reg.Index)
 package global

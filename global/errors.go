@@ -4,19 +4,23 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/roster-dev/roster/local"
 	"github.com/roster-dev/roster/transport"
 )
 
 // Errors returned by the name table. Compare with errors.Is.
 var (
-	ErrNameEmpty          = errors.New("global: name is empty")
-	ErrNameTooLong        = errors.New("global: name too long")
-	ErrNameInvalid        = errors.New("global: name is not valid UTF-8")
-	ErrMetaTooLarge       = errors.New("global: metadata too large")
-	ErrInvalidOwner       = errors.New("global: invalid owner pid")
-	ErrInvalidReason      = errors.New("global: invalid reason")
-	ErrAlreadyRegistered  = errors.New("global: name already registered")
-	ErrNotFound           = errors.New("global: name not registered")
+	ErrNameEmpty         = errors.New("global: name is empty")
+	ErrNameTooLong       = errors.New("global: name too long")
+	ErrNameInvalid       = errors.New("global: name is not valid UTF-8")
+	ErrMetaTooLarge      = errors.New("global: metadata too large")
+	ErrInvalidOwner      = errors.New("global: invalid owner pid")
+	ErrInvalidReason     = errors.New("global: invalid reason")
+	ErrAlreadyRegistered = errors.New("global: name already registered")
+	// ErrNotFound is local.ErrNotFound, Roster's one not-found error (also
+	// node.ErrNotFound): errors.Is matches it whatever kind of name is
+	// missing.
+	ErrNotFound           = local.ErrNotFound
 	ErrNotOwner           = errors.New("global: caller does not own the name")
 	ErrOwnerGone          = errors.New("global: owner's node incarnation was purged")
 	ErrNoQuorum           = errors.New("global: no quorum")

@@ -62,10 +62,10 @@ func ExampleTable_Register() {
 		fmt.Println("taken by", taken.Owner)
 	}
 
-	got, info, err := t.Lookup("db-primary")
+	got, info, err := t.Lookup(ctx, "db-primary")
 	fmt.Println(got.Owner, string(got.Meta), info.Stale, err)
 
-	got, info, err = t.Lookup("db-primary", global.Consistent)
+	got, info, err = t.Lookup(ctx, "db-primary", global.Consistent)
 	fmt.Println(got.Fence == reg.Fence, info.Consistent, err)
 	// Output:
 	// registered db-primary fence > 0: true

@@ -29,7 +29,7 @@ func TestClusterMembershipChanges(t *testing.T) {
 	if err := leader.AddNonvoter(ctx, extra.cfg.NodeID, extra.RaftAddr()); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, 5*time.Second, func() error { _, _, err := extra.Lookup("early"); return err })
+	waitFor(t, 5*time.Second, func() error { _, _, err := extra.Lookup(ctx, "early"); return err })
 	// The non-voter forwards writes like a follower.
 	if _, err := extra.Register(ctx, "from-nonvoter", pid("n4", 1, 1), nil); err != nil {
 		t.Fatalf("non-voter write: %v", err)

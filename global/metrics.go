@@ -15,6 +15,7 @@ import "time"
 var opNames = map[op]string{
 	opRegister: "register", opReRegister: "re_register", opUnregister: "unregister",
 	opUnregisterPID: "unregister_pid", opPurge: "purge", opUpdateMeta: "update_meta",
+	opRevive: "revive",
 }
 
 func (t *Table) measure(key []string, start time.Time) {

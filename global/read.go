@@ -18,7 +18,6 @@ type ReadOption func(*readOptions)
 
 type readOptions struct {
 	consistent bool
-	ctx        context.Context
 }
 
 // Consistent makes a read linearizable: the leader confirms it still leads
@@ -26,12 +25,6 @@ type readOptions struct {
 // acknowledged before the read began. A follower forwards the read to the
 // leader. Without it reads use the local replica (nanoseconds, maybe stale).
 var Consistent ReadOption = func(o *readOptions) { o.consistent = true }
-
-// WithContext bounds a Consistent read by ctx. Without it the read is
-// bounded by HoldWindow.
-func WithContext(ctx context.Context) ReadOption {
-	return func(o *readOptions) { o.ctx = ctx }
-}
 
 // ReadInfo describes the replica a read was served from.
 type ReadInfo struct {
@@ -48,8 +41,9 @@ type ReadInfo struct {
 }
 
 // Lookup returns name's registration, or ErrNotFound. By default it reads
-// the local replica without allocating; with Consistent it is linearizable.
-func (t *Table) Lookup(name string, opts ...ReadOption) (Registration, ReadInfo, error) {
+// the local replica without allocating or blocking (ctx is not consulted);
+// with Consistent it is linearizable and bounded by ctx and HoldWindow.
+func (t *Table) Lookup(ctx context.Context, name string, opts ...ReadOption) (Registration, ReadInfo, error) {
 	if err := ValidateName(name); err != nil {
 		return Registration{}, ReadInfo{}, err
 	}
@@ -59,7 +53,7 @@ func (t *Table) Lookup(name string, opts ...ReadOption) (Registration, ReadInfo,
 			fn(&o)
 		}
 		if o.consistent {
-			return t.consistentLookup(o.ctx, name)
+			return t.consistentLookup(ctx, name)
 		}
 	}
 	reg, ok := t.fsm.lookup(name)
@@ -71,8 +65,9 @@ func (t *Table) Lookup(name string, opts ...ReadOption) (Registration, ReadInfo,
 }
 
 // List returns the registrations whose names start with prefix ("" for
-// all), sorted by name.
-func (t *Table) List(prefix string, opts ...ReadOption) ([]Registration, ReadInfo, error) {
+// all), sorted by name: from the local replica, or with Consistent from
+// the leader, bounded by ctx and HoldWindow.
+func (t *Table) List(ctx context.Context, prefix string, opts ...ReadOption) ([]Registration, ReadInfo, error) {
 	var o readOptions
 	for _, fn := range opts {
 		fn(&o)
@@ -80,7 +75,7 @@ func (t *Table) List(prefix string, opts ...ReadOption) ([]Registration, ReadInf
 	if !o.consistent {
 		return t.fsm.list(prefix), t.localInfo(), nil
 	}
-	resp, err := t.consistentRead(o.ctx, readRequest{Name: prefix, List: true})
+	resp, err := t.consistentRead(ctx, readRequest{Name: prefix, List: true})
 	if err != nil {
 		return nil, ReadInfo{}, err
 	}
@@ -109,15 +104,16 @@ func (t *Table) ByPID(pid transport.PID) []Registration {
 	return t.fsm.collect(t.fsm.byPID[pid])
 }
 
-// localInfo reports the local replica's staleness.
 // Resolve returns name's owner and fence from the local replica: the
 // routing fast path for sends by global name and for receivers' fence
-// checks (no validation, no staleness report; see Lookup for those).
+// checks (no validation, no staleness report; see Lookup for those). It
+// makes *Table a node.GlobalResolver.
 func (t *Table) Resolve(name string) (owner transport.PID, fence uint64, ok bool) {
 	reg, ok := t.fsm.lookup(name)
 	return reg.Owner, reg.Fence, ok
 }
 
+// localInfo reports the local replica's staleness.
 func (t *Table) localInfo() ReadInfo {
 	info := ReadInfo{Index: t.fsm.appliedIndex()}
 	if t.raft.State() == raft.Leader {
@@ -148,7 +144,7 @@ func (t *Table) consistentLookup(ctx context.Context, name string) (Registration
 }
 
 // consistentRead serves req on the leader (here, or over the Forwarder),
-// retrying across leader changes until ctx (default: HoldWindow) ends.
+// retrying across leader changes until ctx or HoldWindow ends.
 func (t *Table) consistentRead(ctx context.Context, req readRequest) (*readResponse, error) {
 	defer t.measure([]string{"global", "read", "consistent"}, time.Now())
 	if ctx == nil {

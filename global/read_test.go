@@ -14,14 +14,14 @@ func TestLookupLocalDoesNotAllocate(t *testing.T) {
 		t.Fatal(err)
 	}
 	allocs := testing.AllocsPerRun(1000, func() {
-		if _, _, err := tb.Lookup("svc"); err != nil {
+		if _, _, err := tb.Lookup(context.Background(), "svc"); err != nil {
 			t.Fatal(err)
 		}
 	})
 	if allocs != 0 {
 		t.Fatalf("Lookup allocates %v times per call", allocs)
 	}
-	if _, info, _ := tb.Lookup("svc"); info.Stale || info.Index == 0 {
+	if _, info, _ := tb.Lookup(context.Background(), "svc"); info.Stale || info.Index == 0 {
 		t.Fatalf("leader read info: %+v", info)
 	}
 }

@@ -117,7 +117,7 @@ func TestBadNamesRejectedBeforeRaft(t *testing.T) {
 		if _, err := tb.Register(ctx, name, owner, nil); !errors.Is(err, want) {
 			t.Errorf("Register(%q): %v", name, err)
 		}
-		if _, _, err := tb.Lookup(name); !errors.Is(err, want) {
+		if _, _, err := tb.Lookup(ctx, name); !errors.Is(err, want) {
 			t.Errorf("Lookup(%q): %v", name, err)
 		}
 	}

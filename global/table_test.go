@@ -34,7 +34,7 @@ func TestClusterRegisterLeaderAndFollower(t *testing.T) {
 		t.Fatalf("unregister by non-owner: %v", err)
 	}
 	// A consistent read on the follower sees the write at once.
-	reg, info, err := follower.Lookup("on-leader", Consistent, WithContext(ctx))
+	reg, info, err := follower.Lookup(ctx, "on-leader", Consistent)
 	if err != nil || reg.Owner != a || string(reg.Meta) != "meta" || !info.Consistent || info.Index < ra.Index {
 		t.Fatalf("consistent lookup: %+v %+v %v", reg, info, err)
 	}
@@ -44,7 +44,7 @@ func TestClusterRegisterLeaderAndFollower(t *testing.T) {
 			if tb.Count() != 2 {
 				return fmt.Errorf("%s has %d names", tb.cfg.NodeID, tb.Count())
 			}
-			reg, _, err := tb.Lookup("on-follower")
+			reg, _, err := tb.Lookup(ctx, "on-follower")
 			if err != nil || reg.Fence != rb.Fence {
 				return fmt.Errorf("%s: %+v %v", tb.cfg.NodeID, reg, err)
 			}
@@ -57,11 +57,11 @@ func TestClusterRegisterLeaderAndFollower(t *testing.T) {
 			t.Fatalf("ByNode: %+v", got)
 		}
 	}
-	list, _, err := follower.List("on-", Consistent)
+	list, _, err := follower.List(ctx, "on-", Consistent)
 	if err != nil || len(list) != 2 || list[0].Name != "on-follower" {
 		t.Fatalf("list: %+v %v", list, err)
 	}
-	if _, _, err := follower.Lookup("missing", Consistent); !errors.Is(err, ErrNotFound) {
+	if _, _, err := follower.Lookup(ctx, "missing", Consistent); !errors.Is(err, ErrNotFound) {
 		t.Fatalf("missing: %v", err)
 	}
 	n, err := follower.UnregisterPID(ctx, a, ReasonProcessExit)
@@ -94,7 +94,7 @@ func TestClusterLeaderFailover(t *testing.T) {
 		t.Fatal("dead node still leader")
 	}
 	for _, name := range []string{"before", "after"} {
-		if _, _, err := c.tables[nl].Lookup(name, Consistent); err != nil {
+		if _, _, err := c.tables[nl].Lookup(ctx, name, Consistent); err != nil {
 			t.Fatalf("%s: %v", name, err)
 		}
 	}
@@ -120,10 +120,10 @@ func TestClusterMinorityCannotWrite(t *testing.T) {
 	if el := time.Since(start); el > 2500*time.Millisecond {
 		t.Fatalf("returned after %v, deadline was 1.5s", el)
 	}
-	if _, _, err := c.tables[survivor].Lookup("minority"); !errors.Is(err, ErrNotFound) {
+	if _, _, err := c.tables[survivor].Lookup(ctx, "minority"); !errors.Is(err, ErrNotFound) {
 		t.Fatalf("name visible: %v", err)
 	}
-	_, info, _ := c.tables[survivor].Lookup("minority")
+	_, info, _ := c.tables[survivor].Lookup(ctx, "minority")
 	if !info.Stale {
 		t.Fatalf("lone follower's read not marked stale: %+v", info)
 	}
@@ -150,7 +150,7 @@ func TestClusterRestartKeepsNames(t *testing.T) {
 	}
 	c.start(f)
 	waitFor(t, 5*time.Second, func() error {
-		_, _, err := c.tables[f].Lookup("while-down")
+		_, _, err := c.tables[f].Lookup(ctx, "while-down")
 		return err
 	})
 	// The whole cluster down and up.
@@ -164,7 +164,7 @@ func TestClusterRestartKeepsNames(t *testing.T) {
 	for _, tb := range c.tables {
 		waitFor(t, 5*time.Second, func() error {
 			for name, fence := range want {
-				reg, _, err := tb.Lookup(name)
+				reg, _, err := tb.Lookup(ctx, name)
 				if err != nil || reg.Fence != fence {
 					return fmt.Errorf("%s: %s: %+v %v", tb.cfg.NodeID, name, reg, err)
 				}
@@ -235,7 +235,7 @@ func TestClusterIsolatedLeaderCannotWrite(t *testing.T) {
 	if !errors.Is(err, ErrOutcomeUnknown) {
 		t.Logf("write failed before reaching raft's log: %v", err)
 	}
-	if _, _, err := c.tables[l].Lookup("isolated"); !errors.Is(err, ErrNotFound) {
+	if _, _, err := c.tables[l].Lookup(ctx, "isolated"); !errors.Is(err, ErrNotFound) {
 		t.Fatalf("name visible: %v", err)
 	}
 }

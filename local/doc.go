@@ -63,7 +63,7 @@
 //		Partitions: runtime.GOMAXPROCS(0),
 //		Owners:     n, // a node.Node
 //		Listeners:  []local.Listener[transport.PID]{func(ev local.Event[transport.PID]) {
-//			log.Printf("%s %s %v: %s %v", ev.Type, ev.Key, ev.PID, ev.Cause, ev.ExitReason)
+//			log.Printf("%s %s %v: %s %v", ev.Type, ev.Key, ev.PID, ev.Reason, ev.ExitReason)
 //		}},
 //	})
 //	if err != nil { ... }

@@ -17,8 +17,12 @@ var (
 	ErrNoProc = errors.New("local: no such process")
 	// ErrNotOwner: the key is registered, but by another pid.
 	ErrNotOwner = errors.New("local: key owned by another process")
-	// ErrNotFound: the pid holds no entry under the key.
-	ErrNotFound = errors.New("local: key not registered")
+	// ErrNotFound: no entry under the key (or none held by the pid). It
+	// is Roster's one not-found error: node.ErrNotFound and
+	// global.ErrNotFound are this very value, so errors.Is(err,
+	// node.ErrNotFound) holds for a missing local name, remote name or
+	// global name alike.
+	ErrNotFound = errors.New("roster: name not registered")
 	// ErrNilFunc: a nil function (predicate, handler, listener) was passed.
 	ErrNilFunc = errors.New("local: nil function")
 	// ErrNotUnique: a unique-only operation was called on a duplicate

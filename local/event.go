@@ -24,36 +24,6 @@ func (t EventType) String() string {
 	return "EventType(" + strconv.Itoa(int(t)) + ")"
 }
 
-// Cause says which operation produced an event.
-type Cause uint8
-
-// Causes.
-const (
-	// CauseRegister: Register added the entry.
-	CauseRegister Cause = iota + 1
-	// CauseUnregister: Unregister removed the entry.
-	CauseUnregister
-	// CauseUnregisterMatch: UnregisterMatch removed the entry.
-	CauseUnregisterMatch
-	// CauseOwnerExit: the owner process exited; Event.ExitReason says why.
-	CauseOwnerExit
-)
-
-// String returns the cause in lower case, e.g. "owner_exit".
-func (c Cause) String() string {
-	switch c {
-	case CauseRegister:
-		return "register"
-	case CauseUnregister:
-		return "unregister"
-	case CauseUnregisterMatch:
-		return "unregister_match"
-	case CauseOwnerExit:
-		return "owner_exit"
-	}
-	return "Cause(" + strconv.Itoa(int(c)) + ")"
-}
-
 // Event reports one entry added to or removed from a registry.
 type Event[P comparable] struct {
 	// Registry is Config.Name of the registry that changed.
@@ -64,11 +34,12 @@ type Event[P comparable] struct {
 	Key   string
 	PID   P
 	Value any
-	// Cause is the operation that changed the table.
-	Cause Cause
+	// Reason is why the entry appeared or went: ReasonRegister,
+	// ReasonUnregister, ReasonUnregisterMatch or ReasonProcessExit.
+	Reason Reason
 	// ExitReason is the owner's exit reason, passed through untouched from
-	// Owners (nil unless Cause is CauseOwnerExit; it may be nil then too if
-	// the runtime reports a nil reason).
+	// Owners (nil unless Reason is ReasonProcessExit; it may be nil then
+	// too if the runtime reports a nil reason).
 	ExitReason error
 }
 

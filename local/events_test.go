@@ -36,8 +36,8 @@ func TestListenerEvents(t *testing.T) {
 	rec := &recorder{}
 	r := newReg(t, local.Config[pid]{Name: "reg", Keys: local.DuplicateByKey, Owners: rt,
 		Listeners: []local.Listener[pid]{rec.listen}})
-	ev := func(typ local.EventType, key string, p pid, v any, c local.Cause, reason error) local.Event[pid] {
-		return local.Event[pid]{Registry: "reg", Type: typ, Key: key, PID: p, Value: v, Cause: c, ExitReason: reason}
+	ev := func(typ local.EventType, key string, p pid, v any, c local.Reason, reason error) local.Event[pid] {
+		return local.Event[pid]{Registry: "reg", Type: typ, Key: key, PID: p, Value: v, Reason: c, ExitReason: reason}
 	}
 	steps := []struct {
 		name string
@@ -45,24 +45,24 @@ func TestListenerEvents(t *testing.T) {
 		want []local.Event[pid]
 	}{
 		{"register", func() { _ = r.Register("k", a, 1) },
-			[]local.Event[pid]{ev(local.Registered, "k", a, 1, local.CauseRegister, nil)}},
+			[]local.Event[pid]{ev(local.Registered, "k", a, 1, local.ReasonRegister, nil)}},
 		{"unregister", func() { _ = r.Unregister("k", a) },
-			[]local.Event[pid]{ev(local.Unregistered, "k", a, 1, local.CauseUnregister, nil)}},
+			[]local.Event[pid]{ev(local.Unregistered, "k", a, 1, local.ReasonUnregister, nil)}},
 		{"failed unregister is silent", func() { _ = r.Unregister("k", a) }, nil},
 		{"unregister match", func() {
 			_ = r.Register("m", a, 2)
 			_, _ = r.UnregisterMatch("m", a, isEven)
 		}, []local.Event[pid]{
-			ev(local.Registered, "m", a, 2, local.CauseRegister, nil),
-			ev(local.Unregistered, "m", a, 2, local.CauseUnregisterMatch, nil),
+			ev(local.Registered, "m", a, 2, local.ReasonRegister, nil),
+			ev(local.Unregistered, "m", a, 2, local.ReasonUnregisterMatch, nil),
 		}},
 		{"update value is silent", func() {}, nil},
 		{"crash carries the reason", func() {
 			_ = r.Register("x", b, 3)
 			rt.Exit(b, errBoom)
 		}, []local.Event[pid]{
-			ev(local.Registered, "x", b, 3, local.CauseRegister, nil),
-			ev(local.Unregistered, "x", b, 3, local.CauseOwnerExit, errBoom),
+			ev(local.Registered, "x", b, 3, local.ReasonRegister, nil),
+			ev(local.Unregistered, "x", b, 3, local.ReasonProcessExit, errBoom),
 		}},
 		{"exit of a pid without entries is silent", func() { rt.Exit(a, nil) }, nil},
 	}

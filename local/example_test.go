@@ -77,7 +77,7 @@ func ExampleListener() {
 		Name:   "jobs",
 		Owners: rt,
 		Listeners: []local.Listener[pid]{func(ev local.Event[pid]) {
-			fmt.Printf("%s %q pid %d cause %s reason %v\n", ev.Type, ev.Key, ev.PID, ev.Cause, ev.ExitReason)
+			fmt.Printf("%s %q pid %d cause %s reason %v\n", ev.Type, ev.Key, ev.PID, ev.Reason, ev.ExitReason)
 		}},
 	})
 
@@ -94,7 +94,7 @@ func ExampleListener() {
 	// registered "job-a" pid 1 cause register reason <nil>
 	// registered "job-b" pid 2 cause register reason <nil>
 	// unregistered "job-a" pid 1 cause unregister reason <nil>
-	// unregistered "job-b" pid 2 cause owner_exit reason disk full
+	// unregistered "job-b" pid 2 cause process_exit reason disk full
 	// entries left: 0
 	// re-register dead pid: true
 }

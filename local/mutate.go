@@ -41,7 +41,7 @@ func (r *Registry[P]) Register(key string, pid P, value any) error {
 		p.mu.Unlock()
 		return nil
 	}
-	r.unlockEmit(p, []Event[P]{r.event(Registered, e, CauseRegister, nil)})
+	r.unlockEmit(p, []Event[P]{r.event(Registered, e, ReasonRegister, nil)})
 	return nil
 }
 
@@ -71,7 +71,7 @@ func (r *Registry[P]) Unregister(key string, pid P) error {
 		p.mu.Unlock()
 		return err
 	}
-	n := r.unlockEmitChain(p, head, CauseUnregister)
+	n := r.unlockEmitChain(p, head, ReasonUnregister)
 	r.release(pid, n)
 	return nil
 }
@@ -89,7 +89,7 @@ func (r *Registry[P]) UnregisterMatch(key string, pid P, pred func(value any) bo
 	}
 	p := r.entryPart(key, pid)
 	removed, n := p.lockRemoveMatch(pid, key, pred)
-	r.unlockEmitChain(p, removed, CauseUnregisterMatch)
+	r.unlockEmitChain(p, removed, ReasonUnregisterMatch)
 	r.release(pid, n)
 	return n, nil
 }
@@ -112,13 +112,13 @@ func (p *partition[P]) lockRemoveMatch(pid P, key string, pred func(any) bool) (
 
 // unlockEmitChain releases p's write lock and emits an Unregistered event
 // for each entry of the removed chain. It returns the chain's length.
-func (r *Registry[P]) unlockEmitChain(p *partition[P], head *entry[P], c Cause) int {
+func (r *Registry[P]) unlockEmitChain(p *partition[P], head *entry[P], why Reason) int {
 	n := 0
 	var evs []Event[P]
 	for e := head; e != nil; e = e.next {
 		n++
 		if len(r.listeners) > 0 {
-			evs = append(evs, r.event(Unregistered, e, c, nil))
+			evs = append(evs, r.event(Unregistered, e, why, nil))
 		}
 	}
 	r.unlockEmit(p, evs)
@@ -174,7 +174,7 @@ func (r *Registry[P]) OwnerExited(pid P, reason error) {
 		}
 		var evs []Event[P]
 		p.removePID(pid, func(e *entry[P]) {
-			evs = append(evs, r.event(Unregistered, e, CauseOwnerExit, reason))
+			evs = append(evs, r.event(Unregistered, e, ReasonProcessExit, reason))
 		})
 		r.unlockEmit(p, evs)
 	}

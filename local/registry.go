@@ -142,6 +142,6 @@ func (r *Registry[P]) unlockEmit(p *partition[P], evs []Event[P]) {
 }
 
 // event builds the event for e.
-func (r *Registry[P]) event(t EventType, e *entry[P], c Cause, reason error) Event[P] {
-	return Event[P]{Registry: r.name, Type: t, Key: e.key, PID: e.pid, Value: e.value, Cause: c, ExitReason: reason}
+func (r *Registry[P]) event(t EventType, e *entry[P], why Reason, reason error) Event[P] {
+	return Event[P]{Registry: r.name, Type: t, Key: e.key, PID: e.pid, Value: e.value, Reason: why, ExitReason: reason}
 }

@@ -216,8 +216,7 @@ func TestErrorStrings(t *testing.T) {
 		t.Fatalf("message %q lacks key or owner", err)
 	}
 	for _, s := range []interface{ String() string }{local.Unique, local.DuplicateByPID, local.DuplicateByKey,
-		local.Registered, local.Unregistered, local.CauseRegister, local.CauseUnregister,
-		local.CauseUnregisterMatch, local.CauseOwnerExit} {
+		local.Registered, local.Unregistered} {
 		if s.String() == "" || strings.Contains(s.String(), "(") {
 			t.Errorf("%#v has no name", s)
 		}

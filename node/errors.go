@@ -3,6 +3,8 @@ package node
 import (
 	"errors"
 	"fmt"
+
+	"github.com/roster-dev/roster/local"
 )
 
 // Errors returned by the node. Compare with errors.Is; most are wrapped with
@@ -13,8 +15,10 @@ var (
 	ErrNoProc = errors.New("node: no such process")
 	// ErrBadDest: a Dest of a type Send does not understand.
 	ErrBadDest = errors.New("node: bad destination")
-	// ErrNameNotFound: no process is registered under the local name.
-	ErrNameNotFound = errors.New("node: name not registered")
+	// ErrNotFound: no process is registered under the name: a local Name,
+	// a RemoteName on this node, or a Global name. It is local.ErrNotFound
+	// (and global.ErrNotFound), Roster's one not-found error.
+	ErrNotFound = local.ErrNotFound
 	// ErrMailboxFull: the receiver's bounded mailbox (policy DropNewest) is full.
 	ErrMailboxFull = errors.New("node: mailbox full")
 	// ErrNoRoute: the destination is on another node and there is no

@@ -201,7 +201,7 @@ func Example_namedWorkers() {
 	_ = n.Send(ctx, node.Name("shipping"), "order-42")
 	fmt.Println(<-replies)
 	err := n.Send(ctx, node.Name("marketing"), "hi")
-	fmt.Println(errors.Is(err, node.ErrNameNotFound))
+	fmt.Println(errors.Is(err, node.ErrNotFound))
 	// Output:
 	// billing registered: true
 	// shipping handled order-42
@@ -230,12 +230,12 @@ func Example_crashAndVanish() {
 
 	close(crash)
 	e := <-events
-	fmt.Println(e.Type, e.Cause, e.ExitReason)
+	fmt.Println(e.Type, e.Reason, e.ExitReason)
 	_, _, ok := reg.Whereis("session-1")
 	fmt.Println("still registered:", ok)
 	// Output:
 	// registered 1
-	// unregistered owner_exit connection reset
+	// unregistered process_exit connection reset
 	// still registered: false
 }
 

@@ -46,7 +46,7 @@ func (n *Node) SetGlobal(g GlobalResolver) {
 }
 
 // lookupGlobal resolves a global name: ErrNoGlobal without a resolver,
-// ErrNameNotFound for a name nobody holds.
+// ErrNotFound for a name nobody holds.
 func (n *Node) lookupGlobal(name string) (PID, uint64, error) {
 	b := n.global.Load()
 	if b == nil {
@@ -54,7 +54,7 @@ func (n *Node) lookupGlobal(name string) (PID, uint64, error) {
 	}
 	pid, fence, ok := b.g.Resolve(name)
 	if !ok {
-		return PID{}, 0, fmt.Errorf("%w: global %q", ErrNameNotFound, name)
+		return PID{}, 0, fmt.Errorf("%w: global %q", ErrNotFound, name)
 	}
 	return pid, fence, nil
 }

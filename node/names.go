@@ -57,7 +57,7 @@ func (n *Node) Whereis(name string) (PID, bool) {
 func (n *Node) whereisName(name string) (PID, error) {
 	pid, _, ok := n.names.Whereis(name)
 	if !ok {
-		return PID{}, fmt.Errorf("%w: %q", ErrNameNotFound, name)
+		return PID{}, fmt.Errorf("%w: %q", ErrNotFound, name)
 	}
 	return pid, nil
 }

@@ -65,10 +65,10 @@ func TestNamesSendAndVanish(t *testing.T) {
 	if _, ok := n.Whereis("worker"); ok {
 		t.Fatal("name survived its process")
 	}
-	if err := n.Send(ctx, Name("worker"), "x"); !errors.Is(err, ErrNameNotFound) {
+	if err := n.Send(ctx, Name("worker"), "x"); !errors.Is(err, ErrNotFound) {
 		t.Fatalf("send to vanished name: %v", err)
 	}
-	if _, err := watch.p.Monitor(Name("worker")); !errors.Is(err, ErrNameNotFound) {
+	if _, err := watch.p.Monitor(Name("worker")); !errors.Is(err, ErrNotFound) {
 		t.Fatalf("monitor vanished name: %v", err)
 	}
 	if err := n.Register("ghost", pr.pid); !errors.Is(err, local.ErrNoProc) {
@@ -130,7 +130,7 @@ func TestGroupsAndCustomRegistry(t *testing.T) {
 		if len(events) != 2 {
 			return fmt.Errorf("%d events", len(events))
 		}
-		if last := events[1]; last.Cause != local.CauseOwnerExit || last.ExitReason != boom {
+		if last := events[1]; last.Reason != local.ReasonProcessExit || last.ExitReason != boom {
 			return fmt.Errorf("last event %+v, want owner exit with boom", last)
 		}
 		return nil

@@ -218,7 +218,7 @@ func TestBadInput(t *testing.T) {
 	if err := n.Send(ctx, PID{Node: "b", Incarnation: 1, Serial: 1}, 1); !errors.Is(err, ErrNoRoute) {
 		t.Fatalf("remote without transport: %v", err)
 	}
-	if err := n.Send(ctx, Name("nobody"), 1); !errors.Is(err, ErrNameNotFound) {
+	if err := n.Send(ctx, Name("nobody"), 1); !errors.Is(err, ErrNotFound) {
 		t.Fatalf("unknown name: %v", err)
 	}
 	if err := n.Send(ctx, Global("g"), 1); !errors.Is(err, ErrNoGlobal) {

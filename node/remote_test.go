@@ -323,7 +323,7 @@ func TestGlobalSeamAndFences(t *testing.T) {
 	if m := pb.next(t); m.Body != "fresh" {
 		t.Fatalf("got %v: the stale message was delivered", m.Body)
 	}
-	if err := a.Send(ctx, Global("missing"), 1); !errors.Is(err, ErrNameNotFound) {
+	if err := a.Send(ctx, Global("missing"), 1); !errors.Is(err, ErrNotFound) {
 		t.Fatalf("missing global: %v", err)
 	}
 	if ref, err := a.Monitor(spawnProbe(t, a).pid, Global("svc")); err != nil || ref == 0 {

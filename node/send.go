@@ -31,7 +31,7 @@ type RemoteName struct {
 //
 // A local destination gets the Go value itself, synchronously: Send returns
 // ErrNoProc for a dead or stale pid, ErrMailboxFull for a full DropNewest
-// mailbox, ErrNameNotFound for an unregistered name. A remote destination
+// mailbox, ErrNotFound for an unregistered name. A remote destination
 // gets the value msgpack-encoded (ErrEncode if it cannot be): Send returns
 // once the transport has queued it (blocking while the peer's queue is full,
 // until ctx is done), or once it is queued behind monitor and link signals

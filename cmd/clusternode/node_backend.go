@@ -60,7 +60,7 @@ func toInbound(m node.Message) inbound {
 	case node.ExitSignal:
 		body = map[string]any{"exit": map[string]any{"from": v.From.String(), "reason": reasonText(v.Reason)}}
 	case cluster.GlobalNameLost:
-		body = map[string]any{"name_lost": map[string]any{"name": v.Name, "fence": v.Fence, "reason": v.Reason}}
+		body = map[string]any{"name_lost": map[string]any{"name": v.Name, "fence": v.Fence, "reason": string(v.Reason)}}
 	case cluster.GlobalNameSuspect:
 		body = map[string]any{"name_suspect": map[string]any{"name": v.Name, "fence": v.Fence, "since": v.Since.String()}}
 	case cluster.GlobalNameConfirmed:
@@ -190,7 +190,7 @@ var errMap = []struct {
 	from []error
 }{
 	{errNoProc, []error{node.ErrNoProc, node.ErrExited, node.ErrNotLocal, local.ErrNoProc, global.ErrInvalidOwner, global.ErrOwnerGone}},
-	{errNotFound, []error{node.ErrNameNotFound, local.ErrNotFound, global.ErrNotFound}},
+	{errNotFound, []error{node.ErrNotFound}}, // local.ErrNotFound and global.ErrNotFound are this same error
 	{errNotOwner, []error{local.ErrNotOwner, global.ErrNotOwner}},
 	{errInvalidName, []error{local.ErrKeyEmpty, local.ErrKeyTooLong, global.ErrNameEmpty, global.ErrNameTooLong, global.ErrNameInvalid}},
 	{errCompacted, []error{global.ErrCompacted}},

@@ -26,9 +26,9 @@ func toRegistration(r global.Registration, info global.ReadInfo) registration {
 	}
 }
 
-func readOpts(ctx context.Context, consistent bool) []global.ReadOption {
+func readOpts(consistent bool) []global.ReadOption {
 	if consistent {
-		return []global.ReadOption{global.Consistent, global.WithContext(ctx)}
+		return []global.ReadOption{global.Consistent}
 	}
 	return nil
 }
@@ -42,7 +42,7 @@ func (b *nodeBackend) RegisterGlobal(ctx context.Context, name string, pid trans
 }
 
 func (b *nodeBackend) LookupGlobal(ctx context.Context, name string, consistent bool) (registration, error) {
-	reg, info, err := b.n.LookupGlobal(ctx, name, readOpts(ctx, consistent)...)
+	reg, info, err := b.n.LookupGlobal(ctx, name, readOpts(consistent)...)
 	if err != nil {
 		return registration{}, mapErr(err)
 	}
@@ -54,7 +54,7 @@ func (b *nodeBackend) UnregisterGlobal(ctx context.Context, name string, pid tra
 }
 
 func (b *nodeBackend) ListGlobal(ctx context.Context, prefix string, consistent bool) ([]registration, error) {
-	regs, info, err := b.n.ListGlobal(ctx, prefix, readOpts(ctx, consistent)...)
+	regs, info, err := b.n.ListGlobal(ctx, prefix, readOpts(consistent)...)
 	if err != nil {
 		return nil, mapErr(err)
 	}

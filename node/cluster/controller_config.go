@@ -25,7 +25,7 @@ type table interface {
 	RemoveServer(ctx context.Context, id node.NodeID, addr string) error
 	PurgeIncarnation(ctx context.Context, id node.NodeID, inc uint64, why global.Reason) (int, error)
 	PurgeNodeExcept(ctx context.Context, id node.NodeID, keep uint64, why global.Reason) (int, error)
-	List(prefix string, opts ...global.ReadOption) ([]global.Registration, global.ReadInfo, error)
+	List(ctx context.Context, prefix string, opts ...global.ReadOption) ([]global.Registration, global.ReadInfo, error)
 	IsPurged(id node.NodeID, inc uint64) bool
 	ReviveIncarnation(ctx context.Context, id node.NodeID, inc uint64) (bool, error)
 }
@@ -35,7 +35,7 @@ var _ table = (*global.Table)(nil)
 // owners scans the local replica for the (node, incarnation) pairs that
 // own names. The leader runs it once per reconcile interval.
 func owners(t table) map[node.NodeID][]uint64 {
-	regs, _, err := t.List("")
+	regs, _, err := t.List(context.Background(), "") // the local replica: does not block
 	if err != nil {
 		return nil
 	}

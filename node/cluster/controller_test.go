@@ -116,7 +116,7 @@ func (f *fakeTable) PurgeNodeExcept(_ context.Context, n node.NodeID, keep uint6
 }
 
 // List returns one registration per (node, incarnation) owner.
-func (f *fakeTable) List(string, ...global.ReadOption) ([]global.Registration, global.ReadInfo, error) {
+func (f *fakeTable) List(context.Context, string, ...global.ReadOption) ([]global.Registration, global.ReadInfo, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	var out []global.Registration

@@ -93,12 +93,12 @@ func (n *Node) UnregisterGlobal(ctx context.Context, name string, pid node.PID) 
 // node's replica (no network; ReadInfo says how stale it may be); pass
 // global.Consistent for a leader-verified, linearizable read bounded by ctx.
 func (n *Node) LookupGlobal(ctx context.Context, name string, opts ...global.ReadOption) (global.Registration, global.ReadInfo, error) {
-	return n.table.Lookup(name, append(opts, global.WithContext(ctx))...)
+	return n.table.Lookup(ctx, name, opts...)
 }
 
 // ListGlobal returns the names starting with prefix, sorted.
 func (n *Node) ListGlobal(ctx context.Context, prefix string, opts ...global.ReadOption) ([]global.Registration, global.ReadInfo, error) {
-	return n.table.List(prefix, append(opts, global.WithContext(ctx))...)
+	return n.table.List(ctx, prefix, opts...)
 }
 
 // WatchGlobal streams registration changes of names starting with prefix,

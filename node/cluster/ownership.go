@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/roster-dev/roster/global"
+	"github.com/roster-dev/roster/local"
 )
 
 // GlobalNameLost is delivered to a process (as Message.Body) when it loses a
@@ -15,8 +16,8 @@ import (
 // longer holds the name and must stop acting as its owner.
 type GlobalNameLost struct {
 	Name   string
-	Fence  uint64 // the registration that was lost
-	Reason string
+	Fence  uint64        // the registration that was lost
+	Reason global.Reason // node_down, conflict, unregister, resync, ...
 }
 
 // ownedNames tracks the global names this node's processes hold and tells
@@ -88,7 +89,7 @@ func (o *ownedNames) onEvent(ev global.Event) {
 		}
 		o.mu.Unlock()
 		if ok && r.Owner == ev.Owner && ev.Reason != global.ReasonProcessExit {
-			o.notify(r, string(ev.Reason))
+			o.notify(r, ev.Reason)
 		}
 	}
 }
@@ -103,7 +104,7 @@ func (o *ownedNames) resync() {
 		if applied < r.Index {
 			continue // the replica has not caught up with this registration yet
 		}
-		cur, _, err := o.n.table.Lookup(name)
+		cur, _, err := o.n.table.Lookup(o.n.ctx, name)
 		if err != nil || cur.Owner != r.Owner || cur.Fence != r.Fence {
 			lost = append(lost, r)
 			delete(o.names, name)
@@ -111,11 +112,11 @@ func (o *ownedNames) resync() {
 	}
 	o.mu.Unlock()
 	for _, r := range lost {
-		o.notify(r, "resync")
+		o.notify(r, local.ReasonResync)
 	}
 }
 
-func (o *ownedNames) notify(r global.Registration, reason string) {
+func (o *ownedNames) notify(r global.Registration, reason global.Reason) {
 	if !o.n.Alive(r.Owner) || o.n.leaving.Load() {
 		return // a leaving node's processes are about to be shut down
 	}
