@@ -78,16 +78,17 @@ func runAgent(ctx context.Context, args []string, stdout, stderr io.Writer, gete
 // streams, drain HTTP, leave the cluster. /metrics serves mr, or a fresh
 // registry without the go-metrics sink when mr is nil (tests).
 func agent(ctx context.Context, cfg *agentConfig, log hclog.Logger, mr *metricsRegistry, open opener, hooks agentHooks) error {
-	ln, err := net.Listen("tcp", cfg.HTTPAddr)
+	lim := newLimits(cfg.Security.Limits)
+	ln, err := listenHTTP(cfg, lim)
 	if err != nil {
-		return fmt.Errorf("-http %s: %w", cfg.HTTPAddr, err)
+		return err
 	}
 	be, leave, err := open(ctx, cfg, log)
 	if err != nil {
 		ln.Close()
 		return fmt.Errorf("starting node: %w", err)
 	}
-	metricsHandler, err := serveMetrics(mr, be, log.Named("metrics"))
+	metricsHandler, err := serveMetrics(mr, be, log.Named("metrics"), limitsCollector{lim})
 	if err != nil {
 		ln.Close()
 		leaveCtx, cancel := context.WithTimeout(context.Background(), leaveTimeout)
@@ -99,18 +100,26 @@ func agent(ctx context.Context, cfg *agentConfig, log hclog.Logger, mr *metricsR
 	api := &apiServer{
 		be: be, clients: newClients(be, wallClock{}), log: log.Named("http"),
 		metrics: metricsHandler, stopping: stopping,
+		acl: cfg.Security.ACLs, limits: lim, browser: cfg.Security.Browser,
+	}
+	api.clients.maxProcs, api.clients.maxPerOwner = lim.cfg.MaxProcesses, lim.cfg.MaxProcessesPerToken
+	if mb, ok := be.(mailboxBounder); ok {
+		mb.boundMailboxes(lim.cfg.MailboxLimit)
 	}
 	if hooks.api != nil {
 		hooks.api(api)
 	}
 	srv := &http.Server{
 		Handler:           api.handler(),
-		ReadHeaderTimeout: 10 * time.Second,
-		IdleTimeout:       2 * time.Minute,
-		// No WriteTimeout: long-polls (up to 60 s) and watch streams are
-		// long by design; they end on shutdown and when the client goes.
-		ErrorLog: log.Named("http").StandardLogger(&hclog.StandardLoggerOptions{InferLevels: true}),
+		ReadHeaderTimeout: lim.cfg.ReadHeaderTimeout,
+		IdleTimeout:       lim.cfg.IdleTimeout,
+		// No ReadTimeout or WriteTimeout: they would end long-polls (up to
+		// 60 s) and watch streams; limits.bodyDeadline bounds the body and
+		// each write instead.
+		MaxHeaderBytes: maxHeaderBytes,
+		ErrorLog:       log.Named("http").StandardLogger(&hclog.StandardLoggerOptions{InferLevels: true}),
 	}
+	warnSecurity(cfg, log)
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ln) }()
 	node, inc := be.Self()

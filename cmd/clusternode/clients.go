@@ -25,12 +25,19 @@ type clients struct {
 	// polling counts long-polls in progress (for /metrics and tests).
 	polling atomic.Int64
 
+	// maxProcs and maxPerOwner bound spawns (limits.go; 0: unbounded, for
+	// tests that build clients by hand).
+	maxProcs, maxPerOwner int
+
 	mu    sync.Mutex
 	procs map[transport.PID]*client
+	owned map[string]int // owner token id -> live processes (ACLs on)
+	total int            // live processes plus spawns in progress
 }
 
 // client is the daemon's handle on one client process.
 type client struct {
+	owner string // the ACL token id that spawned it ("" with ACLs off)
 	renew chan renewReq
 	polls chan *pollReq
 	stop  chan struct{} // a send makes the process exit normally
@@ -57,15 +64,20 @@ type pollResult struct {
 }
 
 func newClients(be backend, clk clock) *clients {
-	return &clients{be: be, clock: clk, procs: make(map[transport.PID]*client)}
+	return &clients{be: be, clock: clk, procs: make(map[transport.PID]*client), owned: map[string]int{}}
 }
 
 // handoffBudget is how long a poll waits for its process to take it.
 const handoffBudget = time.Second
 
-// spawn starts a client process with the given TTL.
-func (c *clients) spawn(ttl time.Duration) (transport.PID, error) {
+// spawn starts a client process with the given TTL for owner (an ACL
+// token id), within the node's and the owner's process bounds.
+func (c *clients) spawn(ttl time.Duration, owner string) (transport.PID, error) {
+	if err := c.reserve(owner); err != nil {
+		return transport.PID{}, err
+	}
 	cl := &client{
+		owner: owner,
 		renew: make(chan renewReq),
 		polls: make(chan *pollReq),
 		stop:  make(chan struct{}),
@@ -78,6 +90,7 @@ func (c *clients) spawn(ttl time.Duration) (transport.PID, error) {
 		return cl.loop(ctx, mb, c.clock, ttl)
 	})
 	if err != nil {
+		c.release(owner)
 		return transport.PID{}, err
 	}
 	c.mu.Lock()
@@ -93,7 +106,45 @@ func (c *clients) forget(pid transport.PID, cl *client) {
 		delete(c.procs, pid)
 	}
 	c.mu.Unlock()
+	c.release(cl.owner)
 	close(cl.done)
+}
+
+// reserve counts a spawn against the bounds before it happens, so that
+// concurrent spawns cannot overshoot them; release gives it back.
+func (c *clients) reserve(owner string) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.maxProcs > 0 && c.total >= c.maxProcs {
+		return fmt.Errorf("%w: %d processes spawned over HTTP on this node (-max-processes)", errTooManyProcesses, c.total)
+	}
+	if c.maxPerOwner > 0 && owner != "" && c.owned[owner] >= c.maxPerOwner {
+		return fmt.Errorf("%w: token %q has %d processes (-max-processes-per-token)", errTooManyProcesses, owner, c.owned[owner])
+	}
+	c.total++
+	c.owned[owner]++
+	return nil
+}
+
+func (c *clients) release(owner string) {
+	c.mu.Lock()
+	c.total--
+	if c.owned[owner]--; c.owned[owner] <= 0 {
+		delete(c.owned, owner)
+	}
+	c.mu.Unlock()
+}
+
+// ownerOf returns the token that spawned pid, if pid is a live client
+// process of this node.
+func (c *clients) ownerOf(pid transport.PID) (string, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	cl, ok := c.procs[pid]
+	if !ok {
+		return "", false
+	}
+	return cl.owner, true
 }
 
 func (c *clients) get(pid transport.PID) (*client, error) {

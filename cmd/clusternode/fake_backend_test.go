@@ -32,7 +32,16 @@ type fakeBackend struct {
 	watchers    int
 	remoteSends []transport.PID
 	healthErr   error
+	mailboxMax  int // 0: unbounded (boundMailboxes sets it)
 	wg          sync.WaitGroup
+}
+
+var _ mailboxBounder = (*fakeBackend)(nil)
+
+func (f *fakeBackend) boundMailboxes(n int) {
+	f.mu.Lock()
+	f.mailboxMax = n
+	f.mu.Unlock()
 }
 
 var _ backend = (*fakeBackend)(nil)
@@ -128,6 +137,9 @@ func (f *fakeBackend) Send(ctx context.Context, to transport.PID, body json.RawM
 	p := f.procs[to]
 	if p == nil {
 		return fmt.Errorf("%w: %s", errNoProc, to)
+	}
+	if f.mailboxMax > 0 && p.mb.len() >= f.mailboxMax {
+		return fmt.Errorf("%w: %s", errMailboxFull, to)
 	}
 	p.mb.push(inbound{Body: renderBody(body)})
 	return nil
@@ -407,6 +419,12 @@ func (m *fakeMailbox) push(in inbound) {
 	case m.notify <- struct{}{}:
 	default:
 	}
+}
+
+func (m *fakeMailbox) len() int {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return len(m.q)
 }
 
 func (m *fakeMailbox) TryReceive() (inbound, bool) {

@@ -39,6 +39,8 @@ type agentConfig struct {
 	LogLevel        hclog.Level
 	LogJSON         bool
 	Dev             bool
+	// Security holds ACLs, browser checks, HTTP TLS and bounds (flags_security.go).
+	Security securityConfig
 }
 
 // agentFlags binds the flag set to raw string/int values.
@@ -46,6 +48,7 @@ type agentFlags struct {
 	node, dataDir, bind, advertise, httpAddr, join, encrypt, profile, logLevel string
 	gossipPort, port, raftPort, bootstrapExpect                                int
 	logJSON, dev                                                               bool
+	sec                                                                        securityFlags
 }
 
 func newAgentFlagSet(f *agentFlags) *flag.FlagSet {
@@ -61,11 +64,12 @@ func newAgentFlagSet(f *agentFlags) *flag.FlagSet {
 	fs.StringVar(&f.httpAddr, "http", defaultHTTPAddr, "HTTP API address, IP:PORT (loopback unless told otherwise)")
 	fs.StringVar(&f.join, "join", "", "comma-separated gossip addresses HOST[:PORT] of nodes to join")
 	fs.IntVar(&f.bootstrapExpect, "bootstrap-expect", 0, "bootstrap raft once this many servers joined (the first 3 or 5 nodes)")
-	fs.StringVar(&f.encrypt, "encrypt", "", "gossip encryption key, base64 (from clusternode keygen)")
+	fs.StringVar(&f.encrypt, "encrypt", "", "cluster key, base64 (from clusternode keygen); prefer -encrypt-file or CLUSTERNODE_ENCRYPT: argv is visible in ps")
 	fs.StringVar(&f.profile, "profile", "lan", "failure-detection timings: lan or fast")
 	fs.StringVar(&f.logLevel, "log-level", "info", "trace, debug, info, warn or error")
 	fs.BoolVar(&f.logJSON, "log-json", false, "log JSON lines")
 	fs.BoolVar(&f.dev, "dev", false, "one node that bootstraps itself, temporary data dir, loopback, fast profile")
+	addSecurityFlags(fs, &f.sec)
 	return fs
 }
 
@@ -120,7 +124,14 @@ func parseAgentConfig(args []string, getenv func(string) string) (*agentConfig, 
 	if len(pos) > 0 {
 		return nil, usagef("unexpected argument %q", pos[0])
 	}
-	return f.validate()
+	c, err := f.validate()
+	if err != nil {
+		return nil, err
+	}
+	if err := f.validateSecurity(c, getenv); err != nil {
+		return nil, err
+	}
+	return c, nil
 }
 
 func (f *agentFlags) validate() (*agentConfig, error) {

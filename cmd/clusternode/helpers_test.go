@@ -24,9 +24,18 @@ type testAPI struct {
 	base        string // http://host:port
 	client      *http.Client
 	stopStreams context.CancelFunc
+	// hdr is added to every request (an ACL token, an Origin).
+	hdr http.Header
 }
 
 func newTestAPI(t *testing.T) *testAPI {
+	t.Helper()
+	return newTestAPIWith(t, nil)
+}
+
+// newTestAPIWith is newTestAPI with a hook that configures the server
+// (ACLs, limits, browser policy) before it serves.
+func newTestAPIWith(t *testing.T, tune func(*apiServer)) *testAPI {
 	t.Helper()
 	fake, clk := newFakeBackend(), newFakeClock()
 	stopping, stop := context.WithCancel(context.Background())
@@ -37,6 +46,9 @@ func newTestAPI(t *testing.T) *testAPI {
 	api := &apiServer{
 		be: fake, clients: newClients(fake, clk), log: testLogger(t),
 		metrics: metrics, stopping: stopping,
+	}
+	if tune != nil {
+		tune(api)
 	}
 	srv := httptest.NewServer(api.handler())
 	a := &testAPI{t: t, fake: fake, clk: clk, api: api, base: srv.URL, client: srv.Client(), stopStreams: stop}
@@ -79,6 +91,21 @@ func (w *tWriter) Write(p []byte) (int, error) {
 // do sends a request and decodes a JSON object answer (nil for no body).
 func (a *testAPI) do(method, path, body string) (int, http.Header, map[string]any) {
 	a.t.Helper()
+	st, hdr, raw := a.rawDo(method, path, body)
+	if len(raw) == 0 {
+		return st, hdr, nil
+	}
+	var out map[string]any
+	if err := json.Unmarshal(raw, &out); err != nil {
+		a.t.Fatalf("%s %s: answer is not a JSON object: %v: %q", method, path, err, raw)
+	}
+	return st, hdr, out
+}
+
+// rawDo sends a request (with Content-Type: application/json and a.hdr)
+// and returns the answer undecoded.
+func (a *testAPI) rawDo(method, path, body string) (int, http.Header, []byte) {
+	a.t.Helper()
 	var rd io.Reader
 	if body != "" {
 		rd = strings.NewReader(body)
@@ -86,6 +113,10 @@ func (a *testAPI) do(method, path, body string) (int, http.Header, map[string]an
 	req, err := http.NewRequest(method, a.base+path, rd)
 	if err != nil {
 		a.t.Fatal(err)
+	}
+	req.Header.Set("Content-Type", "application/json")
+	for k, v := range a.hdr {
+		req.Header[k] = v
 	}
 	resp, err := a.client.Do(req)
 	if err != nil {
@@ -96,14 +127,7 @@ func (a *testAPI) do(method, path, body string) (int, http.Header, map[string]an
 	if err != nil {
 		a.t.Fatal(err)
 	}
-	if len(raw) == 0 {
-		return resp.StatusCode, resp.Header, nil
-	}
-	var out map[string]any
-	if err := json.Unmarshal(raw, &out); err != nil {
-		a.t.Fatalf("%s %s: answer is not a JSON object: %v: %q", method, path, err, raw)
-	}
-	return resp.StatusCode, resp.Header, out
+	return resp.StatusCode, resp.Header, raw
 }
 
 // expect checks the status and, for errors, the code.

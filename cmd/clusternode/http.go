@@ -26,23 +26,43 @@ type apiServer struct {
 	// streams watch it (http.Server.Shutdown does not cancel request
 	// contexts). Never nil.
 	stopping context.Context
+	// acl is the token table; nil when ACLs are off (acl.go).
+	acl *acls
+	// limits holds the bounds and counts refusals (limits.go); browser
+	// keeps web pages out (acl_browser.go).
+	limits  *limits
+	browser browserPolicy
 }
 
-// route is one path with a handler per method.
+// route is one path with an endpoint per method.
 type route struct {
 	path    string
-	methods map[string]http.HandlerFunc
+	methods methods
 }
 
-// handler returns the mux: Go 1.22 method patterns, plus a catch-all per
-// path that answers 405 with Allow in our JSON error format, and a global
-// 404 for unknown paths.
+// methods maps a method to its endpoint.
+type methods map[string]endpoint
+
+// endpoint is a handler and the ACL rule it declares (acl_rules.go). An
+// endpoint without a rule is refused: {nameWrite(pathValue("name")), h}.
+type endpoint struct {
+	acl aclRule
+	h   http.HandlerFunc
+}
+
+// handler returns the API: the browser checks and body/write deadlines
+// around a mux of Go 1.22 method patterns, each endpoint behind its ACL
+// rule, plus a catch-all per path that answers 405 with Allow in our JSON
+// error format, and a global 404 for unknown paths.
 func (s *apiServer) handler() http.Handler {
+	if s.limits == nil {
+		s.limits = newLimits(defaultLimits())
+	}
 	mux := http.NewServeMux()
 	for _, rt := range s.routes() {
 		allow := make([]string, 0, len(rt.methods))
-		for m, h := range rt.methods {
-			mux.HandleFunc(m+" "+rt.path, h)
+		for m, ep := range rt.methods {
+			mux.HandleFunc(m+" "+rt.path, s.guard(ep.acl, ep.h))
 			allow = append(allow, m)
 			if m == http.MethodGet {
 				allow = append(allow, http.MethodHead)
@@ -54,29 +74,39 @@ func (s *apiServer) handler() http.Handler {
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeErr(w, http.StatusNotFound, "not_found", fmt.Sprintf("no such endpoint: %s", r.URL.Path))
 	})
-	return mux
+	return s.browser.handler(s.limits, s.limits.bodyDeadline(mux))
 }
 
+// routes lists every endpoint with its ACL rule. A new route declares one
+// here too (doc.go, "ACL rules").
 func (s *apiServer) routes() []route {
+	name, key := pathValue("name"), pathValue("key")
 	return []route{
-		{"/v1/health", map[string]http.HandlerFunc{"GET": s.health}},
-		{"/v1/status", map[string]http.HandlerFunc{"GET": s.status}},
-		{"/v1/processes", map[string]http.HandlerFunc{"POST": s.spawnProcess}},
-		{"/v1/processes/{pid}", map[string]http.HandlerFunc{"DELETE": s.deleteProcess}},
-		{"/v1/processes/{pid}/renew", map[string]http.HandlerFunc{"PUT": s.renewProcess}},
-		{"/v1/processes/{pid}/messages", map[string]http.HandlerFunc{
-			"POST": s.sendProcess, "GET": s.receiveProcess}},
-		{"/v1/names", map[string]http.HandlerFunc{"GET": s.listNames}},
-		{"/v1/names/{name}", map[string]http.HandlerFunc{
-			"PUT": s.registerName, "GET": s.lookupName, "DELETE": s.unregisterName}},
-		{"/v1/names/{name}/messages", map[string]http.HandlerFunc{"POST": s.sendName}},
-		{"/v1/local/names/{key}", map[string]http.HandlerFunc{
-			"PUT": s.registerLocal, "GET": s.lookupLocal, "DELETE": s.unregisterLocal}},
-		{"/v1/local/groups/{key}", map[string]http.HandlerFunc{
-			"PUT": s.joinGroup, "GET": s.groupMembers, "DELETE": s.leaveGroup}},
-		{"/v1/local/groups/{key}/messages", map[string]http.HandlerFunc{"POST": s.sendGroup}},
-		{"/v1/watch", map[string]http.HandlerFunc{"GET": s.watch}},
-		{"/metrics", map[string]http.HandlerFunc{"GET": s.metrics.ServeHTTP}},
+		{"/v1/health", methods{"GET": {healthRule(), s.health}}},
+		{"/v1/status", methods{"GET": {agentRead(), s.status}}},
+		{"/v1/processes", methods{"POST": {processWrite(), s.spawnProcess}}},
+		{"/v1/processes/{pid}", methods{"DELETE": {ownProcess(pathPID("pid")), s.deleteProcess}}},
+		{"/v1/processes/{pid}/renew", methods{"PUT": {ownProcess(pathPID("pid")), s.renewProcess}}},
+		{"/v1/processes/{pid}/messages", methods{
+			"POST": {processWrite(), s.sendProcess},
+			"GET":  {ownProcess(pathPID("pid")), s.receiveProcess}}},
+		{"/v1/names", methods{"GET": {nameRead(queryValue("prefix")), s.listNames}}},
+		{"/v1/names/{name}", methods{
+			"PUT":    {nameWrite(name).owns(bodyPID), s.registerName},
+			"GET":    {nameRead(name), s.lookupName},
+			"DELETE": {nameWrite(name).owns(queryPID("pid")), s.unregisterName}}},
+		{"/v1/names/{name}/messages", methods{"POST": {nameWrite(name), s.sendName}}},
+		{"/v1/local/names/{key}", methods{
+			"PUT":    {nameWrite(key).owns(bodyPID), s.registerLocal},
+			"GET":    {nameRead(key), s.lookupLocal},
+			"DELETE": {nameWrite(key).owns(queryPID("pid")), s.unregisterLocal}}},
+		{"/v1/local/groups/{key}", methods{
+			"PUT":    {groupWrite(key).owns(bodyPID), s.joinGroup},
+			"GET":    {groupRead(key), s.groupMembers},
+			"DELETE": {groupWrite(key).owns(queryPID("pid")), s.leaveGroup}}},
+		{"/v1/local/groups/{key}/messages", methods{"POST": {groupWrite(key), s.sendGroup}}},
+		{"/v1/watch", methods{"GET": {nameRead(queryValue("prefix")), s.watch}}},
+		{"/metrics", methods{"GET": {metricsRule(), s.metrics.ServeHTTP}}},
 	}
 }
 
@@ -149,7 +179,17 @@ func (s *apiServer) writeError(w http.ResponseWriter, r *http.Request, err error
 		pid, _ := transport.ParsePID(r.PathValue("pid"))
 		writeJSON(w, http.StatusMisdirectedRequest, apiError{Error: err.Error(), Code: "remote_pid", Node: pid.Node})
 	case errors.Is(err, errMailboxFull):
+		s.limits.denied("mailbox_full")
 		writeErr(w, http.StatusTooManyRequests, "mailbox_full", err.Error())
+	case errors.Is(err, errTooManyProcesses):
+		s.limits.denied("too_many_processes")
+		writeErr(w, http.StatusTooManyRequests, "too_many_processes", err.Error())
+	case errors.Is(err, errTooManyWatches):
+		s.limits.denied("too_many_watches")
+		writeErr(w, http.StatusTooManyRequests, "too_many_watches", err.Error())
+	case errors.Is(err, errBodyTimeout):
+		s.limits.denied("body_timeout")
+		writeErr(w, http.StatusRequestTimeout, "body_timeout", err.Error())
 	case errors.Is(err, errOutcomeUnknown):
 		writeErr(w, http.StatusServiceUnavailable, "outcome_unknown", err.Error())
 	case errors.Is(err, errUnavailable):
@@ -190,7 +230,7 @@ func readBody(w http.ResponseWriter, r *http.Request) ([]byte, error) {
 	b, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxBodyBytes))
 	if err != nil {
 		var mbe *http.MaxBytesError
-		if errors.As(err, &mbe) {
+		if errors.As(err, &mbe) || errors.Is(err, errBodyTimeout) {
 			return nil, err
 		}
 		return nil, badReq("bad_body", "reading body: %v", err)

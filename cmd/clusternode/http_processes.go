@@ -37,7 +37,7 @@ func (s *apiServer) spawnProcess(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
-	pid, err := s.clients.spawn(ttl)
+	pid, err := s.clients.spawn(ttl, identityOf(r).ID)
 	if err != nil {
 		s.writeError(w, r, err)
 		return

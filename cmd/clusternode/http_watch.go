@@ -34,6 +34,12 @@ func (s *apiServer) watch(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
+	release, err := s.limits.acquireWatch(identityOf(r).ID, s.acl != nil)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	defer release()
 	flusher, ok := w.(http.Flusher)
 	if !ok {
 		writeErr(w, http.StatusInternalServerError, "internal", "streaming unsupported")

@@ -68,7 +68,8 @@ commands:
   send       send JSON to a global name: send NAME JSON
   watch      stream global name events [-prefix P] [-index I]
   health     exit 0 when the node serves, 1 otherwise
-  keygen     print a new gossip encryption key
+  keygen     print a new cluster key (for -encrypt-file / CLUSTERNODE_ENCRYPT)
+  tls        create a CA and certificates: tls ca create | tls cert create -server|-client
   version    print the version
 
 Client commands take -http-addr (env CLUSTERNODE_HTTP_ADDR, default ` + defaultHTTPAddr + `)
@@ -87,6 +88,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return runAgent(ctx, rest, stdout, stderr, os.Getenv)
 	case "keygen":
 		return runKeygen(rest, stdout)
+	case "tls":
+		return runTLS(rest, stdout)
 	case "version", "-version", "--version":
 		fmt.Fprintf(stdout, "clusternode %s\n", version)
 		return nil

@@ -87,9 +87,14 @@ func (m *metricsRegistry) installGlobal(ctx context.Context) error {
 // GET /metrics handler. A collector that fails (an invalid metric) is
 // logged and the rest is still served, so one bad figure does not blind
 // the whole scrape.
-func (m *metricsRegistry) handler(be backend, log hclog.Logger) (http.Handler, error) {
+func (m *metricsRegistry) handler(be backend, log hclog.Logger, extra ...prometheus.Collector) (http.Handler, error) {
 	if err := m.reg.Register(newRosterCollector(be)); err != nil {
 		return nil, fmt.Errorf("clusternode: metrics: roster collector: %w", err)
+	}
+	for _, c := range extra {
+		if err := m.reg.Register(c); err != nil {
+			return nil, fmt.Errorf("clusternode: metrics: %w", err)
+		}
 	}
 	return promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{
 		ErrorHandling: promhttp.ContinueOnError,
@@ -100,12 +105,12 @@ func (m *metricsRegistry) handler(be backend, log hclog.Logger) (http.Handler, e
 // serveMetrics is mr's handler for be, or, when mr is nil (tests), that of
 // a fresh registry without a go-metrics sink installed. It fails when mr
 // already serves another backend.
-func serveMetrics(mr *metricsRegistry, be backend, log hclog.Logger) (http.Handler, error) {
+func serveMetrics(mr *metricsRegistry, be backend, log hclog.Logger, extra ...prometheus.Collector) (http.Handler, error) {
 	if mr == nil {
 		var err error
 		if mr, err = newMetricsRegistry(); err != nil {
 			return nil, err
 		}
 	}
-	return mr.handler(be, log)
+	return mr.handler(be, log, extra...)
 }

@@ -18,6 +18,9 @@ import (
 // global table and cluster status in node_backend_global.go.
 type nodeBackend struct {
 	n *cluster.Node
+	// mailbox bounds the mailboxes of processes Spawn starts (limits.go's
+	// mailboxBounder); zero: the node's default.
+	mailbox node.MailboxConfig
 }
 
 var _ backend = (*nodeBackend)(nil)
@@ -86,7 +89,7 @@ func optional(s string) string {
 func (b *nodeBackend) Spawn(fn func(ctx context.Context, mb mailbox) error) (transport.PID, error) {
 	pid, err := b.n.Spawn(func(ctx context.Context, p *node.Process) error {
 		return fn(ctx, nodeMailbox{p})
-	})
+	}, node.WithMailbox(b.mailbox))
 	return pid, mapErr(err)
 }
 

@@ -21,6 +21,8 @@ const procRequestTimeout = 5 * time.Second
 type procAPI struct {
 	base   string // http://host:port
 	client *http.Client
+	// hdr is added to every request (an ACL token); set before use.
+	hdr http.Header
 }
 
 func newProcAPI(hostport string) *procAPI {
@@ -50,6 +52,10 @@ func (p *procAPI) do(ctx context.Context, method, path, body string, extra time.
 	req, err := http.NewRequestWithContext(ctx, method, p.base+path, rd)
 	if err != nil {
 		return procAnswer{}, err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	for k, vs := range p.hdr {
+		req.Header[k] = vs
 	}
 	resp, err := p.client.Do(req)
 	if err != nil {

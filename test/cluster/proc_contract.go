@@ -49,6 +49,14 @@ func (p *procAPI) raw(ctx context.Context, method, path string, body []byte, hdr
 	if err != nil {
 		return procRawAnswer{}, err
 	}
+	req.Header.Set("Content-Type", "application/json")
+	for k, vs := range p.hdr {
+		req.Header[k] = vs
+	}
+	req.Header.Set("Content-Type", "application/json")
+	for k, vs := range p.hdr {
+		req.Header[k] = vs
+	}
 	for k, vs := range hdr {
 		req.Header[k] = vs
 	}
@@ -155,6 +163,9 @@ func procStartWatch(ctx context.Context, api *procAPI, query string, hdr http.He
 	if err != nil {
 		cancel()
 		return nil, err
+	}
+	for k, vs := range api.hdr {
+		req.Header[k] = vs
 	}
 	for k, vs := range hdr {
 		req.Header[k] = vs
