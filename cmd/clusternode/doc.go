@@ -20,6 +20,39 @@
 // process exits with an error reason, and its names go with it like any
 // process's.
 //
+// # ACL rules: every route declares one
+//
+// Every endpoint is registered in apiServer.routes (http.go) together with
+// its ACL rule, an aclRule built by one of acl_rules.go's constructors:
+//
+//	{"/v1/names/{name}", methods{
+//		"PUT": {nameWrite(pathValue("name")).owns(bodyPID), s.registerName},
+//		"GET": {nameRead(pathValue("name")), s.lookupName}}},
+//
+// A rule names the resource (healthRule, metricsRule, agentRead for node
+// and cluster status, nameRead/nameWrite for global and local names,
+// groupRead/groupWrite for groups, processWrite for spawning and sending to
+// a pid, ownProcess for driving a process, operatorOnly), where the name,
+// group or list prefix comes from (pathValue, queryValue), and with .owns
+// a pid the caller must own (pathPID, queryPID, bodyPID: processes spawned
+// over HTTP belong to the token that spawned them; operators own all). The
+// guard (apiServer.guard) runs before the handler: 401 without a valid
+// token when anonymous may not, 403 permission_denied outside the token's
+// policy or prefixes, 403 not_process_owner for another token's process.
+// The handler reads the caller with identityOf(r).
+//
+// An endpoint whose rule is the zero aclRule is refused to everyone (403
+// acl_undeclared), ACLs on or off, and TestEveryRouteDeclaresACL fails: a
+// route added without a rule cannot ship open. A new kind of resource (a
+// cluster-wide group, a keyring, a call) adds a constructor there, not a
+// check in its handler.
+//
+// Around the mux, acl_browser.go refuses cross-origin browser requests,
+// writes without Content-Type: application/json, and foreign Host headers
+// on a loopback listener; limits.go bounds request bodies and response
+// writes in time, and limits_conn.go the number of connections. Every
+// bound is a flag with a default (flags_security.go, README.md).
+//
 // # Concurrency and shutdown
 //
 // Every handler runs on its own net/http goroutine. clients.mu guards only

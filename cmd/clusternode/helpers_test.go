@@ -17,7 +17,7 @@ import (
 
 // testAPI is the HTTP API over a fake backend with a manual clock.
 type testAPI struct {
-	t           *testing.T
+	t           testing.TB
 	fake        *fakeBackend
 	clk         *fakeClock
 	api         *apiServer
@@ -35,7 +35,7 @@ func newTestAPI(t *testing.T) *testAPI {
 
 // newTestAPIWith is newTestAPI with a hook that configures the server
 // (ACLs, limits, browser policy) before it serves.
-func newTestAPIWith(t *testing.T, tune func(*apiServer)) *testAPI {
+func newTestAPIWith(t testing.TB, tune func(*apiServer)) *testAPI {
 	t.Helper()
 	fake, clk := newFakeBackend(), newFakeClock()
 	stopping, stop := context.WithCancel(context.Background())
@@ -63,7 +63,7 @@ func newTestAPIWith(t *testing.T, tune func(*apiServer)) *testAPI {
 // testLogger sends logs to t.Log so a passing run is quiet. Lines logged
 // after the test's cleanups ran (memberlist's goroutines outlive its
 // Shutdown by a moment) are dropped instead of panicking the test binary.
-func testLogger(t *testing.T) hclog.Logger {
+func testLogger(t testing.TB) hclog.Logger {
 	w := &tWriter{t: t}
 	t.Cleanup(func() {
 		w.mu.Lock()
@@ -74,7 +74,7 @@ func testLogger(t *testing.T) hclog.Logger {
 }
 
 type tWriter struct {
-	t    *testing.T
+	t    testing.TB
 	mu   sync.Mutex
 	done bool
 }

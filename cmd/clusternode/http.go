@@ -219,7 +219,7 @@ func decodeBody(w http.ResponseWriter, r *http.Request, v any, allowEmpty bool) 
 	if err := dec.Decode(v); err != nil {
 		return badReq("bad_json", "malformed JSON body: %v", err)
 	}
-	if dec.More() {
+	if len(bytes.TrimSpace(body[dec.InputOffset():])) > 0 {
 		return badReq("bad_json", "malformed JSON body: trailing data after the object")
 	}
 	return nil

@@ -164,7 +164,9 @@ func (l *limits) bodyDeadline(next http.Handler) http.Handler {
 			r.Body = &deadlineBody{body: r.Body, rc: rc}
 		}
 		if l.cfg.WriteTimeout > 0 {
-			w = &deadlineWriter{ResponseWriter: w, rc: rc, d: l.cfg.WriteTimeout}
+			dw := &deadlineWriter{ResponseWriter: w, rc: rc, d: l.cfg.WriteTimeout}
+			dw.renew() // a deadline left by an earlier request on this connection
+			w = dw
 		}
 		next.ServeHTTP(w, r)
 	})

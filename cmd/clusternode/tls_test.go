@@ -117,7 +117,9 @@ func TestAgentServesTLSWithClientCerts(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	addrCh := make(chan net.Addr, 1)
 	done := make(chan error, 1)
-	go func() { done <- agent(ctx, cfg, testLogger(t), nil, open, agentHooks{ready: func(a net.Addr) { addrCh <- a }}) }()
+	go func() {
+		done <- agent(ctx, cfg, testLogger(t), nil, open, agentHooks{ready: func(a net.Addr) { addrCh <- a }})
+	}()
 	defer func() { cancel(); <-done }()
 	addr := (<-addrCh).String()
 
