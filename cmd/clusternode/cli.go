@@ -82,6 +82,7 @@ func runCLI(ctx context.Context, name string, c cliCommand, args []string, stdou
 	if err != nil {
 		return err
 	}
+	client.token = getenv("ROSTER_TOKEN") // the ACL token, never on argv
 	if name != "watch" {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(ctx, o.timeout)
@@ -92,8 +93,17 @@ func runCLI(ctx context.Context, name string, c cliCommand, args []string, stdou
 
 // apiClient calls the agent's HTTP API.
 type apiClient struct {
-	base string
-	http *http.Client
+	base  string
+	http  *http.Client
+	token string // sent as Authorization: Bearer when set
+}
+
+// authorize adds the token and the JSON content type to a request.
+func (c *apiClient) authorize(req *http.Request) {
+	req.Header.Set("Content-Type", "application/json")
+	if c.token != "" {
+		req.Header.Set("Authorization", "Bearer "+c.token)
+	}
 }
 
 func newAPIClient(addr string) (*apiClient, error) {
@@ -123,9 +133,7 @@ func (c *apiClient) call(ctx context.Context, method, path string, body io.Reade
 	if err != nil {
 		return err
 	}
-	if body != nil {
-		req.Header.Set("Content-Type", "application/json")
-	}
+	c.authorize(req)
 	resp, err := c.http.Do(req)
 	if err != nil {
 		return fmt.Errorf("cannot reach the agent: %w", err)

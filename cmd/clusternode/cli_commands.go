@@ -174,6 +174,7 @@ func cliWatch(ctx context.Context, c *apiClient, o *cliOpts, _ []string, w io.Wr
 	if err != nil {
 		return err
 	}
+	c.authorize(req)
 	resp, err := c.http.Do(req)
 	if err != nil {
 		if ctx.Err() != nil {

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math/rand"
 	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -90,7 +91,8 @@ func newComposeCluster(t testing.TB, seed int64) *composeCluster {
 }
 
 // writeEnv writes bin/cluster.env under the project directory with a key
-// from the image's own `clusternode keygen` (what docker-env.sh writes).
+// and an ACL operator token from the image's own `clusternode keygen` (what
+// docker-env.sh writes), and gives the token to the API clients.
 func (c *composeCluster) writeEnv() error {
 	key, err := c.run("", "docker", "run", "--rm", "--network", "none", c.image, "keygen")
 	if err != nil {
@@ -99,8 +101,17 @@ func (c *composeCluster) writeEnv() error {
 	if err := os.MkdirAll(filepath.Join(c.dir, "bin"), 0o700); err != nil {
 		return err
 	}
-	line := "CLUSTERNODE_ENCRYPT=" + strings.TrimSpace(key) + "\n"
-	return os.WriteFile(filepath.Join(c.dir, "bin", "cluster.env"), []byte(line), 0o600)
+	token, err := c.run("", "docker", "run", "--rm", "--network", "none", c.image, "keygen")
+	if err != nil {
+		return fmt.Errorf("keygen: %w", err)
+	}
+	token = strings.TrimSpace(token)
+	for _, api := range c.apis {
+		api.hdr = http.Header{"Authorization": {"Bearer " + token}}
+	}
+	lines := "CLUSTERNODE_ENCRYPT=" + strings.TrimSpace(key) + "\n" +
+		"CLUSTERNODE_ACL_OPERATOR_TOKEN=" + token + "\nROSTER_TOKEN=" + token + "\n"
+	return os.WriteFile(filepath.Join(c.dir, "bin", "cluster.env"), []byte(lines), 0o600)
 }
 
 // down removes containers, network and volumes; on failure it first logs

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/http"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
@@ -23,6 +25,13 @@ type procOptions struct {
 	// FormTimeout bounds waiting for the first healthy cluster. Default
 	// 60 s (two loaded cores).
 	FormTimeout time.Duration
+	// KeyFile passes the cluster key as -encrypt-file (a 0600 file)
+	// instead of -encrypt.
+	KeyFile bool
+	// ExtraArgs are appended to every agent's flags (-acl-file, bounds).
+	ExtraArgs []string
+	// Token, when set, is the ACL token every API client presents.
+	Token string
 }
 
 func (o *procOptions) fill() {
@@ -44,11 +53,12 @@ func (o *procOptions) fill() {
 // nodes, procAPI, from any goroutine). Every agent is killed when the test
 // ends.
 type procCluster struct {
-	t     testing.TB
-	bin   string
-	key   string
-	log   *procLog
-	nodes []*procNode
+	t       testing.TB
+	bin     string
+	key     string
+	keyFile string // set with procOptions.KeyFile
+	log     *procLog
+	nodes   []*procNode
 
 	strangers []*procNode // agents outside the cluster (startStranger)
 }
@@ -72,11 +82,20 @@ func newProcCluster(t testing.TB, o procOptions) *procCluster {
 	}
 	c := &procCluster{t: t, bin: bin, key: strings.TrimSpace(string(key)), log: newProcLog(t)}
 	root := t.TempDir()
+	if o.KeyFile {
+		c.keyFile = filepath.Join(root, "cluster.key")
+		if err := os.WriteFile(c.keyFile, []byte(c.key+"\n"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
 	for i := range o.Size {
 		name := fmt.Sprintf("p%d", i+1)
 		n := &procNode{name: name, dataDir: filepath.Join(root, name), ports: ports[i],
 			api: newProcAPI("127.0.0.1:" + strconv.Itoa(ports[i].HTTP))}
 		n.args = c.agentArgs(n, ports, i, o)
+		if o.Token != "" {
+			n.api.hdr = http.Header{"Authorization": {"Bearer " + o.Token}}
+		}
 		c.nodes = append(c.nodes, n)
 	}
 	t.Cleanup(c.killAll)
@@ -100,13 +119,18 @@ func (c *procCluster) agentArgs(n *procNode, ports []procPorts, i int, o procOpt
 		}
 	}
 	p := ports[i]
-	return []string{
+	key := []string{"-encrypt", c.key}
+	if c.keyFile != "" {
+		key = []string{"-encrypt-file", c.keyFile}
+	}
+	args := []string{
 		"-node", n.name, "-data-dir", n.dataDir, "-bind", "127.0.0.1",
 		"-gossip-port", strconv.Itoa(p.Gossip), "-port", strconv.Itoa(p.Port),
 		"-raft-port", strconv.Itoa(p.Raft), "-http", "127.0.0.1:" + strconv.Itoa(p.HTTP),
 		"-bootstrap-expect", strconv.Itoa(o.Size), "-join", strings.Join(join, ","),
-		"-encrypt", c.key, "-profile", o.Profile,
+		key[0], key[1], "-profile", o.Profile,
 	}
+	return append(args, o.ExtraArgs...)
 }
 
 // Size is the number of agents.
