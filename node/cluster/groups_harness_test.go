@@ -37,10 +37,10 @@ func (r groupRouter) HandleRequest(ctx context.Context, from node.NodeID, method
 // groupTestNode is one runtime node with its group engine, over the
 // in-memory transport (every frame round-trips through the codec).
 type groupTestNode struct {
-	id  node.NodeID
-	rt  *node.Node
-	tr  *transport.InmemTransport
-	e   *groupEngine
+	id    node.NodeID
+	rt    *node.Node
+	tr    *transport.InmemTransport
+	e     *groupEngine
 	up    bool
 	inc   uint64
 	calls *countingCaller
