@@ -103,6 +103,9 @@ type GroupConfig struct {
 	Scopes []string
 	// BatchMax is the most changes one delta frame carries. Default 4096.
 	BatchMax int
+	// Linger is the least time between two frames to one peer: changes
+	// made meanwhile wait and go in one batch. Default 2 ms.
+	Linger time.Duration
 	// PeerQueueMax bounds the changes queued for one peer and scope. When
 	// a slow or unreachable peer lets more pile up, they are dropped and
 	// the peer gets a full sync instead. Default 65536.
@@ -130,7 +133,7 @@ type GroupConfig struct {
 // DefaultGroupConfig returns the defaults.
 func DefaultGroupConfig() GroupConfig {
 	return GroupConfig{
-		BatchMax: 4096, PeerQueueMax: 65536, PublishQueueBytes: 8 << 20,
+		BatchMax: 4096, Linger: 2 * time.Millisecond, PeerQueueMax: 65536, PublishQueueBytes: 8 << 20,
 		MaxMembersPerNode: 1_000_000, MonitorBuffer: 1024,
 		Heartbeat: time.Second, RetryMin: 20 * time.Millisecond, RetryMax: time.Second,
 		CallTimeout: 5 * time.Second,
@@ -164,6 +167,7 @@ func (c GroupConfig) withDefaults() GroupConfig {
 	set(&c.PublishQueueBytes, d.PublishQueueBytes)
 	set(&c.MaxMembersPerNode, d.MaxMembersPerNode)
 	set(&c.MonitorBuffer, d.MonitorBuffer)
+	setD(&c.Linger, d.Linger)
 	setD(&c.Heartbeat, d.Heartbeat)
 	setD(&c.RetryMin, d.RetryMin)
 	setD(&c.RetryMax, d.RetryMax)

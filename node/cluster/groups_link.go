@@ -36,6 +36,8 @@ type groupLink struct {
 // groupLinkScope is a link's state for one scope.
 type groupLinkScope struct {
 	ops      []groupOp
+	spare    []groupOp // the buffer of the frame in flight, reused after it
+	gone     []groupOp // removals folded into the coming sync (their reasons)
 	needSync bool
 	since    time.Time // when needSync was set
 	prev     uint64    // Seq of the last frame sent
@@ -86,7 +88,7 @@ func (l *groupLink) queue(idx int, op groupOp) {
 	ls := &l.sc[idx]
 	if !ls.needSync {
 		if len(ls.ops) >= l.e.cfg.PeerQueueMax {
-			ls.ops, ls.needSync, ls.since = nil, true, time.Now()
+			ls.toSync()
 			l.e.stats.overflows.Add(1)
 		} else {
 			ls.ops = append(ls.ops, op)
@@ -99,12 +101,36 @@ func (l *groupLink) queue(idx int, op groupOp) {
 // markSync makes the next frame of scope idx a full sync.
 func (l *groupLink) markSync(idx int) {
 	l.mu.Lock()
-	ls := &l.sc[idx]
-	if !ls.needSync {
-		ls.ops, ls.needSync, ls.since = nil, true, time.Now()
+	if ls := &l.sc[idx]; !ls.needSync {
+		ls.toSync()
 	}
 	l.mu.Unlock()
 	l.kick()
+}
+
+// groupGoneMax bounds the removals a link keeps for the reasons of its
+// next sync.
+const groupGoneMax = 4096
+
+// toSync drops the queued changes for a full sync, keeping the removals
+// (at most groupGoneMax, the latest) so the peer still learns why members
+// went. Called with l.mu held.
+func (ls *groupLinkScope) toSync() {
+	ls.keepGone(ls.ops)
+	ls.ops, ls.needSync, ls.since = nil, true, time.Now()
+}
+
+// keepGone adds the removals among ops to gone, keeping the latest
+// groupGoneMax. Called with l.mu held.
+func (ls *groupLinkScope) keepGone(ops []groupOp) {
+	for _, op := range ops {
+		if op.Count == 0 {
+			ls.gone = append(ls.gone, op)
+		}
+	}
+	if n := len(ls.gone); n > groupGoneMax {
+		ls.gone = append(ls.gone[:0], ls.gone[n-groupGoneMax:]...)
+	}
 }
 
 // run is the link's goroutine: it sends whatever is pending when woken,
@@ -114,6 +140,7 @@ func (l *groupLink) run() {
 	beat := time.NewTicker(cfg.Heartbeat)
 	defer beat.Stop()
 	backoff := time.Duration(0)
+	var last time.Time
 	for {
 		select {
 		case <-l.done:
@@ -121,23 +148,35 @@ func (l *groupLink) run() {
 		case <-l.wake:
 		case <-beat.C:
 		}
+		if wait := cfg.Linger - time.Since(last); wait > 0 && !l.sleep(wait) {
+			return
+		}
+		last = time.Now()
 		if err := l.flush(); err != nil {
 			if l.ctx.Err() != nil {
 				return
 			}
 			backoff = min(max(2*backoff, cfg.RetryMin), cfg.RetryMax)
 			l.e.logger.Trace("group link send failed", "peer", l.peer, "retry_in", backoff, "error", err)
-			t := time.NewTimer(backoff)
-			select {
-			case <-l.done:
-				t.Stop()
+			if !l.sleep(backoff) {
 				return
-			case <-t.C:
 			}
 			l.kick()
 			continue
 		}
 		backoff = 0
+	}
+}
+
+// sleep waits d, or returns false if the link stops first.
+func (l *groupLink) sleep(d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-l.done:
+		return false
+	case <-t.C:
+		return true
 	}
 }
 
@@ -175,11 +214,16 @@ func (l *groupLink) flushScope(s *GroupScope) error {
 			v := s.views[l.peer]
 			ask := v == nil || v.seq == 0
 			seq := l.e.seq.Add(1)
-			since := ls.since
-			ls.needSync, ls.ops, ls.prev, ls.last = false, nil, seq, time.Now()
+			since, gone := ls.since, ls.gone
+			ls.needSync, ls.ops, ls.gone, ls.prev, ls.last = false, nil, nil, seq, time.Now()
 			l.mu.Unlock()
 			s.mu.RUnlock()
-			if err := l.sendSync(s, seq, ops, d, ask); err != nil {
+			if err := l.sendSync(s, seq, ops, gone, d, ask); err != nil {
+				l.mu.Lock()
+				later := ls.gone
+				ls.gone = gone
+				ls.keepGone(later)
+				l.mu.Unlock()
 				l.markSync(s.idx)
 				return err
 			}
@@ -193,8 +237,9 @@ func (l *groupLink) flushScope(s *GroupScope) error {
 		}
 		n := min(len(ls.ops), l.e.cfg.BatchMax)
 		msg := groupDeltaMsg{Prev: ls.prev, Ops: ls.ops[:n:n]}
-		if n == len(ls.ops) {
-			ls.ops = nil
+		whole := n == len(ls.ops)
+		if whole {
+			ls.ops, ls.spare = ls.spare[:0], nil
 			msg.HasDigest, msg.Count, msg.Hash = true, s.local.count, s.local.hash
 		} else {
 			ls.ops = ls.ops[n:]
@@ -209,8 +254,22 @@ func (l *groupLink) flushScope(s *GroupScope) error {
 			l.e.stats.deltaBytesOut.Add(uint64(len(body)))
 			err = l.call(groupMethodDelta, body)
 		}
+		l.mu.Lock()
 		if err != nil {
-			l.markSync(s.idx)
+			// The frame may not have arrived: resync, keeping its removals'
+			// reasons.
+			if !ls.needSync {
+				ls.toSync()
+			}
+			ls.keepGone(msg.Ops)
+		}
+		if whole && cap(msg.Ops) <= 4*l.e.cfg.BatchMax {
+			clear(msg.Ops) // drop meta references
+			ls.spare = msg.Ops[:0]
+		}
+		l.mu.Unlock()
+		if err != nil {
+			l.kick()
 			return err
 		}
 		if !more {
@@ -224,7 +283,7 @@ func (l *groupLink) flushScope(s *GroupScope) error {
 const groupSyncChunk = 1 << 20
 
 // sendSync sends ops as a full sync in chunks.
-func (l *groupLink) sendSync(s *GroupScope, seq uint64, ops []groupOp, d groupDigest, ask bool) error {
+func (l *groupLink) sendSync(s *GroupScope, seq uint64, ops, gone []groupOp, d groupDigest, ask bool) error {
 	msg := groupSyncMsg{
 		groupHeader: groupHeader{Scope: s.name, FromInc: l.e.inc, ToInc: l.inc, Seq: seq},
 		Ask:         ask, Count: d.count, Hash: d.hash,
@@ -236,6 +295,9 @@ func (l *groupLink) sendSync(s *GroupScope, seq uint64, ops []groupOp, d groupDi
 			end++
 		}
 		msg.Ops, msg.Last = ops[start:end], end == len(ops)
+		if msg.Last {
+			msg.Gone = gone
+		}
 		body, err := encodeGroupMsg(&msg)
 		if err != nil {
 			return err

@@ -102,21 +102,15 @@ func (s *GroupScope) LeaveGroup(group string, pid node.PID) error {
 		return fmt.Errorf("%w: %s in %q", ErrGroupNotMember, pid, group)
 	}
 	r.count--
-	detach := false
 	if r.count == 0 {
+		// The owner record (and the runtime's exit listener) stays until the
+		// process exits, so a join after a leave costs no Attach: one
+		// record per live local process that ever joined.
 		r.meta = nil
-		o := s.owners[pid.Serial]
-		delete(o.groups, group)
-		if len(o.groups) == 0 {
-			delete(s.owners, pid.Serial)
-			detach = true
-		}
+		delete(s.owners[pid.Serial].groups, group)
 	}
 	s.localSet(group, pid, r, GroupLeave, nil)
 	s.mu.Unlock()
-	if detach {
-		s.e.rt.Detach(pid, s)
-	}
 	return nil
 }
 

@@ -47,7 +47,7 @@ func (s *GroupScope) publish(ctx context.Context, group string, msg any, remote 
 				for serial := range ns.members {
 					locals = append(locals, node.PID{Node: id, Incarnation: ns.inc, Serial: serial})
 				}
-			} else if l := s.links[id]; l != nil && remote {
+			} else if l := s.links[id]; l != nil && remote && len(ns.members) > 0 {
 				targets = append(targets, groupPubTarget{l, len(ns.members)})
 			}
 		}

@@ -26,7 +26,7 @@ func (s *GroupScope) LocalGroupMembers(group string) []GroupMember {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
 	g := s.groups[group]
-	if g == nil || g.nodes[s.e.self] == nil {
+	if g == nil || g.nodes[s.e.self] == nil || len(g.nodes[s.e.self].members) == 0 {
 		return nil
 	}
 	var out []GroupMember
@@ -74,7 +74,7 @@ func (s *GroupScope) Groups(prefix, after string, limit int) ([]GroupInfo, bool)
 	s.mu.RLock()
 	out := make([]GroupInfo, 0, min(len(s.groups), max(limit, 0)+1))
 	for name, g := range s.groups {
-		if !matchPrefix(name, prefix) || (after != "" && name <= after) {
+		if g.count == 0 || !matchPrefix(name, prefix) || (after != "" && name <= after) {
 			continue
 		}
 		gi := GroupInfo{Name: name, Members: g.count}
@@ -134,7 +134,12 @@ type GroupStats struct {
 func (s *GroupScope) Stats() GroupStats {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
-	st := GroupStats{Groups: len(s.groups), LocalMembers: s.local.count, RemoteMembers: s.remote}
+	st := GroupStats{LocalMembers: s.local.count, RemoteMembers: s.remote}
+	for _, g := range s.groups {
+		if g.count > 0 {
+			st.Groups++
+		}
+	}
 	for _, v := range s.views {
 		if v.seq != 0 {
 			st.Peers++

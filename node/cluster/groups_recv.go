@@ -61,6 +61,9 @@ func (e *groupEngine) acceptSync(from node.NodeID, body []byte) error {
 	if err := validateOps(msg.Ops, true); err != nil {
 		return err
 	}
+	if len(msg.Gone) > groupGoneMax {
+		return fmt.Errorf("%w: %d removals, limit %d", ErrGroupBadFrame, len(msg.Gone), groupGoneMax)
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if err := s.checkPeer(from, &msg.groupHeader); err != nil {
@@ -93,7 +96,7 @@ func (e *groupEngine) acceptSync(from node.NodeID, body []byte) error {
 		return nil
 	}
 	v.staging = nil
-	s.replaceView(from, v, st.ops)
+	s.replaceView(from, v, st.ops, msg.Gone)
 	v.seq = st.seq
 	e.stats.syncsIn.Add(1)
 	if msg.Ask {
@@ -114,11 +117,18 @@ type groupKey struct {
 }
 
 // replaceView makes peer id's members exactly ops: the ones missing go
-// (reason leave), the others are set. Called with s.mu held.
-func (s *GroupScope) replaceView(id node.NodeID, v *groupView, ops []groupOp) {
+// (with their reason from gone, else leave), the others are set. Called
+// with s.mu held.
+func (s *GroupScope) replaceView(id node.NodeID, v *groupView, ops, gone []groupOp) {
 	keep := make(map[groupKey]struct{}, len(ops))
 	for i := range ops {
 		keep[groupKey{ops[i].Group, ops[i].Serial}] = struct{}{}
+	}
+	why := make(map[groupKey]groupOp, len(gone))
+	for _, op := range gone {
+		if op.Count == 0 {
+			why[groupKey{op.Group, op.Serial}] = op
+		}
 	}
 	for name := range v.groups {
 		g := s.groups[name]
@@ -126,8 +136,11 @@ func (s *GroupScope) replaceView(id node.NodeID, v *groupView, ops []groupOp) {
 			continue
 		}
 		for serial := range g.nodes[id].members {
-			if _, ok := keep[groupKey{name, serial}]; !ok {
-				s.remoteSet(id, v, groupOp{Group: name, Serial: serial}, GroupLeave)
+			k := groupKey{name, serial}
+			if _, ok := keep[k]; !ok {
+				op := why[k] // zero (reason leave) when not listed
+				op.Group, op.Serial, op.Count, op.Meta = name, serial, 0, nil
+				s.remoteSet(id, v, op, GroupLeave)
 			}
 		}
 	}

@@ -26,7 +26,16 @@ type GroupScope struct {
 	peers  map[node.NodeID]uint64 // live peers' incarnations, as membership says
 	links  map[node.NodeID]*groupLink
 	mons   map[*GroupMonitor]struct{}
+	// empties counts groups that became empty since the last sweep: empty
+	// groups are kept (a join right after a leave allocates nothing) until
+	// there are more than groupSweepMin of them and they are at least half
+	// of all groups, so they never outnumber live ones by much.
+	empties int
 }
+
+// groupSweepMin is the number of empty groups a scope keeps before it
+// sweeps them.
+const groupSweepMin = 1024
 
 // groupOwner is a local process with memberships in a scope.
 type groupOwner struct{ groups map[string]struct{} }
@@ -65,11 +74,22 @@ func (s *GroupScope) group(name string) *groupState {
 	return g
 }
 
-// forget deletes an empty group.
+// forget notes that group name may have become empty, and sweeps the
+// empty groups once there are enough of them.
 func (s *GroupScope) forget(name string, g *groupState) {
-	if g.count == 0 {
-		delete(s.groups, name)
+	if g.count != 0 {
+		return
 	}
+	s.empties++
+	if s.empties <= groupSweepMin || 2*s.empties < len(s.groups) {
+		return
+	}
+	for n, g := range s.groups {
+		if g.count == 0 {
+			delete(s.groups, n)
+		}
+	}
+	s.empties = 0
 }
 
 // localSet records a local membership change (count 0: removal), queues it
@@ -160,6 +180,7 @@ func (s *GroupScope) dropView(id node.NodeID, why GroupReason) {
 			s.remote--
 			s.notify(name, node.PID{Node: id, Incarnation: ns.inc, Serial: serial}, r, true, groupRec{}, why, nil)
 		}
+		g.dropEmpty(id)
 		s.forget(name, g)
 	}
 }

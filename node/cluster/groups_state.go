@@ -46,7 +46,8 @@ func (g *groupState) set(id node.NodeID, inc, serial uint64, r groupRec) (groupR
 	return old, had
 }
 
-// remove deletes a member and returns its record.
+// remove deletes a member and returns its record. The node's (empty) set
+// stays: callers drop the sets of remote nodes (dropEmpty).
 func (g *groupState) remove(id node.NodeID, serial uint64) (groupRec, bool) {
 	ns := g.nodes[id]
 	if ns == nil {
@@ -57,12 +58,16 @@ func (g *groupState) remove(id node.NodeID, serial uint64) (groupRec, bool) {
 		return groupRec{}, false
 	}
 	delete(ns.members, serial)
-	if len(ns.members) == 0 {
-		delete(g.nodes, id)
-	}
 	g.count--
 	g.snap.Store(nil)
 	return old, true
+}
+
+// dropEmpty deletes node id's set if it has no members.
+func (g *groupState) dropEmpty(id node.NodeID) {
+	if ns := g.nodes[id]; ns != nil && len(ns.members) == 0 {
+		delete(g.nodes, id)
+	}
 }
 
 // members returns the shared sorted snapshot, building it if a change
@@ -70,6 +75,9 @@ func (g *groupState) remove(id node.NodeID, serial uint64) (groupRec, bool) {
 func (g *groupState) members() []GroupMember {
 	if p := g.snap.Load(); p != nil {
 		return *p
+	}
+	if g.count == 0 {
+		return nil
 	}
 	out := make([]GroupMember, 0, g.count)
 	for id, ns := range g.nodes {

@@ -19,15 +19,96 @@ const (
 
 // groupOp is one membership of the sender: its absolute state (Count 0
 // means it went, with Why and Exit saying why). Ops are idempotent, so a
-// sync that overlaps deltas already applied does no harm.
+// sync that overlaps deltas already applied does no harm. On the wire an
+// op is a msgpack array [group, serial, count, meta, why, exit code, exit
+// message] (hand-coded: syncs carry 100k of them); decoders ignore extra
+// trailing elements, so fields can be appended.
 type groupOp struct {
-	_msgpack struct{}   `msgpack:",as_array"`
-	Group    string     `msgpack:"g"`
-	Serial   uint64     `msgpack:"s"`
-	Count    int        `msgpack:"c"`
-	Meta     []byte     `msgpack:"m"`
-	Why      string     `msgpack:"w"`
-	Exit     wireReason `msgpack:"x"`
+	Group  string
+	Serial uint64
+	Count  int
+	Meta   []byte
+	Why    string
+	Exit   wireReason
+}
+
+var (
+	_ msgpack.CustomEncoder = (*groupOp)(nil)
+	_ msgpack.CustomDecoder = (*groupOp)(nil)
+)
+
+// EncodeMsgpack implements msgpack.CustomEncoder.
+func (op *groupOp) EncodeMsgpack(enc *msgpack.Encoder) error {
+	n := 4
+	if op.Why != "" || op.Exit != (wireReason{}) {
+		n = 7
+	}
+	if err := enc.EncodeArrayLen(n); err != nil {
+		return err
+	}
+	if err := enc.EncodeString(op.Group); err != nil {
+		return err
+	}
+	if err := enc.EncodeUint(op.Serial); err != nil {
+		return err
+	}
+	if err := enc.EncodeInt(int64(op.Count)); err != nil {
+		return err
+	}
+	if err := enc.EncodeBytes(op.Meta); err != nil {
+		return err
+	}
+	if n == 4 {
+		return nil
+	}
+	for _, s := range [...]string{op.Why, op.Exit.Code, op.Exit.Message} {
+		if err := enc.EncodeString(s); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// DecodeMsgpack implements msgpack.CustomDecoder.
+func (op *groupOp) DecodeMsgpack(dec *msgpack.Decoder) error {
+	n, err := dec.DecodeArrayLen()
+	if err != nil {
+		return err
+	}
+	if n < 4 {
+		return fmt.Errorf("%w: op of %d fields", ErrGroupBadFrame, n)
+	}
+	if op.Group, err = dec.DecodeString(); err != nil {
+		return err
+	}
+	if op.Serial, err = dec.DecodeUint64(); err != nil {
+		return err
+	}
+	c, err := dec.DecodeInt64()
+	if err != nil {
+		return err
+	}
+	if c < 0 || c > 1<<31 {
+		return fmt.Errorf("%w: count %d", ErrGroupBadFrame, c)
+	}
+	op.Count = int(c)
+	if op.Meta, err = dec.DecodeBytes(); err != nil {
+		return err
+	}
+	for i, dst := range [...]*string{&op.Why, &op.Exit.Code, &op.Exit.Message} {
+		if 4+i >= n {
+			break
+		}
+		if *dst, err = dec.DecodeString(); err != nil {
+			return err
+		}
+	}
+	for i := 7; i < n; i++ {
+		if err := dec.Skip(); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // groupHeader starts every sync and delta frame. FromInc is the sender's
@@ -55,6 +136,10 @@ type groupSyncMsg struct {
 	Count       int       `msgpack:"n"`
 	Hash        uint64    `msgpack:"h"`
 	Ops         []groupOp `msgpack:"o"`
+	// Gone (Last chunk only) lists members that left since the previous
+	// frame, with why, so the receiver reports the right reason for the
+	// members the sync removes.
+	Gone []groupOp `msgpack:"gn,omitempty"`
 }
 
 // groupDeltaMsg carries changes since frame Prev. With HasDigest, Count and
