@@ -139,6 +139,7 @@ func (s *GroupScope) remoteSet(id node.NodeID, v *groupView, op groupOp, why Gro
 	var had bool
 	if r.count == 0 {
 		old, had = g.remove(id, op.Serial)
+		g.dropEmpty(id) // a later incarnation must not inherit the set
 		s.forget(op.Group, g)
 	} else {
 		old, had = g.set(id, v.inc, op.Serial, r)

@@ -33,7 +33,7 @@ type groupState struct {
 // set stores (or replaces) a member and returns the previous record.
 func (g *groupState) set(id node.NodeID, inc, serial uint64, r groupRec) (groupRec, bool) {
 	ns := g.nodes[id]
-	if ns == nil {
+	if ns == nil || (ns.inc != inc && len(ns.members) == 0) {
 		ns = &groupNodeSet{inc: inc, members: make(map[uint64]groupRec)}
 		g.nodes[id] = ns
 	}
