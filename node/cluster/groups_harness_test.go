@@ -43,7 +43,7 @@ type groupTestNode struct {
 	e     *groupEngine
 	up    bool
 	inc   uint64
-	calls *countingCaller
+	calls *groupCountingCaller
 }
 
 // groupTestCluster is a set of nodes whose "membership" is the test: it
@@ -88,7 +88,7 @@ func (c *groupTestCluster) start(i int) {
 	if err != nil {
 		c.t.Fatal(err)
 	}
-	gn.calls = &countingCaller{inner: tr}
+	gn.calls = &groupCountingCaller{inner: tr}
 	e, err := newGroupEngine(gn.id, gn.inc, rt, gn.calls, c.cfg, groupTestLogger(c.t))
 	if err != nil {
 		c.t.Fatal(err)
@@ -236,13 +236,13 @@ func (c *groupTestCluster) converged() error {
 	want := c.truth()
 	for _, gn := range c.live() {
 		if got := groupViewOf(gn.e); !slices.Equal(got, want) {
-			return fmt.Errorf("%s sees %d members, truth has %d; first difference: %s", gn.id, len(got), len(want), firstDiff(got, want))
+			return fmt.Errorf("%s sees %d members, truth has %d; first difference: %s", gn.id, len(got), len(want), groupFirstDiff(got, want))
 		}
 	}
 	return nil
 }
 
-func firstDiff(got, want []string) string {
+func groupFirstDiff(got, want []string) string {
 	for i := 0; i < max(len(got), len(want)); i++ {
 		switch {
 		case i >= len(got):
@@ -274,14 +274,14 @@ func groupWait(t testing.TB, d time.Duration, what string, cond func() error) ti
 	}
 }
 
-// countingCaller wraps a caller and counts frames per method and peer.
-type countingCaller struct {
+// groupCountingCaller wraps a caller and counts frames per method and peer.
+type groupCountingCaller struct {
 	inner groupCaller
 	mu    sync.Mutex
 	calls map[string]int
 }
 
-func (c *countingCaller) Call(ctx context.Context, peer node.NodeID, method string, body []byte) ([]byte, error) {
+func (c *groupCountingCaller) Call(ctx context.Context, peer node.NodeID, method string, body []byte) ([]byte, error) {
 	c.mu.Lock()
 	if c.calls == nil {
 		c.calls = make(map[string]int)
@@ -291,7 +291,7 @@ func (c *countingCaller) Call(ctx context.Context, peer node.NodeID, method stri
 	return c.inner.Call(ctx, peer, method, body)
 }
 
-func (c *countingCaller) count(method string, peer node.NodeID) int {
+func (c *groupCountingCaller) count(method string, peer node.NodeID) int {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return c.calls[method+" "+string(peer)]

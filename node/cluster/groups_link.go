@@ -86,13 +86,17 @@ func (l *groupLink) stop() {
 func (l *groupLink) queue(idx int, op groupOp) {
 	l.mu.Lock()
 	ls := &l.sc[idx]
-	if !ls.needSync {
-		if len(ls.ops) >= l.e.cfg.PeerQueueMax {
-			ls.toSync()
-			l.e.stats.overflows.Add(1)
-		} else {
-			ls.ops = append(ls.ops, op)
+	switch {
+	case ls.needSync: // the sync carries the state; keep a removal's reason
+		if op.Count == 0 {
+			ls.keepGone([]groupOp{op})
 		}
+	case len(ls.ops) >= l.e.cfg.PeerQueueMax:
+		ls.toSync()
+		ls.keepGone([]groupOp{op})
+		l.e.stats.overflows.Add(1)
+	default:
+		ls.ops = append(ls.ops, op)
 	}
 	l.mu.Unlock()
 	l.kick()

@@ -34,7 +34,7 @@ func (s *GroupScope) JoinGroup(group string, pid node.PID, meta []byte) error {
 	if err := validateGroupMeta(meta); err != nil {
 		return err
 	}
-	meta = cloneBytes(meta)
+	meta = groupCloneBytes(meta)
 	s.mu.Lock()
 	if s.closed {
 		s.mu.Unlock()
@@ -129,7 +129,7 @@ func (s *GroupScope) UpdateGroupMeta(group string, pid node.PID, meta []byte) er
 	if !ok {
 		return fmt.Errorf("%w: %s in %q", ErrGroupNotMember, pid, group)
 	}
-	r.meta = cloneBytes(meta)
+	r.meta = groupCloneBytes(meta)
 	s.localSet(group, pid, r, "", nil)
 	return nil
 }
@@ -167,7 +167,7 @@ func (s *GroupScope) OwnerExited(pid node.PID, reason error) {
 	}
 }
 
-func cloneBytes(b []byte) []byte {
+func groupCloneBytes(b []byte) []byte {
 	if len(b) == 0 {
 		return nil
 	}

@@ -143,7 +143,7 @@ func (m *GroupMonitor) close(err error) {
 
 func (m *GroupMonitor) matches(group string) bool {
 	if m.prefix {
-		return matchPrefix(group, m.group)
+		return groupHasPrefix(group, m.group)
 	}
 	return group == m.group
 }

@@ -74,7 +74,7 @@ func (s *GroupScope) Groups(prefix, after string, limit int) ([]GroupInfo, bool)
 	s.mu.RLock()
 	out := make([]GroupInfo, 0, min(len(s.groups), max(limit, 0)+1))
 	for name, g := range s.groups {
-		if g.count == 0 || !matchPrefix(name, prefix) || (after != "" && name <= after) {
+		if g.count == 0 || !groupHasPrefix(name, prefix) || (after != "" && name <= after) {
 			continue
 		}
 		gi := GroupInfo{Name: name, Members: g.count}

@@ -29,9 +29,9 @@ func (s *GroupScope) checkPeer(from node.NodeID, h *groupHeader) error {
 	return nil
 }
 
-// validateOps checks a peer's ops before any is applied, so a bad frame
+// validateGroupOps checks a peer's ops before any is applied, so a bad frame
 // changes nothing.
-func validateOps(ops []groupOp, sync bool) error {
+func validateGroupOps(ops []groupOp, sync bool) error {
 	for i := range ops {
 		op := &ops[i]
 		if err := ValidateGroupName(op.Group); err != nil {
@@ -58,7 +58,7 @@ func (e *groupEngine) acceptSync(from node.NodeID, body []byte) error {
 		return err
 	}
 	e.stats.syncBytesIn.Add(uint64(len(body)))
-	if err := validateOps(msg.Ops, true); err != nil {
+	if err := validateGroupOps(msg.Ops, true); err != nil {
 		return err
 	}
 	if len(msg.Gone) > groupGoneMax {
@@ -160,7 +160,7 @@ func (e *groupEngine) acceptDelta(from node.NodeID, body []byte) error {
 		return err
 	}
 	e.stats.deltaBytesIn.Add(uint64(len(body)))
-	if err := validateOps(msg.Ops, false); err != nil {
+	if err := validateGroupOps(msg.Ops, false); err != nil {
 		return err
 	}
 	s.mu.Lock()

@@ -198,7 +198,7 @@ func (s *GroupScope) notify(group string, pid node.PID, old groupRec, had bool, 
 		ev.Member.Meta, ev.Member.Count = old.meta, old.count
 	case r.count > 0 && !had:
 		ev.Kind = GroupJoined
-	case r.count > 0 && !sameRec(old, r):
+	case r.count > 0 && !sameGroupRec(old, r):
 		ev.Kind = GroupUpdated
 	default:
 		return
@@ -239,8 +239,8 @@ func (s *GroupScope) hasView(id node.NodeID) bool {
 	return v != nil && v.seq != 0
 }
 
-// matchPrefix reports whether name starts with prefix.
-func matchPrefix(name, prefix string) bool { return strings.HasPrefix(name, prefix) }
+// groupHasPrefix reports whether name starts with prefix.
+func groupHasPrefix(name, prefix string) bool { return strings.HasPrefix(name, prefix) }
 
-// wireReason is an exit reason on the wire (transport's form).
-type wireReason = transport.Reason
+// groupWireReason is an exit reason on the wire (transport's form).
+type groupWireReason = transport.Reason

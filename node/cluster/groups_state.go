@@ -85,12 +85,12 @@ func (g *groupState) members() []GroupMember {
 			out = append(out, GroupMember{PID: node.PID{Node: id, Incarnation: ns.inc, Serial: serial}, Meta: r.meta, Count: r.count})
 		}
 	}
-	slices.SortFunc(out, func(a, b GroupMember) int { return comparePID(a.PID, b.PID) })
+	slices.SortFunc(out, func(a, b GroupMember) int { return groupComparePID(a.PID, b.PID) })
 	g.snap.Store(&out)
 	return out
 }
 
-func comparePID(a, b node.PID) int {
+func groupComparePID(a, b node.PID) int {
 	if c := cmp.Compare(a.Node, b.Node); c != 0 {
 		return c
 	}
@@ -139,4 +139,4 @@ func (d *groupDigest) sub(group string, serial uint64, r groupRec) {
 	d.hash ^= groupHash(group, serial, r)
 }
 
-func sameRec(a, b groupRec) bool { return a.count == b.count && bytes.Equal(a.meta, b.meta) }
+func sameGroupRec(a, b groupRec) bool { return a.count == b.count && bytes.Equal(a.meta, b.meta) }

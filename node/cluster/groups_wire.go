@@ -29,7 +29,7 @@ type groupOp struct {
 	Count  int
 	Meta   []byte
 	Why    string
-	Exit   wireReason
+	Exit   groupWireReason
 }
 
 var (
@@ -40,7 +40,7 @@ var (
 // EncodeMsgpack implements msgpack.CustomEncoder.
 func (op *groupOp) EncodeMsgpack(enc *msgpack.Encoder) error {
 	n := 4
-	if op.Why != "" || op.Exit != (wireReason{}) {
+	if op.Why != "" || op.Exit != (groupWireReason{}) {
 		n = 7
 	}
 	if err := enc.EncodeArrayLen(n); err != nil {
