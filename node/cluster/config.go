@@ -82,6 +82,11 @@ type Config struct {
 	ReconcileInterval time.Duration
 	DeadServerGrace   time.Duration
 
+	// Groups tunes the cluster-wide process groups (scopes, batching,
+	// queue bounds, heartbeat). Zero fields take the profile's defaults:
+	// FastGroupConfig for ProfileFast, DefaultGroupConfig otherwise.
+	Groups GroupConfig
+
 	// TransportTLS configures TLS on the transport from PEM files (all
 	// three, or none). Default: plain TCP.
 	TLSCAFile, TLSCertFile, TLSKeyFile string
@@ -132,6 +137,9 @@ func (c Config) Validate() error {
 		return fmt.Errorf("%w: Global, Requests and Peers are set by the cluster", ErrBadConfig)
 	}
 	c.setDefaults()
+	if err := c.Groups.Validate(); err != nil {
+		return fmt.Errorf("%w: %w", ErrBadConfig, err)
+	}
 	if _, err := membership.ParseProfile(string(c.Profile)); err != nil {
 		return fmt.Errorf("%w: %w", ErrBadConfig, err)
 	}

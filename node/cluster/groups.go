@@ -128,6 +128,10 @@ type GroupConfig struct {
 	RetryMin, RetryMax time.Duration
 	// CallTimeout bounds one sync, delta or publish frame. Default 5 s.
 	CallTimeout time.Duration
+	// Reconcile is how often the cluster node compares the peers it
+	// replicates to with gossip's live members (catching a missed event).
+	// Default 5 s.
+	Reconcile time.Duration
 }
 
 // DefaultGroupConfig returns the defaults.
@@ -136,16 +140,16 @@ func DefaultGroupConfig() GroupConfig {
 		BatchMax: 4096, Linger: 2 * time.Millisecond, PeerQueueMax: 65536, PublishQueueBytes: 8 << 20,
 		MaxMembersPerNode: 1_000_000, MonitorBuffer: 1024,
 		Heartbeat: time.Second, RetryMin: 20 * time.Millisecond, RetryMax: time.Second,
-		CallTimeout: 5 * time.Second,
+		CallTimeout: 5 * time.Second, Reconcile: 5 * time.Second,
 	}
 }
 
 // FastGroupConfig is DefaultGroupConfig with the timings of the fast
-// (test) profile: heartbeat 100 ms, retries 5..100 ms.
+// profile: heartbeat 100 ms, retries 5..100 ms, reconcile 500 ms.
 func FastGroupConfig() GroupConfig {
 	c := DefaultGroupConfig()
 	c.Heartbeat, c.RetryMin, c.RetryMax = 100*time.Millisecond, 5*time.Millisecond, 100*time.Millisecond
-	c.CallTimeout = time.Second
+	c.CallTimeout, c.Reconcile = time.Second, 500*time.Millisecond
 	return c
 }
 
@@ -172,6 +176,7 @@ func (c GroupConfig) withDefaults() GroupConfig {
 	setD(&c.RetryMin, d.RetryMin)
 	setD(&c.RetryMax, d.RetryMax)
 	setD(&c.CallTimeout, d.CallTimeout)
+	setD(&c.Reconcile, d.Reconcile)
 	return c
 }
 

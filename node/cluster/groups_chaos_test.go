@@ -161,7 +161,7 @@ func (c *groupChaos) noGhosts() error {
 	}
 	for _, gn := range c.live() {
 		for _, s := range gn.e.list {
-			infos, _ := s.Groups("", "", 0)
+			infos, _ := s.ListGroups("", "", 0)
 			for _, gi := range infos {
 				for _, m := range s.GroupMembers(gi.Name) {
 					if inc, ok := cur[m.PID.Node]; !ok || inc != m.PID.Incarnation {

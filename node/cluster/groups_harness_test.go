@@ -203,7 +203,7 @@ func (c *groupTestCluster) spawnIdle(i int) node.PID {
 func groupViewOf(e *groupEngine) []string {
 	var out []string
 	for _, s := range e.list {
-		infos, _ := s.Groups("", "", 0)
+		infos, _ := s.ListGroups("", "", 0)
 		for _, gi := range infos {
 			for _, m := range s.GroupMembers(gi.Name) {
 				out = append(out, fmt.Sprintf("%s/%s %s x%d %q", s.name, gi.Name, m.PID, m.Count, m.Meta))
@@ -219,7 +219,7 @@ func (c *groupTestCluster) truth() []string {
 	var out []string
 	for _, gn := range c.live() {
 		for _, s := range gn.e.list {
-			infos, _ := s.Groups("", "", 0)
+			infos, _ := s.ListGroups("", "", 0)
 			for _, gi := range infos {
 				for _, m := range s.LocalGroupMembers(gi.Name) {
 					out = append(out, fmt.Sprintf("%s/%s %s x%d %q", s.name, gi.Name, m.PID, m.Count, m.Meta))

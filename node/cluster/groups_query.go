@@ -66,11 +66,11 @@ type GroupInfo struct {
 	Local   int
 }
 
-// Groups lists the groups that have members anywhere, sorted by name,
+// ListGroups lists the groups that have members anywhere, sorted by name,
 // whose names start with prefix and sort after `after` (exclusive; "" for
 // the start), at most limit of them (all when limit <= 0), and whether
 // more remain.
-func (s *GroupScope) Groups(prefix, after string, limit int) ([]GroupInfo, bool) {
+func (s *GroupScope) ListGroups(prefix, after string, limit int) ([]GroupInfo, bool) {
 	s.mu.RLock()
 	out := make([]GroupInfo, 0, min(len(s.groups), max(limit, 0)+1))
 	for name, g := range s.groups {
@@ -109,7 +109,7 @@ type GroupEntry struct {
 // starts with prefix, sorted by group then pid, at most limit of them (all
 // when limit <= 0), and whether more remain.
 func (s *GroupScope) GroupMembersByPrefix(prefix string, limit int) ([]GroupEntry, bool) {
-	infos, _ := s.Groups(prefix, "", 0)
+	infos, _ := s.ListGroups(prefix, "", 0)
 	var out []GroupEntry
 	for _, gi := range infos {
 		for _, m := range s.GroupMembers(gi.Name) {

@@ -45,17 +45,17 @@ func TestGroupJoinLeaveMultiplicityAndMeta(t *testing.T) {
 	if err := s.LeaveGroup("g", p); !errors.Is(err, ErrGroupNotMember) {
 		t.Fatalf("third leave: %v, want ErrGroupNotMember", err)
 	}
-	infos, more := s.Groups("", "", 0)
+	infos, more := s.ListGroups("", "", 0)
 	if len(infos) != 2 || infos[0] != (GroupInfo{Name: "g", Members: 1, Local: 1}) || infos[1].Name != "h" || more {
 		t.Fatalf("groups %+v %v", infos, more)
 	}
-	if infos, more := s.Groups("", "", 1); len(infos) != 1 || !more {
+	if infos, more := s.ListGroups("", "", 1); len(infos) != 1 || !more {
 		t.Fatalf("limit 1: %+v %v", infos, more)
 	}
-	if infos, _ := s.Groups("", "g", 0); len(infos) != 1 || infos[0].Name != "h" {
+	if infos, _ := s.ListGroups("", "g", 0); len(infos) != 1 || infos[0].Name != "h" {
 		t.Fatalf("after g: %+v", infos)
 	}
-	if infos, _ := s.Groups("h", "", 0); len(infos) != 1 || infos[0].Name != "h" {
+	if infos, _ := s.ListGroups("h", "", 0); len(infos) != 1 || infos[0].Name != "h" {
 		t.Fatalf("prefix h: %+v", infos)
 	}
 	if es, _ := s.GroupMembersByPrefix("", 0); len(es) != 2 {

@@ -33,9 +33,15 @@ func (h clusterHooks) PeerAlive(meta membership.Meta) {
 		return
 	}
 	h.n.tr.SetPeer(meta.Node, meta.Transport, meta.Incarnation)
+	h.n.groups.peerAlive(meta.Node, meta.Incarnation)
 }
 
 func (h clusterHooks) PeerGone(id node.NodeID, inc uint64, dead bool) {
+	why := GroupNodeLeft
+	if dead {
+		why = GroupNodeDown
+	}
+	h.n.groups.peerGone(id, inc, why)
 	h.n.NodeDown(id, inc)
 	h.n.tr.RemovePeer(id)
 }

@@ -35,6 +35,8 @@ type Node struct {
 	exits *globalExits
 	links *linkWatch
 	stats *clusterStats
+	// groups is the cluster-wide process groups (groups*.go).
+	groups *groupEngine
 
 	leaving   atomic.Bool // Leave has begun: our names go on purpose
 	startOnce sync.Once
@@ -113,10 +115,15 @@ func New(cfg Config) (*Node, error) {
 	}
 	n.table = t
 	rc := c.Config
-	rc.Transport, rc.Global, rc.Requests, rc.Peers = tr, t, rpcRouter{t}, n.links
+	router := &rpcRouter{t: t}
+	rc.Transport, rc.Global, rc.Requests, rc.Peers = tr, t, router, n.links
 	if n.Node, err = node.New(&rc); err != nil {
 		return nil, errors.Join(err, t.Shutdown(), tr.Close())
 	}
+	if n.groups, err = newGroupEngine(n.ID(), n.Incarnation(), n.Node, tr, c.groupConfig(), c.Logger); err != nil {
+		return nil, errors.Join(err, t.Shutdown(), tr.Close())
+	}
+	router.groups = n.groups // before Start: no request arrives earlier
 	n.owned = newOwnedNames(n)
 	n.exits = newGlobalExits(n)
 	if n.ml, err = n.newMembership(); err != nil {
@@ -210,6 +217,7 @@ func (n *Node) Start(ctx context.Context) error {
 		n.goTracked(n.owned.watchContact)
 		n.goTracked(n.exits.run)
 		n.goTracked(n.purgeOwnPast)
+		n.goTracked(n.reconcileGroups)
 		if len(n.cfg.Join) > 0 {
 			if _, err := n.ml.Join(ctx, n.cfg.Join); err != nil {
 				// Not fatal: the rejoin loop keeps dialling the seeds.
@@ -259,6 +267,7 @@ func (n *Node) stop() {
 		n.cancel()
 		n.ctl.Stop()
 		n.wg.Wait()
+		n.groups.close()
 		if err := n.ml.Shutdown(); err != nil {
 			n.Logger().Warn("gossip shutdown", "error", err)
 		}
@@ -316,14 +325,21 @@ func (n *Node) otherVoters() int {
 	return others
 }
 
-// rpcRouter serves the transport's RPCs: "global.*" go to the table.
-type rpcRouter struct{ t *global.Table }
+// rpcRouter serves the transport's RPCs: "global.*" go to the table,
+// "groups.*" to the process groups.
+type rpcRouter struct {
+	t      *global.Table
+	groups *groupEngine
+}
 
-var _ node.RequestHandler = rpcRouter{}
+var _ node.RequestHandler = (*rpcRouter)(nil)
 
-func (r rpcRouter) HandleRequest(ctx context.Context, from node.NodeID, method string, body []byte) ([]byte, error) {
+func (r *rpcRouter) HandleRequest(ctx context.Context, from node.NodeID, method string, body []byte) ([]byte, error) {
 	if strings.HasPrefix(method, "global.") {
 		return r.t.HandleRPC(ctx, from, method, body)
+	}
+	if isGroupMethod(method) && r.groups != nil {
+		return r.groups.handleRequest(ctx, from, method, body)
 	}
 	return nil, fmt.Errorf("%w: %q", node.ErrNoHandler, method)
 }
