@@ -62,7 +62,7 @@ func TestGroupMultiCall(t *testing.T) {
 	}{{0, a}, {1, b}, {1, bad}, {1, dies}} {
 		join(p.i, p.pid)
 	}
-	groupWait(t, 2*time.Second, "converged", c.converged)
+	groupWait(t, 10*time.Second, "converged", c.converged)
 	s0, _ := c.nodes[0].e.scope(DefaultGroupScope)
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
@@ -113,7 +113,7 @@ func TestGroupSendToMemberStrategies(t *testing.T) {
 		pids = append(pids, p)
 		chans[p] = ch
 	}
-	groupWait(t, 2*time.Second, "converged", c.converged)
+	groupWait(t, 10*time.Second, "converged", c.converged)
 	s0, _ := c.nodes[0].e.scope(DefaultGroupScope)
 	ctx := context.Background()
 
@@ -160,7 +160,7 @@ func TestGroupSendToMemberStrategies(t *testing.T) {
 	for _, p := range pids {
 		total += len(chans[p])
 	}
-	groupWait(t, 2*time.Second, "delivered", func() error {
+	groupWait(t, 10*time.Second, "delivered", func() error {
 		total = 0
 		for _, p := range pids {
 			total += len(chans[p])

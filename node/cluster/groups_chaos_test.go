@@ -47,7 +47,7 @@ func runGroupChaos(t *testing.T, n int, seed int64, rounds int) {
 			c.mutate(t)
 		}
 		heal()
-		took := groupWait(t, 5*time.Second, fmt.Sprintf("seed %d round %d: views converge after heal", seed, round), c.converged)
+		took := groupWait(t, 10*time.Second, fmt.Sprintf("seed %d round %d: views converge after heal", seed, round), c.converged)
 		worst = max(worst, took)
 		c.reconcileAll()
 		if err := c.noGhosts(); err != nil {

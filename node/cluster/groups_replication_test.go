@@ -23,7 +23,7 @@ func TestGroupReplicationThreeNodes(t *testing.T) {
 			}
 		}
 	}
-	groupWait(t, 2*time.Second, "converged", c.converged)
+	groupWait(t, 10*time.Second, "converged", c.converged)
 	for _, gn := range c.nodes {
 		s, _ := gn.e.scope(DefaultGroupScope)
 		if ms := s.GroupMembers("workers"); len(ms) != 15 {
@@ -45,7 +45,7 @@ func TestGroupReplicationThreeNodes(t *testing.T) {
 	if err := s0.UpdateGroupMeta("workers", pids[1], []byte("new")); err != nil {
 		t.Fatal(err)
 	}
-	groupWait(t, 2*time.Second, "converged after leave", c.converged)
+	groupWait(t, 10*time.Second, "converged after leave", c.converged)
 }
 
 func TestGroupScopesAreIndependent(t *testing.T) {
@@ -57,7 +57,7 @@ func TestGroupScopesAreIndependent(t *testing.T) {
 	if err := a.JoinGroup("g", p, nil); err != nil {
 		t.Fatal(err)
 	}
-	groupWait(t, 2*time.Second, "converged", c.converged)
+	groupWait(t, 10*time.Second, "converged", c.converged)
 	d1, _ := c.nodes[1].e.scope(DefaultGroupScope)
 	o1, _ := c.nodes[1].e.scope("other")
 	if len(d1.GroupMembers("g")) != 0 || len(o1.GroupMembers("g")) != 1 {
@@ -75,7 +75,7 @@ func TestGroupNodeDownAndLeftDropMembers(t *testing.T) {
 			if err := s2.JoinGroup("g", p, nil); err != nil {
 				t.Fatal(err)
 			}
-			groupWait(t, 2*time.Second, "converged", c.converged)
+			groupWait(t, 10*time.Second, "converged", c.converged)
 			mon, initial, err := s0.MonitorGroup(context.Background(), "g")
 			if err != nil || len(initial) != 1 {
 				t.Fatal(err, initial)
@@ -104,7 +104,7 @@ func TestGroupPartitionHealConverges(t *testing.T) {
 	if err := s(0).JoinGroup("g", a, nil); err != nil {
 		t.Fatal(err)
 	}
-	groupWait(t, 2*time.Second, "converged", c.converged)
+	groupWait(t, 10*time.Second, "converged", c.converged)
 	c.net.Partition([]node.NodeID{"n1"}, []node.NodeID{"n2", "n3"})
 	// Changes on both sides while cut off; membership declares nobody dead.
 	if err := s(0).LeaveGroup("g", a); err != nil {
@@ -116,7 +116,7 @@ func TestGroupPartitionHealConverges(t *testing.T) {
 	}
 	time.Sleep(50 * time.Millisecond) // let the sends fail
 	c.net.Heal()
-	took := groupWait(t, 5*time.Second, "converged after heal", c.converged)
+	took := groupWait(t, 10*time.Second, "converged after heal", c.converged)
 	t.Logf("converged %v after heal", took)
 }
 
@@ -127,7 +127,7 @@ func TestGroupRestartNewIncarnation(t *testing.T) {
 	if err := s2.JoinGroup("g", old, nil); err != nil {
 		t.Fatal(err)
 	}
-	groupWait(t, 2*time.Second, "converged", c.converged)
+	groupWait(t, 10*time.Second, "converged", c.converged)
 	oldInc := c.nodes[2].inc
 	// The node dies without membership noticing, and comes back with a new
 	// incarnation: the peers learn it from membership's alive message.
@@ -138,7 +138,7 @@ func TestGroupRestartNewIncarnation(t *testing.T) {
 	if err := s2.JoinGroup("g", fresh, nil); err != nil {
 		t.Fatal(err)
 	}
-	groupWait(t, 2*time.Second, "converged after restart", c.converged)
+	groupWait(t, 10*time.Second, "converged after restart", c.converged)
 	s0, _ := c.nodes[0].e.scope(DefaultGroupScope)
 	for _, m := range s0.GroupMembers("g") {
 		if m.PID.Incarnation == oldInc {
@@ -165,7 +165,7 @@ func TestGroupRefusesBadFrames(t *testing.T) {
 	if err := s1.JoinGroup("g", p, nil); err != nil {
 		t.Fatal(err)
 	}
-	groupWait(t, 2*time.Second, "converged", c.converged)
+	groupWait(t, 10*time.Second, "converged", c.converged)
 	e := c.nodes[0].e
 	before := groupViewOf(e)
 	n2 := c.nodes[1]
@@ -212,7 +212,7 @@ func TestGroupRefusesBadFrames(t *testing.T) {
 	}
 	e.cfg.MaxMembersPerNode = DefaultGroupConfig().MaxMembersPerNode
 	// The sender's heartbeat resyncs any view a refused frame disturbed.
-	groupWait(t, 2*time.Second, "converged after bad frames", c.converged)
+	groupWait(t, 10*time.Second, "converged after bad frames", c.converged)
 }
 
 func TestGroupQueueOverflowBecomesResync(t *testing.T) {
@@ -235,7 +235,7 @@ func TestGroupQueueOverflowBecomesResync(t *testing.T) {
 		t.Fatalf("%d changes queued, bound %d", queued, cfg.PeerQueueMax)
 	}
 	c.net.Heal()
-	groupWait(t, 5*time.Second, "converged after overflow", c.converged)
+	groupWait(t, 10*time.Second, "converged after overflow", c.converged)
 }
 
 func TestGroupPublish(t *testing.T) {
@@ -250,7 +250,7 @@ func TestGroupPublish(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	groupWait(t, 2*time.Second, "converged", c.converged)
+	groupWait(t, 10*time.Second, "converged", c.converged)
 	s0, _ := c.nodes[0].e.scope(DefaultGroupScope)
 	type hello struct{ Word string }
 	n, err := s0.Publish(context.Background(), "g", hello{"hi"})
