@@ -17,23 +17,41 @@ const (
 	acceptBackoffMax = time.Second
 )
 
+// acceptHealthWindow is how long a failed Accept keeps Health failing
+// when no Accept has succeeded since: longer than the longest backoff, so
+// that Accepts failing over and over keep it failing, while a listener that
+// recovered with nobody connecting reads healthy again soon.
+const acceptHealthWindow = 2 * acceptBackoffMax
+
 // acceptState is what Health and Stats report about the accept loop.
 type acceptState struct {
-	errors  atomic.Uint64
-	mu      sync.Mutex
-	failing error // the last Accept error while backing off; nil when accepting
+	errors atomic.Uint64
+	mu     sync.Mutex
+	last   error     // the last Accept error; nil after a success
+	at     time.Time // when it happened
+	closed bool      // the listener closed under us: failing for good
 }
 
-func (a *acceptState) set(err error) {
+func (a *acceptState) failed(err error, closed bool) {
 	a.mu.Lock()
-	a.failing = err
+	a.last, a.at, a.closed = err, time.Now(), closed
 	a.mu.Unlock()
 }
 
-func (a *acceptState) get() error {
+func (a *acceptState) succeeded() {
+	a.mu.Lock()
+	a.last = nil
+	a.mu.Unlock()
+}
+
+// failing returns the Accept error Health reports, if any.
+func (a *acceptState) failing() error {
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	return a.failing
+	if a.last == nil || (!a.closed && time.Since(a.at) > acceptHealthWindow) {
+		return nil
+	}
+	return a.last
 }
 
 // acceptLoop accepts connections until Close. A failed Accept never ends
@@ -51,17 +69,17 @@ func (t *TCPTransport) acceptLoop() {
 			}
 			t.accept.errors.Add(1)
 			if errors.Is(err, net.ErrClosed) {
-				t.accept.set(fmt.Errorf("%w: listener closed: %w", ErrNotAccepting, err))
+				t.accept.failed(fmt.Errorf("%w: listener closed: %w", ErrNotAccepting, err), true)
 				t.log.Error("listener closed; no longer accepting", "error", err)
 				return
 			}
 			delay = min(max(2*delay, acceptBackoffMin), acceptBackoffMax)
-			if t.accept.get() == nil {
-				t.log.Error("accept failed; backing off", "error", err, "retry_after", delay)
-			} else {
-				t.log.Debug("accept failed; backing off", "error", err, "retry_after", delay)
+			level := t.log.Debug
+			if delay == acceptBackoffMin {
+				level = t.log.Error // the first of a run
 			}
-			t.accept.set(fmt.Errorf("%w: %w", ErrNotAccepting, err))
+			level("accept failed; backing off", "error", err, "retry_after", delay)
+			t.accept.failed(fmt.Errorf("%w: %w", ErrNotAccepting, err), false)
 			timer := time.NewTimer(delay)
 			select {
 			case <-timer.C:
@@ -73,9 +91,9 @@ func (t *TCPTransport) acceptLoop() {
 		}
 		if delay != 0 {
 			delay = 0
-			t.accept.set(nil)
 			t.log.Info("accepting connections again")
 		}
+		t.accept.succeeded()
 		t.admitInbound(nc)
 	}
 }

@@ -55,6 +55,8 @@ func TestAcceptBacksOffAndRecovers(t *testing.T) {
 		t.Fatalf("stats %+v: accept errors not counted", st)
 	}
 	ln.failing.Store(false)
+	// Healthy again once Accept stops failing, even with nobody connecting.
+	waitFor(t, 5*time.Second, srv.Health)
 	cli, _ := startTCP(t, testConfig(t, "cli", 2))
 	cli.SetPeer("srv", srv.Addr(), 0)
 	waitFor(t, 5*time.Second, func() error {

@@ -36,7 +36,7 @@
 // slots is closed, so a flood of idle connections displaces only itself and
 // a restarted peer gets through. A failed Accept (EMFILE, ENFILE...) never
 // stops the accept loop: it backs off (5ms doubling to 1s, as net/http) and
-// TCPTransport.Health reports ErrNotAccepting until an Accept succeeds.
+// TCPTransport.Health reports ErrNotAccepting while Accepts are failing.
 // Stats counts accept errors, handshake evictions and refusals, and the
 // envelopes the transport accepted and then dropped.
 //

@@ -53,14 +53,15 @@ func (t *TCPTransport) Stats() Stats {
 	}
 }
 
-// Health returns nil while the transport accepts inbound connections. While
-// its accept loop is backing off after a failed Accept (EMFILE, ENFILE...),
-// or after its listener was closed under it, it returns an error wrapping
-// ErrNotAccepting and the last Accept error: peers cannot reach this node
-// and their messages are being lost. A successful Accept clears it. Call it
-// from any goroutine; it does not block.
+// Health returns nil while the transport accepts inbound connections. After
+// a failed Accept (EMFILE, ENFILE...) its accept loop backs off and retries;
+// until an Accept succeeds, and for at most 2s after the last failure, Health
+// returns an error wrapping ErrNotAccepting and that failure: peers cannot
+// reach this node and their messages are being lost. A listener closed under
+// the transport fails it for good. Call it from any goroutine; it does not
+// block.
 func (t *TCPTransport) Health() error {
-	return t.accept.get()
+	return t.accept.failing()
 }
 
 // Stats returns the transport's counters.

@@ -8,6 +8,7 @@ import (
 	"github.com/roster-dev/roster/global"
 	"github.com/roster-dev/roster/node/cluster"
 	"github.com/roster-dev/roster/node/membership"
+	"github.com/roster-dev/roster/transport"
 )
 
 // nodeStats are the figures a backend over a real node adds to stats for
@@ -16,8 +17,10 @@ type nodeStats struct {
 	// GroupMembers counts (key, pid) memberships of the node's
 	// duplicate-key groups.
 	GroupMembers int
-	// Cluster is the node's cluster statistics; valid when Clustered.
+	// Cluster is the node's cluster statistics and Transport its
+	// transport's counters; valid when Clustered.
 	Cluster   cluster.ClusterStats
+	Transport transport.Stats
 	Clustered bool
 }
 
@@ -35,6 +38,7 @@ func (b *nodeBackend) nodeStats() nodeStats {
 	ns := nodeStats{GroupMembers: b.n.Groups().Count()}
 	if cs, err := b.n.Status(); err == nil {
 		ns.Cluster, ns.Clustered = cs.Stats, true
+		ns.Transport = b.n.TransportStats()
 	}
 	return ns
 }
@@ -59,8 +63,9 @@ var rosterDescs = struct {
 	msgsIn, msgsOut, msgsDropped                                      *prometheus.Desc
 	leader, leaderChanges, members, purges, purgedNames, purgeLatency *prometheus.Desc
 	exitUnregisters, namesLost                                        *prometheus.Desc
+	acceptErrors, handshakesEvicted, handshakesRefused                *prometheus.Desc
 }{
-	healthy:      rosterDesc("node_healthy", "1 when the node serves (in a cluster with a known leader), else 0."),
+	healthy:      rosterDesc("node_healthy", "1 when the node serves (in a cluster with a known leader, its transport accepting connections), else 0."),
 	processes:    rosterDesc("processes", "Live processes on this node."),
 	globalNames:  rosterDesc("global_names", "Names in this node's replica of the cluster-wide name table."),
 	localNames:   rosterDesc("local_names", "Unique names in this node's local registry."),
@@ -68,7 +73,8 @@ var rosterDescs = struct {
 	msgsIn:       rosterDesc("messages_in_total", "Messages put into this node's mailboxes (local and remote senders)."),
 	msgsOut:      rosterDesc("messages_out_total", "Messages handed to the transport for other nodes."),
 	msgsDropped: rosterDesc("messages_dropped_total",
-		"Messages discarded: dead or stale receiver, full mailbox, exit with a non-empty mailbox."),
+		"Messages discarded: dead or stale receiver, full mailbox, exit with a non-empty mailbox, "+
+			"unregistered type or undecodable body from a peer, or dropped by the transport (connection lost, peer unreachable)."),
 	leader:        rosterDesc("raft_leader", "1 when this node is the Raft leader, else 0."),
 	leaderChanges: rosterDesc("leader_changes_total", "Times this node gained or lost Raft leadership."),
 	members:       rosterDesc("members", "Cluster members by gossip state, as this node sees them (itself included).", "state"),
@@ -79,6 +85,12 @@ var rosterDescs = struct {
 		"Seconds from the last contact with a gone node to its names being purged."),
 	exitUnregisters: rosterDesc("exit_unregisters_total", "Global names removed because their local process exited."),
 	namesLost:       rosterDesc("names_lost_total", "name_lost signals sent to local processes whose global name was taken away."),
+	acceptErrors: rosterDesc("transport_accept_errors_total",
+		"Failed Accepts on the transport listener (EMFILE...); each is followed by a backoff, and health is unhealthy until one succeeds."),
+	handshakesEvicted: rosterDesc("transport_handshakes_evicted_total",
+		"Pending inbound transport handshakes closed to make room for newer ones (a flood of idle connections)."),
+	handshakesRefused: rosterDesc("transport_handshakes_refused_total",
+		"Inbound transport handshakes that failed: wrong key, version or cluster, timeout or eviction."),
 }
 
 func rosterDesc(name, help string, labels ...string) *prometheus.Desc {
@@ -103,6 +115,7 @@ func (c *rosterCollector) Describe(ch chan<- *prometheus.Desc) {
 	for _, desc := range []*prometheus.Desc{
 		d.healthy, d.processes, d.globalNames, d.localNames, d.groupMembers, d.msgsIn, d.msgsOut, d.msgsDropped,
 		d.leader, d.leaderChanges, d.members, d.purges, d.purgedNames, d.purgeLatency, d.exitUnregisters, d.namesLost,
+		d.acceptErrors, d.handshakesEvicted, d.handshakesRefused,
 	} {
 		ch <- desc
 	}
@@ -151,6 +164,10 @@ func (c *rosterCollector) Collect(ch chan<- prometheus.Metric) {
 	ch <- purgeLatencyHistogram(cs)
 	counter(d.exitUnregisters, cs.ExitUnregisters)
 	counter(d.namesLost, cs.NamesLostNotified)
+	ts := ns.Transport
+	counter(d.acceptErrors, ts.AcceptErrors)
+	counter(d.handshakesEvicted, ts.HandshakesEvicted)
+	counter(d.handshakesRefused, ts.HandshakesRefused)
 }
 
 // constMetric is prometheus.MustNewConstMetric without the panic: a label

@@ -20,6 +20,7 @@ import (
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
 	"github.com/roster-dev/roster/node/cluster"
+	"github.com/roster-dev/roster/transport"
 )
 
 // clusterFake is the fake backend with the nodeStats ability of a real
@@ -73,7 +74,7 @@ func newClusterFake(t *testing.T) *clusterFake {
 		PurgeLatency:    []uint64{1, 1, 0, 0, 0, 0, 0, 0, 0, 0, 1},
 		PurgeLatencySum: 500*time.Second + 500*time.Millisecond,
 		MembersByState:  map[string]int{"alive": 2, "dead": 1}, LeaderChanges: 1, IsLeader: true,
-	}}}
+	}, Transport: transport.Stats{AcceptErrors: 4, HandshakesEvicted: 5, HandshakesRefused: 6}}}
 }
 
 // feedSink reports to the sink as raft, memberlist, the global table and
@@ -120,6 +121,9 @@ func TestMetrics(t *testing.T) {
 		{"roster_purges_total", dto.MetricType_COUNTER, []string{"reason", "restart"}, 0},
 		{"roster_purged_names_total", dto.MetricType_COUNTER, nil, 7},
 		{"roster_messages_dropped_total", dto.MetricType_COUNTER, nil, 0},
+		{"roster_transport_accept_errors_total", dto.MetricType_COUNTER, nil, 4},
+		{"roster_transport_handshakes_evicted_total", dto.MetricType_COUNTER, nil, 5},
+		{"roster_transport_handshakes_refused_total", dto.MetricType_COUNTER, nil, 6},
 	} {
 		if got, err := sampleValue(fams, c.name, c.typ, c.labels...); err != nil || got != c.want {
 			t.Errorf("%s%v = %v (%v), want %v", c.name, c.labels, got, err, c.want)

@@ -155,7 +155,7 @@ func (b *nodeBackend) Stats() stats {
 		LocalNames:      b.n.Names().Count(),
 		MessagesIn:      s.MsgsIn,
 		MessagesOut:     s.MsgsOut,
-		MessagesDropped: s.Dropped,
+		MessagesDropped: s.Dropped + b.n.TransportStats().Dropped,
 	}
 	st.GlobalNames = b.n.GlobalTable().Count()
 	return st

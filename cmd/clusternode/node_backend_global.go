@@ -124,6 +124,9 @@ func (b *nodeBackend) Health() error {
 	if !b.n.Healthy() {
 		return fmt.Errorf("%w: no raft leader known, or not heard from it recently", errUnavailable)
 	}
+	if err := b.n.TransportHealth(); err != nil {
+		return fmt.Errorf("%w: peers cannot reach this node: %w", errUnavailable, err)
+	}
 	return nil
 }
 
