@@ -24,6 +24,11 @@ func (c *controller) runDuePurges(now time.Time) {
 		if now.Before(p.due) {
 			continue
 		}
+		if until, held := c.leaseHeld(k.node, p.why, now); held {
+			p.due = until
+			c.pending[k] = p
+			continue
+		}
 		if err := c.purge(k, p, now); err != nil {
 			c.log.Warn("purge failed; will retry", "node", k.node, "incarnation", k.inc, "error", err)
 			p.due = now.Add(time.Second)
@@ -32,6 +37,23 @@ func (c *controller) runDuePurges(now time.Time) {
 		}
 		delete(c.pending, k)
 	}
+}
+
+// leaseHeld reports whether node's lease may still run (until when): a
+// dead node's names wait for it, so that its singletons and leaderships
+// have stopped before anyone else may take their names. Departures and
+// restarts do not wait: the node stopped that work before leaving, and a
+// restarted process has none of its old work left.
+func (c *controller) leaseHeld(node node.NodeID, why global.Reason, now time.Time) (time.Time, bool) {
+	if why != global.ReasonNodeDown || c.cfg.LeaseWait <= 0 {
+		return time.Time{}, false
+	}
+	g, ok := c.cfg.Table.LastLeaseGrant(node)
+	if !ok {
+		return time.Time{}, false
+	}
+	until := g.Add(c.cfg.LeaseWait)
+	return until, now.Before(until)
 }
 
 func (c *controller) purge(k purgeKey, p pendingPurge, now time.Time) error {
@@ -93,6 +115,9 @@ func (c *controller) reconcile(now time.Time) {
 			why, ok := c.staleOwner(node, inc, self, now)
 			if !ok {
 				continue
+			}
+			if _, held := c.leaseHeld(node, why, now); held {
+				continue // the next reconcile, or the pending purge, takes it
 			}
 			p := pendingPurge{why: why, lastAlive: now}
 			if pr := c.peers[node]; pr != nil {

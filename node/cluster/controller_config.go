@@ -28,6 +28,9 @@ type table interface {
 	List(ctx context.Context, prefix string, opts ...global.ReadOption) ([]global.Registration, global.ReadInfo, error)
 	IsPurged(id node.NodeID, inc uint64) bool
 	ReviveIncarnation(ctx context.Context, id node.NodeID, inc uint64) (bool, error)
+	// LastLeaseGrant is when this leader last granted id a lease (see
+	// lease.go); ok is false on a follower.
+	LastLeaseGrant(id node.NodeID) (time.Time, bool)
 }
 
 var _ table = (*global.Table)(nil)
@@ -103,6 +106,11 @@ type controllerConfig struct {
 	// from it rather than from the verdict. Older breaks are stale news.
 	// Default 30s (fast: 5s): longer than failure detection takes.
 	HintWindow time.Duration
+	// LeaseWait is how long after its last lease grant to a node (or this
+	// leader's start) the leader waits before purging that node's names as
+	// dead: by then any lease-bound work there (singletons, leaderships)
+	// has stopped (lease.go). 0: no wait.
+	LeaseWait time.Duration
 	// Timeout bounds each Raft operation. Default 5s.
 	Timeout time.Duration
 

@@ -139,8 +139,9 @@ func (f *fakeTable) ReviveIncarnation(_ context.Context, n node.NodeID, inc uint
 	f.revived = append(f.revived, purgeKey{n, inc})
 	return true, nil
 }
-func (f *fakeTable) PeerAlive(membership.Meta)                 {}
-func (f *fakeTable) LastContact(node.NodeID) (time.Time, bool) { return time.Time{}, false }
+func (f *fakeTable) LastLeaseGrant(node.NodeID) (time.Time, bool) { return time.Time{}, false }
+func (f *fakeTable) PeerAlive(membership.Meta)                    {}
+func (f *fakeTable) LastContact(node.NodeID) (time.Time, bool)    { return time.Time{}, false }
 func (f *fakeTable) PeerGone(id node.NodeID, inc uint64, dead bool) {
 	f.mu.Lock()
 	defer f.mu.Unlock()

@@ -38,6 +38,10 @@ type Node struct {
 	// groups is the cluster-wide process groups (groups*.go).
 	groups *groupEngine
 
+	leases       *leaseKeeper
+	singletonsMu sync.Mutex
+	singletons   map[string]*Singleton
+
 	leaving   atomic.Bool // Leave has begun: our names go on purpose
 	startOnce sync.Once
 	startErr  error
@@ -126,13 +130,16 @@ func New(cfg Config) (*Node, error) {
 	router.groups = n.groups // before Start: no request arrives earlier
 	n.owned = newOwnedNames(n)
 	n.exits = newGlobalExits(n)
+	n.leases = newLeaseKeeper(n)
+	n.singletons = make(map[string]*Singleton)
 	if n.ml, err = n.newMembership(); err != nil {
 		return nil, errors.Join(err, t.Shutdown(), tr.Close())
 	}
 	n.ctl, err = newController(n.ml, controllerConfig{
 		Self: n.ID(), Expect: c.BootstrapExpect, PurgeGrace: c.PurgeGrace,
 		ReconcileInterval: c.ReconcileInterval, DeadServerGrace: c.DeadServerGrace,
-		Table: t, Hooks: clusterHooks{n}, Metrics: n.stats.controllerMetrics(),
+		LeaseWait: leaseTimingFor(c.Profile).successorWait(),
+		Table:     t, Hooks: clusterHooks{n}, Metrics: n.stats.controllerMetrics(),
 		Logger: c.Logger,
 	})
 	if err != nil {
@@ -280,12 +287,14 @@ func (n *Node) stop() {
 // Budgets of Leave's steps, so that a cluster without quorum (everyone
 // leaving at once, say) still leaves time for the shutdown that follows.
 const (
+	leaveStopTimeout     = 3 * time.Second
 	leavePurgeTimeout    = 5 * time.Second
 	leaveTransferTimeout = 3 * time.Second
 	leaveGossipTimeout   = 3 * time.Second
 )
 
-// leave purges this incarnation's names, hands Raft leadership over if it
+// leave stops this node's singletons and the other owners of global names,
+// purges this incarnation's names, hands Raft leadership over if it
 // holds it, and announces the departure in gossip (the leader then removes
 // this server from Raft). Each step is bounded; a failed step is reported
 // and the next one still runs.
@@ -299,6 +308,13 @@ func (n *Node) leave(ctx context.Context) error {
 			errs = append(errs, fmt.Errorf("%s: %w", what, err))
 		}
 	}
+	// First stop what holds global names, so nothing runs on under a name
+	// the purge below gives away: singletons and leaderships (each within
+	// its stop budget), then every other owner, told GlobalNameLost with
+	// reason node_left and sent an exit signal (Shutdown): monitors on
+	// other nodes hear "shutdown", not a later nodedown.
+	step(leaveStopTimeout, "stop singletons", n.stopSingletons)
+	step(leaveStopTimeout, "stop global name owners", n.stopNameOwners)
 	step(leavePurgeTimeout, "purge own names", func(ctx context.Context) error {
 		_, err := n.table.PurgeIncarnation(ctx, n.ID(), n.Incarnation(), global.ReasonNodeLeft)
 		return err

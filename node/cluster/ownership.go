@@ -124,3 +124,14 @@ func (o *ownedNames) notify(r global.Registration, reason global.Reason) {
 	o.n.Logger().Warn("process lost its global name", "name", r.Name, "pid", r.Owner, "reason", reason)
 	_ = o.n.Send(context.Background(), r.Owner, GlobalNameLost{Name: r.Name, Fence: r.Fence, Reason: reason})
 }
+
+// snapshot lists the tracked registrations.
+func (o *ownedNames) snapshot() []global.Registration {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	out := make([]global.Registration, 0, len(o.names))
+	for _, r := range o.names {
+		out = append(out, r)
+	}
+	return out
+}

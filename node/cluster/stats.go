@@ -31,6 +31,8 @@ type ClusterStats struct {
 	IsLeader          bool
 	ExitUnregisters   uint64 // global names removed because their process exited
 	NamesLostNotified uint64 // name_lost signals sent to local processes
+	SingletonStarts   uint64 // singleton instances started on this node
+	SingletonOverruns uint64 // instances that did not return within their stop budget
 }
 
 type clusterStats struct {
@@ -38,6 +40,9 @@ type clusterStats struct {
 	isLeader      atomic.Bool
 	exitUnregs    atomic.Uint64
 	lost          atomic.Uint64
+
+	singletonStarts   atomic.Uint64
+	singletonOverruns atomic.Uint64
 
 	mu      sync.Mutex
 	purges  map[string]uint64
@@ -97,6 +102,7 @@ func (s *clusterStats) snapshot() ClusterStats {
 		MembersByState: make(map[string]int, len(s.members)),
 		LeaderChanges:  s.leaderChanges.Load(), IsLeader: s.isLeader.Load(),
 		ExitUnregisters: s.exitUnregs.Load(), NamesLostNotified: s.lost.Load(),
+		SingletonStarts: s.singletonStarts.Load(), SingletonOverruns: s.singletonOverruns.Load(),
 	}
 	for k, v := range s.purges {
 		out.PurgesByReason[k] = v
