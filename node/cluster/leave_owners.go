@@ -21,7 +21,7 @@ func (n *Node) stopNameOwners(ctx context.Context) error {
 		if !n.Alive(r.Owner) {
 			continue
 		}
-		_ = n.Send(ctx, r.Owner, GlobalNameLost{Name: r.Name, Fence: r.Fence, Reason: string(global.ReasonNodeLeft)})
+		_ = n.Send(ctx, r.Owner, GlobalNameLost{Name: r.Name, Fence: r.Fence, Reason: global.ReasonNodeLeft})
 		owners[r.Owner] = true
 	}
 	for pid := range owners {
