@@ -151,7 +151,7 @@ func (c *conn) onRequest(m *requestMsg) error {
 	c.t.goFunc(func() {
 		defer cancel()
 		resp := c.served.serve(ctx, c.t.getHandler(), c.peer, m)
-		if err := c.respond(resp); errors.Is(err, ErrTooLarge) {
+		if err := c.respond(&resp); errors.Is(err, ErrTooLarge) {
 			_ = c.respond(&responseMsg{ID: m.ID, Error: err.Error()})
 		}
 	})

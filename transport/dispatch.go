@@ -75,23 +75,28 @@ func (d *dispatcher) dispatch(ft frameType, body []byte) error {
 		}
 		return d.sink.onEnvelope(&d.env)
 	}
-	m := new(requestMsg)
+	if ft == frameRequest {
+		m := new(requestMsg) // kept by the goroutine serving it
+		var ignored string
+		if err := decodeRPC(body, m, &ignored); err != nil {
+			return err
+		}
+		return d.sink.onRequest(m)
+	}
+	var m requestMsg
 	var errText string
-	if err := decodeRPC(body, m, &errText); err != nil {
+	if err := decodeRPC(body, &m, &errText); err != nil {
 		return err
 	}
-	switch ft {
-	case frameRequest:
-		return d.sink.onRequest(m)
-	case frameCancel:
+	if ft == frameCancel {
 		d.sink.onCancel(m.ID)
-	default: // frameResponse
-		r := callResult{body: m.Body}
-		if errText != "" {
-			r = callResult{err: &RemoteError{Msg: errText}}
-		}
-		d.sink.onResponse(m.ID, r)
+		return nil
 	}
+	r := callResult{body: m.Body} // frameResponse
+	if errText != "" {
+		r = callResult{err: &RemoteError{Msg: errText}}
+	}
+	d.sink.onResponse(m.ID, r)
 	return nil
 }
 
@@ -148,8 +153,8 @@ func (rs *requests) cancel(id uint64) {
 
 // serve runs m's Handler and returns the response to send; it removes m
 // from the table.
-func (rs *requests) serve(ctx context.Context, h Handler, from NodeID, m *requestMsg) *responseMsg {
-	resp := &responseMsg{ID: m.ID}
+func (rs *requests) serve(ctx context.Context, h Handler, from NodeID, m *requestMsg) responseMsg {
+	resp := responseMsg{ID: m.ID}
 	if h == nil {
 		resp.Error = "no handler installed"
 	} else if body, err := h.HandleRequest(ctx, from, m.Method, m.Body); err != nil {

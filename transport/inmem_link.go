@@ -130,7 +130,7 @@ func (l *inmemLink) onRequest(m *requestMsg) error {
 		}
 		maxFrame := l.to.cfg.MaxFrameSize
 		_ = back.q.put(l.c.ctx, l.to.shutdown, true, func(b []byte) ([]byte, error) {
-			return appendResponse(b, resp, maxFrame)
+			return appendResponse(b, &resp, maxFrame)
 		})
 	})
 	return nil
