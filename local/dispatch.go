@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"slices"
 	"sync"
+	"sync/atomic"
 )
 
 // DispatchOption tunes Dispatch. The zero value changes nothing. (A plain
@@ -26,6 +27,11 @@ func Parallel() DispatchOption {
 // snapshot: it may call the registry, and entries registered or removed
 // meanwhile may be missed or still be seen. The slice is reused after fn
 // returns: fn must not keep it. Dispatch returns once every fn call has.
+// A panicking fn panics Dispatch on the caller's goroutine, with Parallel
+// too: each partition's goroutine recovers, and after all of them finished
+// the first panic value is raised again in the caller (so a recover there
+// catches it and the program survives, as in Elixir, where only the caller
+// fails).
 func (r *Registry[P]) Dispatch(key string, fn func([]Entry[P]), opts ...DispatchOption) error {
 	if err := checkKey(key); err != nil {
 		return err
@@ -45,12 +51,27 @@ func (r *Registry[P]) Dispatch(key string, fn func([]Entry[P]), opts ...Dispatch
 		return nil
 	}
 	var wg sync.WaitGroup
+	var panicked atomic.Pointer[dispatchPanic]
 	for _, p := range parts {
-		wg.Go(func() { r.dispatchPart(p, key, fn) })
+		wg.Go(func() {
+			defer func() {
+				if v := recover(); v != nil {
+					panicked.CompareAndSwap(nil, &dispatchPanic{value: v})
+				}
+			}()
+			r.dispatchPart(p, key, fn)
+		})
 	}
 	wg.Wait()
+	if pv := panicked.Load(); pv != nil {
+		panic(pv.value) // re-raised on the caller's goroutine, where recover can catch it
+	}
 	return nil
 }
+
+// dispatchPanic carries the first panic of a parallel Dispatch's
+// partition goroutines back to the caller.
+type dispatchPanic struct{ value any }
 
 // dispatchPart copies key's entries of p into a pooled buffer and, if there
 // are any, hands them to fn.

@@ -55,6 +55,28 @@
 // registry: locks are released on the way out and predicates run before
 // anything changes.
 //
+// # Differences from Elixir's Registry
+//
+// Deliberate, and covered by tests:
+//
+//   - Listeners hear owner exits too, with the exit reason (CauseOwnerExit);
+//     Elixir's listeners hear nothing when a process dies.
+//   - Listeners hear one event per removed entry: unregistering a key under
+//     which a pid holds three entries of a duplicate registry emits three
+//     Unregistered events (Elixir sends one message per key).
+//   - A Lock held by a process that is killed (node.Exit with node.Killed)
+//     is released only when its fn returns: Go cannot stop a goroutine, so
+//     the killed process's code runs on until it returns or next blocks on
+//     the runtime. Elixir releases the lock when the process dies.
+//   - Unregister reports ErrNotFound and ErrNotOwner where Elixir returns
+//     :ok; Register may register on behalf of another live process (Elixir
+//     registers only self()).
+//
+// A unique key whose owner has exited is free at once, even while the
+// owner's exit cleanup is still on its way (Owners implementing
+// ExitedOwners, as node.Node does): a process looping on Register while the
+// owner is killed wins as soon as the kill returns.
+//
 // # Usage
 //
 //	reg, err := local.New(local.Config[transport.PID]{

@@ -8,7 +8,10 @@ import "fmt"
 // With Owners set, pid must be live (else an error wrapping ErrNoProc) and
 // the entry goes when pid exits. In a Unique registry a taken key yields an
 // *AlreadyRegisteredError (errors.Is ErrAlreadyRegistered) naming the owner,
-// which may be pid itself. Duplicate registries accept any number of
+// which may be pid itself. A key whose owner has already exited (the
+// runtime implements ExitedOwners and says so) counts as free even while
+// that owner's exit cleanup is still running: its entries are removed then
+// and there, and the registration succeeds. Duplicate registries accept any number of
 // entries, including several of one pid under one key.
 func (r *Registry[P]) Register(key string, pid P, value any) error {
 	if err := checkKey(key); err != nil {
@@ -22,18 +25,26 @@ func (r *Registry[P]) Register(key string, pid P, value any) error {
 		}
 	}
 	p := r.entryPart(key, pid)
-	p.mu.Lock()
-	if st.isDead() {
-		p.mu.Unlock() // exit cleanup owns st; no release
-		return fmt.Errorf("local: register %q for %v: %w", key, pid, ErrNoProc)
-	}
-	if p.ri != nil {
-		if old := p.uniqueEntry(key); old != nil {
-			owner := old.pid
-			p.mu.Unlock()
-			r.release(pid, 1)
-			return &AlreadyRegisteredError[P]{Key: key, Owner: owner}
+	for {
+		p.mu.Lock()
+		if st.isDead() {
+			p.mu.Unlock() // exit cleanup owns st; no release
+			return fmt.Errorf("local: register %q for %v: %w", key, pid, ErrNoProc)
 		}
+		if p.ri == nil {
+			break
+		}
+		old := p.uniqueEntry(key)
+		if old == nil {
+			break
+		}
+		owner := old.pid
+		p.mu.Unlock()
+		if owner != pid && r.cleanExited(owner) {
+			continue // the dead owner's entries are gone now; try again
+		}
+		r.release(pid, 1)
+		return &AlreadyRegisteredError[P]{Key: key, Owner: owner}
 	}
 	e := p.newEntry(key, pid, value)
 	p.insert(e)
@@ -43,6 +54,28 @@ func (r *Registry[P]) Register(key string, pid P, value any) error {
 	}
 	r.unlockEmit(p, []Event[P]{r.event(Registered, e, ReasonRegister, nil)})
 	return nil
+}
+
+// cleanExited runs the exit cleanup of owner now if the Owners runtime
+// says it has exited (its exit listeners, this registry among them, may
+// still be running on the exiting goroutine), and reports whether it did.
+// Register uses it so that a key held by an owner that is already dead is
+// free, as in Elixir; the cleanup is idempotent, so the runtime's own later
+// call removes nothing twice.
+func (r *Registry[P]) cleanExited(owner P) bool {
+	if r.tracker == nil {
+		return false
+	}
+	eo, ok := r.tracker.owners.(ExitedOwners[P])
+	if !ok {
+		return false
+	}
+	reason, exited := eo.Exited(owner)
+	if !exited {
+		return false
+	}
+	r.OwnerExited(owner, reason)
+	return true
 }
 
 // release gives back n owner references, if owners are tracked.

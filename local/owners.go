@@ -43,3 +43,19 @@ type ExitListener[P comparable] interface {
 	// that Attach or Detach also take.
 	OwnerExited(pid P, reason error)
 }
+
+// ExitedOwners is an optional extension of Owners (found by type
+// assertion): a runtime that can tell whether a pid has already exited, even
+// while its exit listeners are still being called. With it, Register treats
+// a unique key held by an exited owner as free instead of failing with an
+// AlreadyRegisteredError naming a dead pid. node.Node implements it.
+type ExitedOwners[P comparable] interface {
+	// Exited reports whether pid has exited and, if so, its exit reason.
+	// It returns false for a live pid. A pid the runtime once had and has
+	// forgotten (its cleanup has run) should report true, with any reason:
+	// Register looks at the owner of an entry, then asks, and the owner's
+	// cleanup may finish in between.
+	// Called from the goroutine of a Register call, with no registry lock
+	// held; it must not block.
+	Exited(pid P) (reason error, exited bool)
+}

@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/hashicorp/go-hclog"
+	"github.com/roster-dev/roster/local"
 	"github.com/roster-dev/roster/transport"
 )
 
@@ -46,6 +47,15 @@ type Config struct {
 	// Elixir's Registry; raise it to the core count when many goroutines
 	// register concurrently.
 	RegistryPartitions int
+
+	// NameListeners and GroupListeners hear every change of the built-in
+	// Names() and Groups() registries, with its cause and, for an owner's
+	// exit, the exit reason (see local.Listener: they run on the goroutine
+	// that made the change, outside the registry's locks, in order per
+	// partition, and must not write to the registry). Optional; a nil
+	// element fails New with ErrBadConfig.
+	NameListeners  []local.Listener[PID]
+	GroupListeners []local.Listener[PID]
 
 	// Global resolves cluster-wide names for Send(Global(...)) and checks
 	// the fences of inbound messages sent by global name. nil (the default)
@@ -109,6 +119,11 @@ func (c *Config) Validate() error {
 	}
 	if err := c.DefaultMailbox.Validate(); err != nil {
 		return err
+	}
+	for i, l := range append(append([]local.Listener[PID](nil), c.NameListeners...), c.GroupListeners...) {
+		if l == nil {
+			return fmt.Errorf("%w: nil registry listener %d", ErrBadConfig, i)
+		}
 	}
 	if c.RegistryPartitions < 0 {
 		return fmt.Errorf("%w: RegistryPartitions %d < 0", ErrBadConfig, c.RegistryPartitions)

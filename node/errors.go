@@ -58,6 +58,9 @@ var (
 	// ErrStaleFence: a message sent by global name carried a fence older
 	// than the name's current registration.
 	ErrStaleFence = errors.New("node: stale fence")
+	// ErrNotCall: Reply was given a ReplyTo that answers no call (the zero
+	// value, e.g. from a message that is not a call).
+	ErrNotCall = errors.New("node: not a call")
 )
 
 // PanicError is the exit reason of a process whose function panicked. The

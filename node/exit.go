@@ -8,8 +8,8 @@ import (
 
 // terminate ends the process with reason, once: it marks the process dead,
 // cancels its ctx, discards its mailbox, tells the exit listeners
-// (registries drop its names), removes it from the node's table, fires the
-// monitors of it, removes the monitors it holds and sends exit signals to
+// (registries drop its names), removes it from the node's table (once its
+// body has returned too), fires the monitors of it, removes the monitors it holds and sends exit signals to
 // its links, in that order, so a watcher that gets Down finds the names
 // already gone. It may run on any goroutine; it is a no-op after the first
 // call.
@@ -27,16 +27,19 @@ func (p *Process) terminate(reason error) {
 	p.mu.Unlock()
 
 	n := p.node
+	if p.calls.Load() > 0 {
+		n.failCallsOf(p.pid)
+	}
 	p.ctx.cancel()
 	if dropped := p.mb.close(); dropped > 0 {
 		n.stats.dropped.Add(uint64(dropped))
 	}
 	// Listeners run while the process is still in the table (dead, so
-	// lookup misses it) so that a concurrent Detach can find it.
+	// lookup misses it) so that a concurrent Detach can find it. It stays
+	// there until its body has returned too (see settle), so Wait can find
+	// a killed process whose goroutine still runs.
 	p.notifyListeners(reason)
-	n.mu.Lock()
-	delete(n.procs, p.pid.Serial)
-	n.mu.Unlock()
+	p.settle(false)
 	n.stats.exited.Add(1)
 
 	for ref := range owned {
@@ -84,6 +87,16 @@ func (p *Process) signal(from PID, reason error, direct bool) {
 // exits; any other reason kills it with that reason. It returns ErrNoProc
 // for a dead local pid; for a remote pid it returns once the signal is
 // queued for the transport.
+//
+// What a kill means in Go: when Exit kills a local process, it returns with
+// the process dead (Alive is false, sends to it fail with ErrNoProc), its
+// names and registry entries removed, its monitors fired and its links
+// signalled. Its goroutine, though, cannot be stopped from outside: its ctx
+// is cancelled and every runtime call it makes fails (Receive and Call
+// with ErrExited), but code that ignores both runs on until it returns. A
+// lock it holds (local.Registry.Lock) is released only then. Use Wait to
+// know when the body has returned, before starting anything that must not
+// overlap with it.
 func (n *Node) Exit(pid PID, reason error) error {
 	if reason == nil {
 		reason = Normal

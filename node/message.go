@@ -31,6 +31,21 @@ type Message struct {
 	// type, for Decode.
 	raw    []byte
 	remote bool
+	// call is where the answer goes when the message is a Call's request.
+	call *ReplyTo
+}
+
+// IsCall reports whether the message is a request made with Call, to be
+// answered with Reply(ctx, m.ReplyTo(), reply).
+func (m Message) IsCall() bool { return m.call != nil }
+
+// ReplyTo returns where the answer to a call goes; the zero ReplyTo if the
+// message is not a call.
+func (m Message) ReplyTo() ReplyTo {
+	if m.call == nil {
+		return ReplyTo{}
+	}
+	return *m.call
 }
 
 // Remote reports whether the message came from another node.

@@ -14,8 +14,15 @@ type Ref uint64
 // monitorRec is a monitor held by a local watcher.
 type monitorRec struct {
 	watcher PID
-	target  PID
+	// target is the monitored pid; for a RemoteName monitor only its Node
+	// is set (see nameTarget) and name holds the name.
+	target PID
+	name   string
 }
+
+// nameTarget reports whether a monitor or call target is a name on another
+// node whose pid is not known yet.
+func nameTarget(t PID) bool { return t.Serial == 0 }
 
 // monKey identifies a monitor on the target's side: refs are only unique
 // per watching node, so the watcher pid is part of the key.
@@ -27,7 +34,10 @@ type monKey struct {
 // Monitor makes p watch target (a PID, or a Dest that names one): when
 // the target exits p gets a Down message with its reason. A target that is
 // already dead (or unknown) gives an immediate Down with NoProc; a target
-// on an unreachable node gives Down with NoConnection.
+// on an unreachable node gives Down with NoConnection. A RemoteName is
+// resolved by its node (Erlang's monitor(process, {Name, Node})): a name not
+// registered there gives Down with NoProc, whose PID then has only Node and
+// Incarnation set; otherwise the Down names the process the name led to.
 func (p *Process) Monitor(target Dest) (Ref, error) {
 	return p.node.Monitor(p.pid, target)
 }
@@ -48,7 +58,11 @@ func (n *Node) Monitor(watcher PID, target Dest) (Ref, error) {
 	if w == nil {
 		return 0, fmt.Errorf("%w: watcher %s", ErrNoProc, watcher)
 	}
+	var name string
 	pid, err := n.resolve(context.Background(), target)
+	if rn, ok := target.(RemoteName); ok && rn.Node != n.id {
+		pid, name, err = PID{Node: rn.Node}, rn.Name, nil
+	}
 	if err != nil {
 		return 0, err
 	}
@@ -57,7 +71,7 @@ func (n *Node) Monitor(watcher PID, target Dest) (Ref, error) {
 	}
 	ref := Ref(n.refs.Add(1))
 	n.monMu.Lock()
-	n.mons[ref] = monitorRec{watcher: watcher, target: pid}
+	n.mons[ref] = monitorRec{watcher: watcher, target: pid, name: name}
 	n.monMu.Unlock()
 	if !w.addOwned(ref) {
 		n.monMu.Lock()
@@ -72,7 +86,7 @@ func (n *Node) Monitor(watcher PID, target Dest) (Ref, error) {
 			n.fireDown(ref, pid, NoConnection)
 			break
 		}
-		n.out.push(pid.Node, &transport.Envelope{Kind: transport.KindMonitor, From: watcher, To: pid, Ref: uint64(ref)})
+		n.out.push(pid.Node, &transport.Envelope{Kind: transport.KindMonitor, From: watcher, To: pid, ToName: name, Ref: uint64(ref)})
 	default:
 		t := n.lookup(pid)
 		if t == nil || !t.addWatcher(monKey{watcher: watcher, ref: ref}) {
@@ -104,7 +118,7 @@ func (n *Node) demonitor(ref Ref, owner PID) {
 	}
 	if rec.target.Node != n.id {
 		if n.tr != nil {
-			n.out.push(rec.target.Node, &transport.Envelope{Kind: transport.KindDemonitor, From: rec.watcher, To: rec.target, Ref: uint64(ref)})
+			n.out.push(rec.target.Node, &transport.Envelope{Kind: transport.KindDemonitor, From: rec.watcher, To: rec.target, ToName: rec.name, Ref: uint64(ref)})
 		}
 		return
 	}
@@ -118,7 +132,7 @@ func (n *Node) demonitor(ref Ref, owner PID) {
 func (n *Node) fireDown(ref Ref, target PID, reason error) {
 	n.monMu.Lock()
 	rec, ok := n.mons[ref]
-	if ok && rec.target == target {
+	if ok && (rec.target == target || nameTarget(rec.target) && rec.target.Node == target.Node) {
 		delete(n.mons, ref)
 	} else {
 		ok = false
@@ -140,23 +154,28 @@ func (n *Node) fireDown(ref Ref, target PID, reason error) {
 // sendDown tells watcher k (local or remote) that target exited.
 func (n *Node) sendDown(k monKey, target PID, reason error) {
 	if k.watcher.Node == n.id {
+		if k.watcher.Incarnation == n.inc && n.completeCallDown(k, target, reason) {
+			return // the monitor of a call
+		}
 		n.fireDown(k.ref, target, reason)
 		return
 	}
+	n.inCalls.take(k) // if it was a call's monitor, the call is over
 	if n.tr != nil {
 		n.out.push(k.watcher.Node, &transport.Envelope{Kind: transport.KindDown, From: target, To: k.watcher, Ref: uint64(k.ref), Reason: ReasonToWire(reason)})
 	}
 }
 
 // failMonitors fires Down with reason for every monitor whose target is on
-// node and matches (see peerMatch). It runs on membership or transport
-// callbacks; it is O(monitors) and does not block.
-func (n *Node) failMonitors(node NodeID, match func(PID) bool, reason error) {
+// node and matches (see peerMatch); with names, RemoteName monitors of node
+// too. It runs on membership or transport callbacks; it is O(monitors) and
+// does not block.
+func (n *Node) failMonitors(node NodeID, match func(PID) bool, reason error, names bool) {
 	var hit []monitorRec
 	var refs []Ref
 	n.monMu.Lock()
 	for ref, rec := range n.mons {
-		if rec.target.Node == node && match(rec.target) {
+		if rec.target.Node == node && (nameTarget(rec.target) && names || !nameTarget(rec.target) && match(rec.target)) {
 			hit = append(hit, rec)
 			refs = append(refs, ref)
 		}

@@ -44,6 +44,9 @@ type Node struct {
 	names  *local.Registry[PID]
 	groups *local.Registry[PID]
 
+	aliases aliasTable   // calls waiting for an answer, by alias
+	inCalls inboundCalls // calls from other nodes to local processes, not yet answered
+
 	global   atomic.Pointer[globalBox]
 	requests atomic.Pointer[requestBox]
 	out      *outbox
@@ -88,11 +91,11 @@ func New(cfg *Config) (*Node, error) {
 		n.SetRequestHandler(c.Requests)
 	}
 	var err error
-	if n.names, err = n.NewRegistry(local.Config[PID]{Name: "names", Keys: local.Unique, Partitions: c.RegistryPartitions}); err != nil {
+	if n.names, err = n.NewRegistry(local.Config[PID]{Name: "names", Keys: local.Unique, Partitions: c.RegistryPartitions, Listeners: c.NameListeners}); err != nil {
 		cancel()
 		return nil, err
 	}
-	if n.groups, err = n.NewRegistry(local.Config[PID]{Name: "groups", Keys: local.DuplicateByPID, Partitions: c.RegistryPartitions}); err != nil {
+	if n.groups, err = n.NewRegistry(local.Config[PID]{Name: "groups", Keys: local.DuplicateByPID, Partitions: c.RegistryPartitions, Listeners: c.GroupListeners}); err != nil {
 		cancel()
 		return nil, err
 	}

@@ -6,7 +6,29 @@ import (
 	"github.com/roster-dev/roster/local"
 )
 
-var _ local.Owners[PID] = (*Node)(nil)
+var (
+	_ local.Owners[PID]       = (*Node)(nil)
+	_ local.ExitedOwners[PID] = (*Node)(nil)
+)
+
+// Exited implements local.ExitedOwners: it reports whether pid, a process
+// of this boot of this node, has exited (its exit listeners may still be
+// running) and its exit reason; a pid no longer in the table has exited
+// with its cleanup done (reason NoProc: forgotten). Pids of other nodes
+// report false (they own no entries here). Registries use it to treat a name held by a dead
+// process as free while that process's cleanup is on its way.
+func (n *Node) Exited(pid PID) (error, bool) {
+	if !n.isLocal(pid) {
+		return nil, false
+	}
+	p := n.lookupAny(pid)
+	if p == nil {
+		return NoProc, true // gone: its exit cleanup has run
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.reason, p.exited
+}
 
 // Attach asks for l.OwnerExited(pid, reason) to be called once, after pid
 // exits, with its exit reason. It implements local.Owners so registries can

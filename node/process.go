@@ -28,6 +28,9 @@ type Process struct {
 	ctx  procCtx
 	trap atomic.Bool
 	dead atomic.Bool // set once, under mu, when the process exits
+	// calls counts the process's Calls in flight, so that its exit ends
+	// them (see failCallsOf) and a waiting caller needs no second channel.
+	calls atomic.Int32
 
 	mu        sync.Mutex
 	exited    bool
@@ -36,6 +39,9 @@ type Process struct {
 	watchers  map[monKey]struct{}             // monitors of this process
 	owned     map[Ref]struct{}                // monitors this process holds
 	listeners map[local.ExitListener[PID]]int // Attach counts
+	returned  bool                            // the body has returned (or never ran)
+	cleaned   bool                            // terminate has told the exit listeners
+	gonec     chan struct{}                   // made by Wait; closed once returned and cleaned
 }
 
 // SpawnOption configures Spawn.
@@ -46,6 +52,7 @@ type spawnOptions struct {
 	trap    bool
 	links   []PID
 	names   []string
+	vias    []viaReg
 }
 
 // WithMailbox bounds the new process's mailbox (default: Config.DefaultMailbox).
@@ -65,7 +72,7 @@ func WithLink(pid PID) SpawnOption {
 
 // WithName registers the new process under name in the node's Names
 // registry before it runs. Spawn fails (and the process never runs) if the
-// name is taken.
+// name is taken, with an *AlreadyStartedError naming the holder.
 func WithName(name string) SpawnOption {
 	return func(o *spawnOptions) { o.names = append(o.names, name) }
 }
@@ -102,6 +109,7 @@ func (n *Node) Spawn(fn ProcessFunc, opts ...SpawnOption) (PID, error) {
 	n.stats.spawned.Add(1)
 
 	if err := p.applyOptions(&o); err != nil {
+		p.settle(true) // the body never runs
 		p.terminate(err)
 		n.wg.Done()
 		return PID{}, err
@@ -116,8 +124,11 @@ func (n *Node) Spawn(fn ProcessFunc, opts ...SpawnOption) (PID, error) {
 func (p *Process) applyOptions(o *spawnOptions) error {
 	for _, name := range o.names {
 		if err := p.node.names.Register(name, p.pid, nil); err != nil {
-			return fmt.Errorf("node: spawn: name %q: %w", name, err)
+			return alreadyStarted(fmt.Errorf("node: spawn: name %q: %w", name, err))
 		}
+	}
+	if err := p.applyVias(o.vias); err != nil {
+		return err
 	}
 	for _, l := range o.links {
 		if err := p.Link(l); err != nil {
@@ -130,7 +141,9 @@ func (p *Process) applyOptions(o *spawnOptions) error {
 // run is the process goroutine.
 func (p *Process) run(fn ProcessFunc) {
 	defer p.node.wg.Done()
-	p.terminate(p.call(fn))
+	reason := p.call(fn)
+	p.terminate(reason) // a no-op if it was killed
+	p.settle(true)
 }
 
 // call runs fn, turning a nil return into Normal and a panic into a

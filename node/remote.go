@@ -58,18 +58,17 @@ func (n *Node) HandleEnvelope(from NodeID, env *transport.Envelope) {
 	case transport.KindMessage:
 		n.handleMessage(env)
 	case transport.KindMonitor:
-		t := n.lookup(env.To)
-		if t == nil || !t.addWatcher(monKey{watcher: env.From, ref: Ref(env.Ref)}) {
-			n.sendDown(monKey{watcher: env.From, ref: Ref(env.Ref)}, env.To, NoProc)
-		}
+		n.handleMonitor(env)
 	case transport.KindDemonitor:
-		if t := n.lookup(env.To); t != nil {
-			t.removeWatcher(monKey{watcher: env.From, ref: Ref(env.Ref)})
-		}
+		n.handleDemonitor(env)
 	case transport.KindDown:
 		if env.To.Node == n.id {
-			n.fireDown(Ref(env.Ref), env.From, ReasonFromWire(env.Reason))
+			n.sendDown(monKey{watcher: env.To, ref: Ref(env.Ref)}, env.From, ReasonFromWire(env.Reason))
 		}
+	case transport.KindCall:
+		n.handleCall(env)
+	case transport.KindReply:
+		n.handleReply(from, env)
 	case transport.KindLink:
 		t := n.lookup(env.To)
 		if t == nil || !t.addLink(env.From) {
@@ -127,7 +126,7 @@ func (n *Node) PeerUp(peer NodeID, incarnation uint64) {
 	if incarnation == 0 {
 		return
 	}
-	n.peerGone(peer, func(p PID) bool { return p.Incarnation != incarnation }, NoConnection)
+	n.peerGone(peer, func(p PID) bool { return p.Incarnation != incarnation }, NoConnection, false)
 }
 
 // PeerDown implements transport.Handler: every monitor of the peer's
@@ -139,7 +138,7 @@ func (n *Node) PeerDown(peer NodeID, incarnation uint64, cause error) {
 	if o := n.cfg.Peers; o != nil {
 		o.PeerDown(peer, incarnation, cause)
 	}
-	n.peerGone(peer, matchIncarnation(incarnation), NoConnection)
+	n.peerGone(peer, matchIncarnation(incarnation), NoConnection, true)
 }
 
 // NodeDown tells the node that node id (incarnation 0: every incarnation)
@@ -149,7 +148,7 @@ func (n *Node) NodeDown(id NodeID, incarnation uint64) {
 	if id == n.id {
 		return
 	}
-	n.peerGone(id, matchIncarnation(incarnation), NodeDown)
+	n.peerGone(id, matchIncarnation(incarnation), NodeDown, true)
 }
 
 // matchIncarnation matches pids of incarnation inc (any when inc is 0).
@@ -157,10 +156,14 @@ func matchIncarnation(inc uint64) func(PID) bool {
 	return func(p PID) bool { return inc == 0 || p.Incarnation == inc }
 }
 
-// peerGone fails the monitors of and links to the matching processes of
-// node with reason, and drops node's monitors of local processes.
-func (n *Node) peerGone(node NodeID, match func(PID) bool, reason error) {
-	n.failMonitors(node, match, reason)
+// peerGone fails the monitors of, calls to and links to the matching
+// processes of node with reason (with names, also monitors of and calls to
+// names on node, whose pid is not known), and drops node's monitors of
+// local processes and its calls to them.
+func (n *Node) peerGone(node NodeID, match func(PID) bool, reason error, names bool) {
+	n.failMonitors(node, match, reason, names)
+	n.failCalls(node, match, reason, names)
+	n.inCalls.dropCaller(node, match)
 	n.mu.RLock()
 	procs := make([]*Process, 0, len(n.procs))
 	for _, p := range n.procs {

@@ -12,8 +12,10 @@ import (
 
 // Dest is where Send delivers: a PID, a Name (a unique local name on this
 // node), a RemoteName (a unique local name on a given node), a Global
-// (cluster-wide name) or a GlobalFenced (a global name with the fence of
-// the registration the sender means). Any other type gives ErrBadDest.
+// (cluster-wide name), a GlobalFenced (a global name with the fence of
+// the registration the sender means), a Via (a key in any unique
+// local.Registry) or a Pool (one member of a group, picked by a Strategy).
+// Any other type gives ErrBadDest.
 type Dest = any
 
 // Name is a unique name in this node's Names registry, as a Dest.
@@ -65,6 +67,18 @@ func (n *Node) send(ctx context.Context, from PID, to Dest, msg any) error {
 		return n.sendRemote(ctx, d.Node, transport.Envelope{Kind: transport.KindMessage, From: from, ToName: d.Name}, msg)
 	case Global, GlobalFenced:
 		return n.sendGlobal(ctx, from, d, msg)
+	case Via:
+		pid, err := n.resolveVia(d)
+		if err != nil {
+			return err
+		}
+		return n.sendPID(ctx, from, pid, msg, nil)
+	case Pool:
+		pid, err := n.PickMember(d)
+		if err != nil {
+			return err
+		}
+		return n.sendPID(ctx, from, pid, msg, nil)
 	default:
 		return badDest(to)
 	}
@@ -165,6 +179,10 @@ func (n *Node) resolve(ctx context.Context, to Dest) (PID, error) {
 	case GlobalFenced:
 		pid, _, err := n.lookupGlobal(d.Name)
 		return pid, err
+	case Via:
+		return n.resolveVia(d)
+	case Pool:
+		return n.PickMember(d)
 	default:
 		return PID{}, badDest(to)
 	}

@@ -87,6 +87,14 @@ const (
 	KindLink      Kind = 5 // From links to To
 	KindUnlink    Kind = 6 // From unlinks from To
 	KindExit      Kind = 7 // exit signal from From to To with Reason
+	// KindCall is a request from From to pid To (or local name ToName) that
+	// also monitors the callee with reference Ref (the caller's alias) until
+	// it is answered; GlobalName and Fence as for KindMessage. The callee's
+	// node answers a missing or stale callee with KindDown.
+	KindCall Kind = 8
+	// KindReply answers the call Ref of process To; From is the replier.
+	// The receiving node drops it unless the alias Ref is still active.
+	KindReply Kind = 9
 )
 
 // Envelope is one message or signal between processes on different nodes.
