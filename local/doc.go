@@ -59,7 +59,7 @@
 //
 // Deliberate, and covered by tests:
 //
-//   - Listeners hear owner exits too, with the exit reason (CauseOwnerExit);
+//   - Listeners hear owner exits too, with the exit reason (ReasonProcessExit);
 //     Elixir's listeners hear nothing when a process dies.
 //   - Listeners hear one event per removed entry: unregistering a key under
 //     which a pid holds three entries of a duplicate registry emits three

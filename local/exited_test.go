@@ -77,7 +77,7 @@ func TestRegisterOverExitedOwner(t *testing.T) {
 	for _, ev := range evs {
 		if ev.Type == local.Unregistered {
 			gone++
-			if ev.PID != old || ev.Cause != local.CauseOwnerExit || !errors.Is(ev.ExitReason, boom) {
+			if ev.PID != old || ev.Reason != local.ReasonProcessExit || !errors.Is(ev.ExitReason, boom) {
 				t.Fatalf("unregistered event %+v", ev)
 			}
 		}

@@ -26,7 +26,7 @@ func (r ReplyTo) IsZero() bool { return r == ReplyTo{} }
 // replied. It errors.Is-matches its Reason (NoProc for a dead or unknown
 // callee, NoConnection or NodeDown when the callee's node went, or the
 // callee's own exit reason) and Err, the lookup error when the destination
-// did not resolve (e.g. ErrNameNotFound).
+// did not resolve (e.g. ErrNotFound).
 type CallError struct {
 	Dest   string // the destination given to Call, printed (see DestString)
 	PID    PID    // the callee, when known

@@ -125,7 +125,7 @@ func TestCallFailsFast(t *testing.T) {
 	if _, err := n.Call(ctx, srv, 1); !errors.Is(err, NoProc) {
 		t.Fatalf("dead callee: %v", err)
 	}
-	if _, err := n.Call(ctx, Name("nobody"), 1); !errors.Is(err, NoProc) || !errors.Is(err, ErrNameNotFound) {
+	if _, err := n.Call(ctx, Name("nobody"), 1); !errors.Is(err, NoProc) || !errors.Is(err, ErrNotFound) {
 		t.Fatalf("unknown name: %v", err)
 	}
 	if time.Since(start) > 2*time.Second {
@@ -410,7 +410,7 @@ func TestCallGlobalFenced(t *testing.T) {
 	if _, err := a.Call(ctx, Global("svc"), 1); !errors.Is(err, ErrStaleFence) {
 		t.Fatalf("stale fence at the owner's node: %v", err)
 	}
-	if _, err := a.Call(ctx, Global("missing"), 1); !errors.Is(err, NoProc) || !errors.Is(err, ErrNameNotFound) {
+	if _, err := a.Call(ctx, Global("missing"), 1); !errors.Is(err, NoProc) || !errors.Is(err, ErrNotFound) {
 		t.Fatalf("missing global: %v", err)
 	}
 	noCallState(t, a)

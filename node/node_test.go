@@ -3,6 +3,7 @@ package node
 import (
 	"context"
 	"errors"
+	"fmt"
 	"testing"
 	"time"
 )
@@ -91,10 +92,13 @@ func TestSpawnSendReceive(t *testing.T) {
 	if !n.Alive(echo) {
 		t.Fatal("echo not alive")
 	}
-	st := n.Stats()
-	if st.Spawned != 2 || st.MsgsIn != 2 || st.Live != 2 {
-		t.Fatalf("stats %+v", st)
-	}
+	// The probe may receive the reply before deliver has counted it.
+	waitFor(t, "stats", func() error {
+		if st := n.Stats(); st.Spawned != 2 || st.MsgsIn != 2 || st.Live != 2 {
+			return fmt.Errorf("stats %+v", st)
+		}
+		return nil
+	})
 	if err := n.Send(context.Background(), echo, "x"); err != nil {
 		t.Fatal(err)
 	}

@@ -12,7 +12,7 @@ import (
 // Pool is a destination that load-balances over the processes registered
 // under Key in Registry (usually a duplicate registry such as Groups()):
 // each Send, Call or Monitor picks one of them with Strategy (nil: a
-// random pick). An empty group gives ErrNameNotFound (Call: a *CallError
+// random pick). An empty group gives ErrNotFound (Call: a *CallError
 // with NoProc).
 //
 //	workers := node.Pool{Registry: n.Groups(), Key: "workers", Strategy: node.NewRoundRobin()}
@@ -124,7 +124,7 @@ func (n *Node) PickMember(pool Pool) (PID, error) {
 	}
 	members := pool.Registry.Lookup(pool.Key)
 	if len(members) == 0 {
-		return PID{}, fmt.Errorf("%w: no member under %q in registry %q", ErrNameNotFound, pool.Key, pool.Registry.Name())
+		return PID{}, fmt.Errorf("%w: no member under %q in registry %q", ErrNotFound, pool.Key, pool.Registry.Name())
 	}
 	s := pool.Strategy
 	if s == nil {

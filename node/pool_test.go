@@ -75,7 +75,7 @@ func TestPoolStrategies(t *testing.T) {
 	if p, _ := n.PickMember(Pool{Registry: n.Groups(), Key: "workers", Strategy: HashKey("user-42")}); p != first {
 		t.Fatal("hash pick moved when another member left")
 	}
-	if err := n.Send(ctx, Pool{Registry: n.Groups(), Key: "none"}, 1); !errors.Is(err, ErrNameNotFound) {
+	if err := n.Send(ctx, Pool{Registry: n.Groups(), Key: "none"}, 1); !errors.Is(err, ErrNotFound) {
 		t.Fatalf("empty pool: %v", err)
 	}
 	if _, err := n.Call(ctx, Pool{Registry: n.Groups(), Key: "none"}, 1); !errors.Is(err, NoProc) {

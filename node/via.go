@@ -9,7 +9,7 @@ import (
 
 // Via is a destination resolved through any unique local.Registry (Elixir's
 // {:via, Registry, {registry, key}}): Send, Call and Monitor look Key up in
-// Registry at the time of the call. A missing key gives ErrNameNotFound
+// Registry at the time of the call. A missing key gives ErrNotFound
 // (Call: a *CallError with NoProc); a duplicate-key registry ErrBadDest.
 type Via struct {
 	Registry *local.Registry[PID]
@@ -26,7 +26,7 @@ func (n *Node) resolveVia(d Via) (PID, error) {
 	}
 	pid, _, ok := d.Registry.Whereis(d.Key)
 	if !ok {
-		return PID{}, fmt.Errorf("%w: %q in registry %q", ErrNameNotFound, d.Key, d.Registry.Name())
+		return PID{}, fmt.Errorf("%w: %q in registry %q", ErrNotFound, d.Key, d.Registry.Name())
 	}
 	return pid, nil
 }

@@ -172,7 +172,7 @@ func TestWithViaAndListeners(t *testing.T) {
 	if _, err := n.Spawn(func(context.Context, *Process) error { return nil }, WithName("n1")); !errors.As(err, &ase) || ase.PID != pid {
 		t.Fatalf("taken name: %v", err)
 	}
-	if err := n.Send(context.Background(), Via{Registry: reg, Key: "nobody"}, 1); !errors.Is(err, ErrNameNotFound) {
+	if err := n.Send(context.Background(), Via{Registry: reg, Key: "nobody"}, 1); !errors.Is(err, ErrNotFound) {
 		t.Fatalf("via a missing key: %v", err)
 	}
 	_ = n.Exit(pid, errors.New("bye"))
@@ -181,7 +181,7 @@ func TestWithViaAndListeners(t *testing.T) {
 	}
 	mu.Lock()
 	defer mu.Unlock()
-	if len(names) != 2 || names[0].Type != local.Registered || names[1].Cause != local.CauseOwnerExit {
+	if len(names) != 2 || names[0].Type != local.Registered || names[1].Reason != local.ReasonProcessExit {
 		t.Fatalf("name events %+v", names)
 	}
 	if len(groups) != 2 || groups[1].ExitReason == nil || groups[1].ExitReason.Error() != "bye" {
