@@ -74,7 +74,8 @@
 // # Usage
 //
 //	clusternode agent -dev                 # one throwaway node, API on 127.0.0.1:7480
-//	clusternode agent -node n1 -data-dir /var/lib/roster -bootstrap-expect 3 -join 10.0.0.2,10.0.0.3
+//	clusternode agent -node n1 -data-dir /var/lib/roster -bootstrap-expect 3 -join 10.0.0.2,10.0.0.3 \
+//	    -encrypt-file /etc/roster/key -acl-file /etc/roster/acl.json
 //	clusternode status
 //	clusternode names -prefix svc.
 package main

@@ -207,3 +207,21 @@ func scrapeSeries(t *testing.T, a *testAPI, series string) string {
 	}
 	return ""
 }
+
+// TestWriteDeadlineRenews: the write deadline is renewed at each write,
+// so a long-poll and a watch stream outlive -http-write-timeout, while a
+// response write itself must make progress within it.
+func TestWriteDeadlineRenews(t *testing.T) {
+	l := defaultLimits()
+	l.WriteTimeout = 200 * time.Millisecond
+	a := newTestAPIWith(t, withLimits(l))
+	pid := a.spawn("")
+	st, _, out := a.do("GET", "/v1/processes/"+pid+"/messages?wait=600ms", "")
+	if st != http.StatusOK {
+		t.Fatalf("long-poll of 600ms with a 200ms write timeout: %d %v", st, out)
+	}
+	// The same keep-alive connection serves the next request after the
+	// old deadline passed.
+	time.Sleep(300 * time.Millisecond)
+	a.expect("GET", "/v1/status", "", http.StatusOK, "")
+}

@@ -249,3 +249,77 @@ func TestProcInsecureRule(t *testing.T) {
 		}
 	}
 }
+
+// TestProcHTTPConnectionFlood: 300 connections that send half a request
+// and stall cannot take an agent's descriptors: with -http-max-conns 20 it
+// holds at most 20 of them (the rest wait in the kernel's queue), drops
+// each after -http-read-header-timeout, and serves again once they go.
+func TestProcHTTPConnectionFlood(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs an agent")
+	}
+	bin, err := procBinary()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ports, err := procFreePorts(1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := fmt.Sprintf("127.0.0.1:%d", ports[0].HTTP)
+	cmd := exec.Command(bin, "agent", "-dev", "-node", "flood", "-http", addr,
+		"-gossip-port", "0", "-port", "0", "-raft-port", "0",
+		"-http-max-conns", "20", "-http-read-header-timeout", "2s")
+	cmd.Stdout, cmd.Stderr = newProcLog(t).writer("flood"), newProcLog(t).writer("flood")
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	api := newProcAPI(addr)
+	ctx := context.Background()
+	if err := WaitFor(30*time.Second, func() error { return api.healthy(ctx) }); err != nil {
+		t.Fatal(err)
+	}
+	api.client.CloseIdleConnections()
+	fds := func() int {
+		ents, err := os.ReadDir(fmt.Sprintf("/proc/%d/fd", cmd.Process.Pid))
+		if err != nil {
+			t.Skipf("cannot count descriptors: %v", err)
+		}
+		return len(ents)
+	}
+	base := fds()
+	var conns []net.Conn
+	defer func() {
+		for _, c := range conns {
+			c.Close()
+		}
+	}()
+	for range 300 {
+		c, err := net.Dial("tcp", addr)
+		if err != nil {
+			t.Fatalf("dial: %v", err)
+		}
+		fmt.Fprint(c, "GET /v1/status HTTP/1.1\r\nHost: 127.0.0.1\r\n") // and never the end
+		conns = append(conns, c)
+	}
+	peak := 0
+	if err := procHoldFor(3*time.Second, func() error {
+		n := fds()
+		peak = max(peak, n)
+		if n > base+20+5 {
+			return fmt.Errorf("agent holds %d descriptors, %d before the flood: over -http-max-conns 20", n, base)
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("300 stalled connections: agent descriptors %d before, peak %d (limit 20 connections)", base, peak)
+	for _, c := range conns {
+		c.Close()
+	}
+	conns = nil
+	if err := WaitFor(15*time.Second, func() error { return api.healthy(ctx) }); err != nil {
+		t.Fatalf("agent does not serve after the flood: %v", err)
+	}
+}
