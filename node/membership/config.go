@@ -37,6 +37,10 @@ type Config struct {
 	// healing. Default 5s (lan) or 1s (fast); negative disables.
 	RejoinInterval time.Duration
 
+	// Resolver resolves the DNS names among the seeds given to Join, at
+	// every join and rejoin attempt (see Join). Nil means net.DefaultResolver.
+	Resolver Resolver
+
 	// EventBuffer is the capacity of the Events channel. Default 1024.
 	EventBuffer int
 
@@ -101,6 +105,9 @@ func (c *Config) Validate() error {
 	}
 	if c.Logger == nil {
 		c.Logger = hclog.NewNullLogger()
+	}
+	if c.Resolver == nil {
+		c.Resolver = net.DefaultResolver
 	}
 	return nil
 }

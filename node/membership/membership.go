@@ -2,6 +2,7 @@ package membership
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net"
 	"sort"
@@ -32,6 +33,8 @@ type Membership struct {
 
 	stopOnce sync.Once
 	stopCh   chan struct{}
+	stopCtx  context.Context // cancelled with stopCh closing (DNS lookups)
+	cancel   context.CancelFunc
 	wg       sync.WaitGroup
 }
 
@@ -52,6 +55,7 @@ func New(cfg *Config) (*Membership, error) {
 		members: make(map[transport.NodeID]Member),
 		stopCh:  make(chan struct{}),
 	}
+	m.stopCtx, m.cancel = context.WithCancel(context.Background())
 	mc, err := m.memberlistConfig()
 	if err != nil {
 		return nil, err
@@ -98,9 +102,12 @@ func (m *Membership) Addr() string {
 	return net.JoinHostPort(n.Addr.String(), strconv.Itoa(int(n.Port)))
 }
 
-// Join contacts seeds (host:port) and merges state with those that answer.
-// The seeds are remembered and re-dialled by the rejoin loop. It returns
-// how many seeds answered; none answering is ErrNoSeedsJoined.
+// Join contacts seeds and merges state with those that answer. A seed is
+// IP:port, HOST:port (every A and AAAA record of HOST is contacted) or
+// SRVSeedPrefix+NAME (every SRV record's target and port). The seeds are
+// remembered and re-dialled by the rejoin loop, which resolves their names
+// again each time. It returns how many addresses answered; none answering
+// (or none resolving) is ErrNoSeedsJoined.
 func (m *Membership) Join(ctx context.Context, seeds []string) (int, error) {
 	m.mu.Lock()
 	m.seeds = append(m.seeds[:0:0], seeds...)
@@ -108,12 +115,16 @@ func (m *Membership) Join(ctx context.Context, seeds []string) (int, error) {
 	if len(seeds) == 0 {
 		return 0, nil
 	}
+	addrs, errs := resolveSeeds(ctx, m.cfg.Resolver, seeds)
+	if len(addrs) == 0 {
+		return 0, fmt.Errorf("%w: no seed resolved: %w", ErrNoSeedsJoined, errors.Join(errs...))
+	}
 	type result struct {
 		n   int
 		err error
 	}
 	ch := make(chan result, 1)
-	go func() { n, err := m.ml.Join(seeds); ch <- result{n, err} }()
+	go func() { n, err := m.ml.Join(addrs); ch <- result{n, err} }()
 	select {
 	case r := <-ch:
 		if r.n == 0 {
@@ -211,6 +222,7 @@ func (m *Membership) Shutdown() error {
 	var err error
 	m.stopOnce.Do(func() {
 		close(m.stopCh)
+		m.cancel()
 		err = m.ml.Shutdown()
 		m.wg.Wait()
 		m.events.close()
@@ -234,7 +246,10 @@ func (m *Membership) rejoinLoop() {
 			return
 		case <-t.C:
 		}
-		targets := m.rejoinTargets()
+		targets, errs := m.resolveTargets(m.rejoinTargets())
+		if len(errs) > 0 {
+			m.log.Debug("rejoin: seeds did not resolve", "error", errors.Join(errs...))
+		}
 		if len(targets) == 0 {
 			continue
 		}
@@ -242,6 +257,12 @@ func (m *Membership) rejoinLoop() {
 			m.log.Trace("rejoin found nobody", "targets", targets, "error", err)
 		}
 	}
+}
+
+// resolveTargets resolves the rejoin targets' names; the lookups end when
+// the membership stops.
+func (m *Membership) resolveTargets(targets []string) ([]string, []error) {
+	return resolveSeeds(m.stopCtx, m.cfg.Resolver, targets)
 }
 
 func (m *Membership) rejoinTargets() []string {
