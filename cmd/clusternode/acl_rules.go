@@ -24,6 +24,7 @@ const (
 	resGroup                    // groups, scoped by the token's group prefixes
 	resProcess                  // HTTP client processes and sends to pids
 	resOperator                 // operator only (keyring and the like)
+	resPublic                   // files that hold no cluster data (the web console's HTML, CSS, JS)
 )
 
 // aclRule is the requirement an endpoint declares where it is registered
@@ -87,6 +88,13 @@ func healthRule() aclRule               { return aclRule{res: resHealth, acc: ac
 func metricsRule() aclRule              { return aclRule{res: resMetrics, acc: accRead} }
 func agentRead() aclRule                { return aclRule{res: resAgent, acc: accRead} }
 func operatorOnly() aclRule             { return aclRule{res: resOperator, acc: accOperator} }
+
+// publicRule is for files anyone may fetch because they hold no cluster
+// data: the web console's page and scripts. Everything the page shows it
+// reads through the API with the caller's token, under that endpoint's
+// rule; a browser cannot attach a bearer token to a page load, so the page
+// itself must load without one.
+func publicRule() aclRule { return aclRule{res: resPublic, acc: accRead} }
 func nameRead(s subjectSource) aclRule  { return aclRule{res: resName, acc: accRead, subject: s} }
 func nameWrite(s subjectSource) aclRule { return aclRule{res: resName, acc: accWrite, subject: s} }
 func groupRead(s subjectSource) aclRule { return aclRule{res: resGroup, acc: accRead, subject: s} }
@@ -128,6 +136,8 @@ func (r aclRule) allows(id aclIdentity, req *http.Request) *aclDenial {
 	switch r.res {
 	case resNone:
 		return &aclDenial{http.StatusForbidden, "acl_undeclared", "this endpoint declares no ACL rule and is refused"}
+	case resPublic:
+		return nil
 	case resHealth:
 		if p.Health {
 			return nil
