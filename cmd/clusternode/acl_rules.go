@@ -84,17 +84,17 @@ func parsedPID(get func(*http.Request) string) pidSource {
 }
 
 // Rule constructors: every route uses one.
-func healthRule() aclRule               { return aclRule{res: resHealth, acc: accRead} }
-func metricsRule() aclRule              { return aclRule{res: resMetrics, acc: accRead} }
-func agentRead() aclRule                { return aclRule{res: resAgent, acc: accRead} }
-func operatorOnly() aclRule             { return aclRule{res: resOperator, acc: accOperator} }
+func healthRule() aclRule   { return aclRule{res: resHealth, acc: accRead} }
+func metricsRule() aclRule  { return aclRule{res: resMetrics, acc: accRead} }
+func agentRead() aclRule    { return aclRule{res: resAgent, acc: accRead} }
+func operatorOnly() aclRule { return aclRule{res: resOperator, acc: accOperator} }
 
 // publicRule is for files anyone may fetch because they hold no cluster
 // data: the web console's page and scripts. Everything the page shows it
 // reads through the API with the caller's token, under that endpoint's
 // rule; a browser cannot attach a bearer token to a page load, so the page
 // itself must load without one.
-func publicRule() aclRule { return aclRule{res: resPublic, acc: accRead} }
+func publicRule() aclRule               { return aclRule{res: resPublic, acc: accRead} }
 func nameRead(s subjectSource) aclRule  { return aclRule{res: resName, acc: accRead, subject: s} }
 func nameWrite(s subjectSource) aclRule { return aclRule{res: resName, acc: accWrite, subject: s} }
 func groupRead(s subjectSource) aclRule { return aclRule{res: resGroup, acc: accRead, subject: s} }

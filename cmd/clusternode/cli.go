@@ -7,27 +7,30 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"net/http"
-	"net/url"
 	"strings"
 	"text/tabwriter"
 	"time"
+
+	"github.com/roster-dev/roster/api"
 )
 
 // cliCommand is one client subcommand: it parses its own flags on top of
-// the shared -http-addr and -json, then talks to the agent.
+// the shared ones (-http-addr, -token, TLS, -json, -timeout), then talks
+// to the agent through the api package.
 type cliCommand struct {
 	summary string
 	// args names the positional arguments, for usage.
 	args string
 	// flags adds command-specific flags.
 	flags func(fs *flag.FlagSet, o *cliOpts)
-	run   func(ctx context.Context, c *apiClient, o *cliOpts, args []string, stdout io.Writer) error
+	run   func(ctx context.Context, c *api.Client, o *cliOpts, args []string, stdout io.Writer) error
 }
 
 // cliOpts are the parsed flags of a client command.
 type cliOpts struct {
 	httpAddr   string
+	token      string
+	tls        api.TLSConfig
 	json       bool
 	prefix     string
 	consistent bool
@@ -54,12 +57,17 @@ var cliCommands = map[string]cliCommand{
 }
 
 // runCLI parses a client command's flags (each also from CLUSTERNODE_*,
-// e.g. CLUSTERNODE_HTTP_ADDR) and runs it.
+// e.g. CLUSTERNODE_HTTP_ADDR; the token also from ROSTER_TOKEN) and runs
+// it.
 func runCLI(ctx context.Context, name string, c cliCommand, args []string, stdout, stderr io.Writer, getenv func(string) string) error {
 	o := &cliOpts{}
 	fs := flag.NewFlagSet("clusternode "+name, flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
-	fs.StringVar(&o.httpAddr, "http-addr", defaultHTTPAddr, "agent HTTP address, HOST:PORT or http://HOST:PORT")
+	fs.StringVar(&o.httpAddr, "http-addr", defaultHTTPAddr, "agent HTTP address, HOST:PORT or http(s)://HOST:PORT")
+	fs.StringVar(&o.token, "token", "", "ACL token (default: $"+api.EnvToken+")")
+	fs.StringVar(&o.tls.CAFile, "ca-file", "", "PEM CA bundle to verify the agent's HTTPS certificate (implies https)")
+	fs.StringVar(&o.tls.CertFile, "client-cert", "", "PEM client certificate, when the agent asks for one")
+	fs.StringVar(&o.tls.KeyFile, "client-key", "", "PEM key of -client-cert")
 	fs.BoolVar(&o.json, "json", false, "print JSON for scripts instead of tables")
 	fs.DurationVar(&o.timeout, "timeout", 10*time.Second, "request timeout (not for watch)")
 	if c.flags != nil {
@@ -78,11 +86,13 @@ func runCLI(ctx context.Context, name string, c cliCommand, args []string, stdou
 	if want := len(strings.Fields(c.args)); len(pos) != want {
 		return usagef("usage: clusternode %s [flags] %s", name, c.args)
 	}
-	client, err := newAPIClient(o.httpAddr)
-	if err != nil {
-		return err
+	if o.token == "" {
+		o.token = getenv(api.EnvToken)
 	}
-	client.token = getenv("ROSTER_TOKEN") // the ACL token, never on argv
+	client, err := api.NewClient(&api.Config{Address: o.httpAddr, Token: o.token, TLS: o.tls})
+	if err != nil {
+		return usagef("%v", err)
+	}
 	if name != "watch" {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(ctx, o.timeout)
@@ -91,84 +101,28 @@ func runCLI(ctx context.Context, name string, c cliCommand, args []string, stdou
 	return c.run(ctx, client, o, pos, stdout)
 }
 
-// apiClient calls the agent's HTTP API.
-type apiClient struct {
-	base  string
-	http  *http.Client
-	token string // sent as Authorization: Bearer when set
-}
-
-// authorize adds the token and the JSON content type to a request.
-func (c *apiClient) authorize(req *http.Request) {
-	req.Header.Set("Content-Type", "application/json")
-	if c.token != "" {
-		req.Header.Set("Authorization", "Bearer "+c.token)
-	}
-}
-
-func newAPIClient(addr string) (*apiClient, error) {
-	if !strings.Contains(addr, "://") {
-		addr = "http://" + addr
-	}
-	u, err := url.Parse(addr)
-	if err != nil || u.Host == "" {
-		return nil, usagef("-http-addr %q: want HOST:PORT", addr)
-	}
-	return &apiClient{base: strings.TrimRight(u.String(), "/"), http: &http.Client{}}, nil
-}
-
-// remoteError is an error answer from the agent.
-type remoteError struct {
-	Status int
-	Body   apiError
-}
-
-func (e *remoteError) Error() string {
-	return fmt.Sprintf("%s (HTTP %d, %s)", e.Body.Error, e.Status, e.Body.Code)
-}
-
-// call sends a request and decodes a JSON answer into out (if not nil).
-func (c *apiClient) call(ctx context.Context, method, path string, body io.Reader, out any) error {
-	req, err := http.NewRequestWithContext(ctx, method, c.base+path, body)
-	if err != nil {
-		return err
-	}
-	c.authorize(req)
-	resp, err := c.http.Do(req)
-	if err != nil {
-		return fmt.Errorf("cannot reach the agent: %w", err)
-	}
-	defer resp.Body.Close()
-	raw, err := io.ReadAll(io.LimitReader(resp.Body, 64<<20))
-	if err != nil {
-		return err
-	}
-	if resp.StatusCode >= 400 {
-		re := &remoteError{Status: resp.StatusCode}
-		if json.Unmarshal(raw, &re.Body) != nil || re.Body.Error == "" {
-			re.Body = apiError{Error: strings.TrimSpace(string(raw)), Code: "http"}
-		}
-		return re
-	}
-	if out != nil && len(raw) > 0 {
-		return json.Unmarshal(raw, out)
-	}
-	return nil
-}
-
-// printJSON prints v indented.
+// printJSON prints v indented, with the control characters JSON leaves
+// raw escaped (see terminal.go).
 func printJSON(w io.Writer, v any) error {
-	enc := json.NewEncoder(w)
-	enc.SetIndent("", "  ")
-	return enc.Encode(v)
+	b, err := json.MarshalIndent(v, "", "  ")
+	if err != nil {
+		return err
+	}
+	_, err = fmt.Fprintf(w, "%s\n", safeJSON(b))
+	return err
 }
 
-// table prints rows under a header, aligned.
+// table prints rows under a header, aligned; every cell is made safe for
+// a terminal first.
 func table(w io.Writer, header string, rows [][]string) error {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, header)
 	for _, r := range rows {
-		fmt.Fprintln(tw, strings.Join(r, "\t"))
+		cells := make([]string, len(r))
+		for i, c := range r {
+			cells[i] = safeText(c)
+		}
+		fmt.Fprintln(tw, strings.Join(cells, "\t"))
 	}
 	return tw.Flush()
 }

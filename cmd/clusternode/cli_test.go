@@ -5,10 +5,15 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"io"
 	"net/http"
+	"net/http/httptest"
+	"net/url"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/roster-dev/roster/api"
 )
 
 // cli runs a client command against the test API.
@@ -31,7 +36,7 @@ func TestCLI(t *testing.T) {
 		t.Fatalf("status: %v\n%s", err, out)
 	}
 	out, err = a.cli("members", "-json")
-	var members []wireMember
+	var members []api.Member
 	if err != nil || json.Unmarshal([]byte(out), &members) != nil || len(members) != 1 || members[0].State != "alive" {
 		t.Fatalf("members -json: %v\n%s", err, out)
 	}
@@ -40,13 +45,13 @@ func TestCLI(t *testing.T) {
 		t.Fatalf("names -prefix: %v\n%s", err, out)
 	}
 	out, err = a.cli("whereis", "svc.a", "-consistent", "-json")
-	var n wireName
-	if err != nil || json.Unmarshal([]byte(out), &n) != nil || n.PID != pid || !strings.Contains(string(n.Meta), `"v"`) {
+	var n api.Registration
+	if err != nil || json.Unmarshal([]byte(out), &n) != nil || string(n.PID) != pid || !strings.Contains(string(n.Meta), `"v"`) {
 		t.Fatalf("whereis: %v\n%s", err, out)
 	}
 	_, err = a.cli("whereis", "ghost")
-	var re *remoteError
-	if !errors.As(err, &re) || re.Status != http.StatusNotFound || re.Body.Code != "not_found" {
+	var re *api.Error
+	if !errors.As(err, &re) || re.StatusCode != http.StatusNotFound || re.Code != "not_found" || !errors.Is(err, api.ErrNotFound) {
 		t.Fatalf("whereis ghost: %v", err)
 	}
 	out, err = a.cli("send", "svc.a", `{"x":1}`)
@@ -113,5 +118,96 @@ func TestCLIWatch(t *testing.T) {
 		}
 	case <-time.After(5 * time.Second):
 		t.Fatal("watch did not stop")
+	}
+}
+
+// TestCLIEscapesTerminalControls: names, meta and events are anyone's
+// input; no client command prints a raw control character from them, in
+// tables or in -json.
+func TestCLIEscapesTerminalControls(t *testing.T) {
+	a := newTestAPI(t)
+	pid := a.spawn("")
+	evil := "evil\x1b]0;pwned\x07\x1b[2J\u009b31m\u202etxt.exe\x7f\tend"
+	body, _ := json.Marshal(map[string]any{"pid": pid, "meta": map[string]string{"m": "\x1b[31mred"}})
+	a.expect("PUT", "/v1/names/"+url.PathEscape(evil), string(body), http.StatusCreated, "")
+
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var watchOut syncBuffer
+	done := make(chan error, 1)
+	go func() {
+		done <- runCLI(ctx, "watch", cliCommands["watch"], []string{"-index", "0", "-http-addr", a.base}, &watchOut, &watchOut, noEnv)
+	}()
+	var watchJSON syncBuffer
+	go func() {
+		runCLI(ctx, "watch", cliCommands["watch"], []string{"-index", "0", "-json", "-http-addr", a.base}, &watchJSON, &watchJSON, noEnv)
+	}()
+	waitFor(t, "events printed", func() error {
+		if !strings.Contains(watchOut.String(), "evil") || !strings.Contains(watchJSON.String(), "evil") {
+			return errors.New(watchOut.String() + watchJSON.String())
+		}
+		return nil
+	})
+	outputs := map[string]string{"watch": watchOut.String(), "watch -json": watchJSON.String()}
+	for _, args := range [][]string{{"names"}, {"names", "-json"}, {"whereis", evil}, {"whereis", evil, "-json"}, {"whereis", evil + "\x1b[0m"}} {
+		out, err := a.cli(args...)
+		if err != nil {
+			out += err.Error() // main prints errors through safeText too; the message must be safe already
+		}
+		outputs[strings.Join(args, " ")] = out
+	}
+	for what, out := range outputs {
+		for _, r := range out {
+			if (r < 0x20 && r != '\n' && r != '\t') || r == 0x7f || (r >= 0x80 && r <= 0x9f) || r == '\u202e' {
+				t.Errorf("%s printed the raw control %U:\n%q", what, r, out)
+				break
+			}
+		}
+	}
+	if !strings.Contains(outputs["names"], `evil\x1b]0;pwned\x07`) {
+		t.Errorf("names: want the escapes visible, got %q", outputs["names"])
+	}
+	var list []api.Registration
+	if err := json.Unmarshal([]byte(outputs["names -json"]), &list); err != nil || len(list) != 1 || list[0].Name != evil {
+		t.Errorf("names -json must stay valid JSON with the same name: %v %q", err, outputs["names -json"])
+	}
+	cancel()
+	<-done
+}
+
+func TestSafeText(t *testing.T) {
+	for in, want := range map[string]string{
+		"plain/name-1": "plain/name-1",
+		"é日本":          "é日本",
+		"a\x1bb":       `a\x1bb`,
+		"a\\x1bb":      `a\\x1bb`,
+		"\xff":         `\xff`,
+		"\u200b":       `\u200b`,
+		"l\nr":         `l\nr`,
+	} {
+		if got := safeText(in); got != want {
+			t.Errorf("safeText(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
+
+// TestCLITokenFlagAndEnv: -token, else ROSTER_TOKEN, goes as a Bearer token.
+func TestCLITokenFlagAndEnv(t *testing.T) {
+	var got []string
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		got = append(got, r.Header.Get("Authorization"))
+		io.WriteString(w, `{"status":"ok","node":"n1"}`)
+	}))
+	defer srv.Close()
+	env := envMap(map[string]string{"ROSTER_TOKEN": "from-env"})
+	var out bytes.Buffer
+	if err := runCLI(context.Background(), "health", cliCommands["health"], []string{"-http-addr", srv.URL}, &out, &out, env); err != nil {
+		t.Fatal(err)
+	}
+	if err := runCLI(context.Background(), "health", cliCommands["health"], []string{"-http-addr", srv.URL, "-token", "from-flag"}, &out, &out, env); err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 2 || got[0] != "Bearer from-env" || got[1] != "Bearer from-flag" {
+		t.Errorf("Authorization headers %q", got)
 	}
 }

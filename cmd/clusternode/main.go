@@ -24,7 +24,7 @@ func main() {
 	if err != nil {
 		var ec exitCode
 		if !errors.As(err, &ec) {
-			fmt.Fprintln(os.Stderr, "clusternode:", err)
+			fmt.Fprintln(os.Stderr, "clusternode:", safeText(err.Error()))
 		}
 		os.Exit(exitStatus(err))
 	}
