@@ -9,13 +9,29 @@ import (
 	"github.com/roster-dev/roster/transport"
 )
 
-// TestProcRollingRestart restarts every node in turn (SIGTERM, restart
-// with the same data dir, wait for health) while clients keep registering
-// and looking up names. No acknowledged registration of a live owner is
-// lost: every name whose owner's node incarnation is still the current
-// one is on every replica with its pid and fence; the names of owners that
-// died with their node's restart are purged; lookups never show another
-// owner; the cluster is healthy with three voters at the end.
+// One election in the fast profile (raft TimingFast: heartbeat and
+// election timeouts 300 ms): a follower notices a silent leader within
+// 2 x 300 ms, and a candidate's randomised election timer is at most
+// 2 x 300 ms, so one election costs at most 1.2 s. procWriteGapBudget
+// allows one election plus the same again for two loaded cores and HTTP
+// round trips; procRollingDown keeps each voter away longer than that, so
+// a cluster that stalled for a voter's absence fails the budget.
+const (
+	procOneElection    = 1200 * time.Millisecond
+	procWriteGapBudget = 2 * procOneElection
+	procRollingDown    = 3 * time.Second
+)
+
+// TestProcRollingRestart restarts every voter in turn (SIGTERM, down for
+// procRollingDown, restart with the same data dir, wait for health) while
+// clients keep registering and looking up names. Writes are never
+// unavailable longer than one election (procWriteGapBudget, measured as
+// the longest time with no acknowledged registration anywhere); no
+// acknowledged registration of a live owner is lost: every name whose
+// owner's node incarnation is still the current one is on every replica
+// with its pid and fence; the names of owners that died with their node's
+// restart are purged; lookups never show another owner; the cluster is
+// healthy with three voters at the end.
 func TestProcRollingRestart(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs a 3-process cluster")
@@ -30,7 +46,7 @@ func TestProcRollingRestart(t *testing.T) {
 		rounds = 5
 	}
 	for range rounds {
-		err := c.RollingRestart(time.Second, 60*time.Second, func(i int) {
+		err := c.RollingRestart(procRollingDown, 60*time.Second, func(i int) {
 			acks, failed, _, _ := w.snapshot()
 			t.Logf("%s restarted at %v: %d acknowledged, %d not", c.Name(i), time.Since(start).Round(time.Millisecond), len(acks), failed)
 		})
@@ -38,6 +54,14 @@ func TestProcRollingRestart(t *testing.T) {
 			w.stop()
 			t.Fatal(err)
 		}
+	}
+	end := time.Now()
+	gap, at := w.longestWriteGap(start, end)
+	t.Logf("MEASURE longest write unavailability during the rolling restart: %v (from %v after the start; budget %v, one election %v; machine load makes this noisy)",
+		gap.Round(time.Millisecond), at.Sub(start).Round(time.Millisecond), procWriteGapBudget, procOneElection)
+	if gap > procWriteGapBudget {
+		t.Errorf("no registration was acknowledged for %v (from %v after the start): longer than one election (budget %v)",
+			gap.Round(time.Millisecond), at.Sub(start).Round(time.Millisecond), procWriteGapBudget)
 	}
 	w.stop()
 	if err := c.WaitHealthy(30 * time.Second); err != nil {
@@ -49,8 +73,8 @@ func TestProcRollingRestart(t *testing.T) {
 	}
 	live, dead := procCheckAcks(t, c, acks)
 	procCheckVoters(t, c)
-	t.Logf("SUMMARY %d rolling restart(s) of 3 agents in %v: %d registrations acknowledged (%d live owners kept, %d dead owners purged), %d not acknowledged, %d lookups, %d violations",
-		rounds, time.Since(start).Round(time.Millisecond), len(acks), live, dead, failed, lookups, len(violations))
+	t.Logf("SUMMARY %d rolling restart(s) of 3 voters in %v: %d registrations acknowledged (%d live owners kept, %d dead owners purged), %d not acknowledged, %d lookups, %d violations, longest write gap %v",
+		rounds, time.Since(start).Round(time.Millisecond), len(acks), live, dead, failed, lookups, len(violations), gap.Round(time.Millisecond))
 }
 
 // procCheckAcks checks every acknowledged registration after the restarts:

@@ -28,7 +28,8 @@ type procWorkload struct {
 
 	mu         sync.Mutex
 	acks       []procAck
-	failed     int // spawns and registrations without a 201
+	ackedAt    []time.Time // when each registration's 201 arrived, in order
+	failed     int         // spawns and registrations without a 201
 	lookups    int
 	violations []string
 
@@ -94,6 +95,29 @@ func (w *procWorkload) register(ctx context.Context, api *procAPI, name string) 
 		return
 	}
 	w.acks = append(w.acks, procAck{Name: name, PID: p, Fence: fence})
+	w.ackedAt = append(w.ackedAt, time.Now())
+}
+
+// longestWriteGap returns the longest time within [from, to] during which
+// no registration was acknowledged anywhere, and when it began: the
+// cluster's worst write unavailability as the workload saw it.
+func (w *procWorkload) longestWriteGap(from, to time.Time) (gap time.Duration, at time.Time) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	prev := from
+	for _, t := range append(append([]time.Time(nil), w.ackedAt...), to) {
+		if t.Before(from) {
+			continue
+		}
+		if t.After(to) {
+			t = to
+		}
+		if d := t.Sub(prev); d > gap {
+			gap, at = d, prev
+		}
+		prev = t
+	}
+	return gap, at
 }
 
 func (w *procWorkload) lookup(ctx context.Context, api *procAPI, r *rand.Rand) {
