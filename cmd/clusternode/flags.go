@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/hashicorp/go-hclog"
+	"github.com/roster-dev/roster/node/membership"
 	"github.com/roster-dev/roster/transport"
 )
 
@@ -32,7 +33,8 @@ type agentConfig struct {
 	Port            int
 	RaftPort        int
 	HTTPAddr        string
-	Join            []string // gossip host:port of seeds
+	Join            []string // gossip seeds: IP:port, HOST:port (DNS, re-resolved) or membership.SRVSeedPrefix+NAME
+	JoinResolver    string   // DNS server IP:PORT for the -join names; empty: the system's
 	BootstrapExpect int
 	Encrypt         []byte // gossip key; nil: plain gossip
 	Profile         string // "lan" or "fast"
@@ -45,10 +47,11 @@ type agentConfig struct {
 
 // agentFlags binds the flag set to raw string/int values.
 type agentFlags struct {
-	node, dataDir, bind, advertise, httpAddr, join, encrypt, profile, logLevel string
-	gossipPort, port, raftPort, bootstrapExpect                                int
-	logJSON, dev                                                               bool
-	sec                                                                        securityFlags
+	node, dataDir, bind, advertise, httpAddr, join, joinSRV, joinResolver string
+	encrypt, profile, logLevel                                            string
+	gossipPort, port, raftPort, bootstrapExpect                           int
+	logJSON, dev                                                          bool
+	sec                                                                   securityFlags
 }
 
 func newAgentFlagSet(f *agentFlags) *flag.FlagSet {
@@ -62,7 +65,9 @@ func newAgentFlagSet(f *agentFlags) *flag.FlagSet {
 	fs.IntVar(&f.port, "port", defaultPort, "transport port (messages between nodes, forwarded writes)")
 	fs.IntVar(&f.raftPort, "raft-port", defaultRaftPort, "raft port")
 	fs.StringVar(&f.httpAddr, "http", defaultHTTPAddr, "HTTP API address, IP:PORT (loopback unless told otherwise)")
-	fs.StringVar(&f.join, "join", "", "comma-separated gossip addresses HOST[:PORT] of nodes to join")
+	fs.StringVar(&f.join, "join", "", "comma-separated gossip addresses HOST[:PORT] of nodes to join; a DNS name joins every A/AAAA record and is resolved again at every retry")
+	fs.StringVar(&f.joinSRV, "join-srv", "", "comma-separated DNS names whose SRV records (target and port) are gossip addresses to join, resolved again at every retry")
+	fs.StringVar(&f.joinResolver, "join-resolver", "", "DNS server IP:PORT that resolves -join and -join-srv names (default: the system resolver)")
 	fs.IntVar(&f.bootstrapExpect, "bootstrap-expect", 0, "bootstrap raft once this many servers joined (the first 3 or 5 nodes)")
 	fs.StringVar(&f.encrypt, "encrypt", "", "cluster key, base64 (from clusternode keygen); prefer -encrypt-file or CLUSTERNODE_ENCRYPT: argv is visible in ps")
 	fs.StringVar(&f.profile, "profile", "lan", "failure-detection timings: lan or fast")
@@ -225,6 +230,22 @@ func (f *agentFlags) validateCluster(c *agentConfig) error {
 			return usagef("-join: bad address %q: want HOST[:PORT]", a)
 		}
 		c.Join = append(c.Join, a)
+	}
+	for _, n := range strings.Split(f.joinSRV, ",") {
+		if n = strings.TrimSpace(n); n == "" {
+			continue
+		}
+		if strings.ContainsAny(n, ":/ ") {
+			return usagef("-join-srv: bad name %q: want a DNS name such as _gossip._tcp.roster-peers.default.svc.cluster.local", n)
+		}
+		c.Join = append(c.Join, membership.SRVSeedPrefix+n)
+	}
+	if f.joinResolver != "" {
+		host, port, err := net.SplitHostPort(f.joinResolver)
+		if err != nil || net.ParseIP(host) == nil || port == "" {
+			return usagef("-join-resolver %q: want IP:PORT of a DNS server", f.joinResolver)
+		}
+		c.JoinResolver = f.joinResolver
 	}
 	if c.BootstrapExpect < 0 || c.BootstrapExpect > 9 {
 		return usagef("-bootstrap-expect %d: want 0..9 (3 or 5 is usual)", c.BootstrapExpect)

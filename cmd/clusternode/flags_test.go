@@ -72,6 +72,8 @@ func TestAgentFlagErrors(t *testing.T) {
 		{[]string{"-dev", "-port", "7946"}, nil, "both 7946"},
 		{[]string{"-dev", "-http", "localhost"}, nil, "-http"},
 		{[]string{"-dev", "-join", "a:b"}, nil, "-join"},
+		{[]string{"-dev", "-join-srv", "peers:7946"}, nil, "-join-srv"},
+		{[]string{"-dev", "-join-resolver", "dns.example"}, nil, "-join-resolver"},
 		{[]string{"-dev", "-bootstrap-expect", "3"}, nil, "-dev runs one node"},
 		{[]string{"-data-dir", "d", "-bootstrap-expect", "-1"}, nil, "-bootstrap-expect"},
 		{[]string{"-dev", "-encrypt", "short"}, nil, "-encrypt"},
@@ -124,5 +126,17 @@ func TestKeygenAndVersion(t *testing.T) {
 	out.Reset()
 	if err := run(context.Background(), []string{"version"}, &out, &out); err != nil || out.String() != "clusternode "+version+"\n" {
 		t.Fatalf("version: %v %q", err, out.String())
+	}
+}
+
+func TestAgentJoinDNSFlags(t *testing.T) {
+	cfg, err := parseAgentConfig([]string{"-dev", "-join", "roster-peers.default.svc.cluster.local,10.0.0.1:9",
+		"-join-srv", "_gossip._tcp.roster-peers.default.svc.cluster.local", "-join-resolver", "127.0.0.1:5353"}, noEnv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"roster-peers.default.svc.cluster.local:7946", "10.0.0.1:9", "srv:_gossip._tcp.roster-peers.default.svc.cluster.local"}
+	if strings.Join(cfg.Join, " ") != strings.Join(want, " ") || cfg.JoinResolver != "127.0.0.1:5353" {
+		t.Errorf("join %q resolver %q, want %q", cfg.Join, cfg.JoinResolver, want)
 	}
 }

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"net"
 
 	"github.com/hashicorp/go-hclog"
 	metrics "github.com/hashicorp/go-metrics"
@@ -51,6 +52,9 @@ func nodeConfig(cfg *agentConfig, log hclog.Logger) cluster.Config {
 	}
 	cc.GossipPort, cc.TransportPort, cc.RaftPort = cfg.GossipPort, cfg.Port, cfg.RaftPort
 	cc.Join = cfg.Join
+	if cfg.JoinResolver != "" {
+		cc.Resolver = dnsResolver(cfg.JoinResolver)
+	}
 	cc.BootstrapExpect = cfg.BootstrapExpect
 	// The global table reports write latencies, batch sizes and forwarded
 	// writes (global_forward_batch) to the go-metrics instance that
@@ -63,6 +67,15 @@ func nodeConfig(cfg *agentConfig, log hclog.Logger) cluster.Config {
 	cc.NodeID = cfg.Node
 	cc.Logger = log
 	return cc
+}
+
+// dnsResolver is a resolver that asks only the DNS server at addr (UDP,
+// and TCP for answers too large for a datagram).
+func dnsResolver(addr string) *net.Resolver {
+	return &net.Resolver{PreferGo: true, Dial: func(ctx context.Context, network, _ string) (net.Conn, error) {
+		var d net.Dialer
+		return d.DialContext(ctx, network, addr)
+	}}
 }
 
 // describeNode is logged at start.

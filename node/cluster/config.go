@@ -56,9 +56,14 @@ type Config struct {
 	// 7947 and 7948.
 	GossipPort, TransportPort, RaftPort int
 
-	// Join is a list of gossip addresses (host:port) to join at Start.
-	// Unreachable seeds are retried by the rejoin loop. Default none.
+	// Join is a list of gossip addresses to join at Start: IP:port,
+	// HOST:port (every A/AAAA record of HOST) or membership.SRVSeedPrefix
+	// + NAME (every SRV record). Names are resolved again at every retry;
+	// unreachable seeds are retried by the rejoin loop. Default none.
 	Join []string
+
+	// Resolver resolves the DNS names in Join. Nil: net.DefaultResolver.
+	Resolver membership.Resolver
 
 	// BootstrapExpect is the number of servers that form the cluster (1 for
 	// a single node, 3 or 5 for production). When that many servers with

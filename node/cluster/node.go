@@ -188,6 +188,7 @@ func (n *Node) newMembership() (*membership.Membership, error) {
 		mc.AdvertiseAddr, mc.AdvertisePort = cc.AdvertiseAddr, cc.GossipPort
 	}
 	mc.Key, mc.Profile, mc.Transport, mc.Logger = cc.Key, cc.Profile, cc.GossipTransport, cc.Logger
+	mc.Resolver = cc.Resolver
 	if cc.TuneGossip != nil {
 		cc.TuneGossip(mc)
 	}
