@@ -139,7 +139,7 @@
         actions.appendChild(b);
       }
       const tr = row([
-        el('span', n.name, 'mono'), el('span', n.pid, 'mono'), n.node, el('span', n.fence, 'num'),
+        el('span', n.name, 'mono'), el('span', n.pid, 'mono'), el('span', n.node, 'mono'), el('span', n.fence, 'num'),
         el('span', n.meta === undefined ? '' : JSON.stringify(n.meta), 'mono'), actions,
       ]);
       tr.dataset.name = n.name;
