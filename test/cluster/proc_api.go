@@ -8,7 +8,10 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"strings"
 	"time"
+
+	"github.com/roster-dev/roster/api"
 )
 
 // procRequestTimeout bounds one API call (long-polls add their wait).
@@ -22,12 +25,32 @@ type procAPI struct {
 	base   string // http://host:port
 	client *http.Client
 	// hdr is added to every request (an ACL token); set before use.
-	hdr http.Header
+	hdr   http.Header
+	typed *api.Client // the api package's client of the same agent (setToken keeps it in step)
 }
 
 func newProcAPI(hostport string) *procAPI {
-	return &procAPI{base: "http://" + hostport, client: &http.Client{}}
+	typed, err := api.NewClient(&api.Config{Address: hostport})
+	if err != nil {
+		panic(fmt.Sprintf("cluster: api client for %q: %v", hostport, err)) // hostport is ours: 127.0.0.1:port
+	}
+	return &procAPI{base: "http://" + hostport, client: &http.Client{}, typed: typed}
 }
+
+// setToken makes every request, raw and typed, present the ACL token.
+func (p *procAPI) setToken(token string) {
+	p.hdr = http.Header{"Authorization": {"Bearer " + token}}
+	typed, err := api.NewClient(&api.Config{Address: strings.TrimPrefix(p.base, "http://"), Token: token})
+	if err != nil {
+		panic(fmt.Sprintf("cluster: api client for %q: %v", p.base, err)) // the address is ours: 127.0.0.1:port
+	}
+	p.typed = typed
+}
+
+// Client returns the api package's client of this agent: the contract
+// tests go through it where they test semantics, and through raw requests
+// where they test status codes and bad input.
+func (p *procAPI) Client() *api.Client { return p.typed }
 
 // procAnswer is a decoded answer: status and JSON object (nil if empty).
 type procAnswer struct {

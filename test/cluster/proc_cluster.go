@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -94,7 +93,7 @@ func newProcCluster(t testing.TB, o procOptions) *procCluster {
 			api: newProcAPI("127.0.0.1:" + strconv.Itoa(ports[i].HTTP))}
 		n.args = c.agentArgs(n, ports, i, o)
 		if o.Token != "" {
-			n.api.hdr = http.Header{"Authorization": {"Bearer " + o.Token}}
+			n.api.setToken(o.Token)
 		}
 		c.nodes = append(c.nodes, n)
 	}

@@ -4,13 +4,17 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"net/url"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/roster-dev/roster/api"
 )
 
 // TestProcHTTPContract exercises every row of the daemon's HTTP API table
@@ -86,49 +90,52 @@ func procContractHealthStatus(t *testing.T, c *procCluster) {
 	}
 }
 
-// procContractProcesses: spawn, renew, delete; a deleted process's global and
-// local names go with it.
+// procContractProcesses: spawn, renew, delete (through the api client); a
+// deleted process's global and local names go with it; the status codes
+// of a remote or gone pid (raw).
 func procContractProcesses(t *testing.T, c *procCluster) {
 	ctx := context.Background()
-	api := c.API(0)
-	a, err := api.expect(ctx, "POST", "/v1/processes", `{"ttl":"45s"}`, http.StatusCreated)
+	cl := c.API(0).Client()
+	p, err := cl.Processes().Spawn(ctx, 45*time.Second)
 	procMust(t, err)
-	pid := a.str("pid")
-	if !strings.HasPrefix(pid, c.Name(0)+".") || a.str("ttl") != "45s" {
-		t.Errorf("spawn answered %v, want a pid of %s and ttl 45s", a.Body, c.Name(0))
+	pid := string(p.PID)
+	if !strings.HasPrefix(pid, c.Name(0)+".") || p.TTL != 45*time.Second {
+		t.Errorf("spawn answered %+v, want a pid of %s and ttl 45s", p, c.Name(0))
 	}
-	if a, err := api.expect(ctx, "POST", "/v1/processes", "", http.StatusCreated); err != nil || a.str("ttl") != "30s" {
-		t.Errorf("spawn without a body: %v %v, want the default ttl 30s", a.Body, err)
+	if d, err := cl.Processes().Spawn(ctx, 0); err != nil || d.TTL != 30*time.Second {
+		t.Errorf("spawn without a ttl: %+v %v, want the default ttl 30s", d, err)
 	}
-	pp := "/v1/processes/" + url.PathEscape(pid)
-	a, err = api.expect(ctx, "PUT", pp+"/renew", `{"ttl":"1m"}`, http.StatusOK)
+	r, err := cl.Processes().Renew(ctx, p.PID, time.Minute)
 	procMust(t, err)
-	if a.str("ttl") != "1m0s" {
-		t.Errorf("renew answered %v, want ttl 1m0s", a.Body)
+	if r.TTL != time.Minute {
+		t.Errorf("renew answered %+v, want ttl 1m", r)
 	}
-	a = procExpectError(t, c.API(1), "PUT", pp+"/renew", `{"ttl":"1m"}`, http.StatusMisdirectedRequest, "remote_pid")
-	if a.str("node") != c.Name(0) {
-		t.Errorf("421 names node %q, want %s", a.str("node"), c.Name(0))
+	var e *api.Error
+	if _, err := c.API(1).Client().Processes().Renew(ctx, p.PID, time.Minute); !errors.Is(err, api.ErrRemotePID) || !errors.As(err, &e) || e.Node != c.Name(0) {
+		t.Errorf("renew on another node: %v, want remote_pid naming %s", err, c.Name(0))
 	}
-	_, fence, err := procRegisterPID(ctx, api, "proc.del", pid)
+	reg, err := cl.Names().Register(ctx, "proc.del", p.PID, nil)
 	procMust(t, err)
-	procMust(t, procWaitName(ctx, c.apis([]int{0, 1, 2}), "proc.del", pid, fence, procContractWait))
-	_, err = api.expect(ctx, "PUT", "/v1/local/names/proc.del", fmt.Sprintf(`{"pid":%q}`, pid), http.StatusCreated)
+	procMust(t, procWaitName(ctx, c.apis([]int{0, 1, 2}), "proc.del", pid, float64(reg.Fence), procContractWait))
+	_, err = cl.Local().Register(ctx, "proc.del", p.PID)
 	procMust(t, err)
 
-	_, err = api.expect(ctx, "DELETE", pp, "", http.StatusNoContent)
-	procMust(t, err)
+	procMust(t, cl.Processes().Kill(ctx, p.PID))
 	_, err = procWaitGone(ctx, c.apis([]int{0, 1, 2}), "proc.del", time.Now(), procContractWait)
 	procMust(t, err)
 	procMust(t, WaitFor(procContractWait, func() error {
-		a, err := api.do(ctx, "GET", "/v1/local/names/proc.del", "", 0)
-		if err != nil {
-			return err
+		if _, err := cl.Local().Lookup(ctx, "proc.del"); !errors.Is(err, api.ErrNotFound) {
+			return fmt.Errorf("local name of a deleted process: %v", err)
 		}
-		return procWantError(a, http.StatusNotFound, "not_found")
+		return nil
 	}))
-	procExpectError(t, api, "DELETE", pp, "", http.StatusNotFound, "noproc")
-	procExpectError(t, api, "PUT", pp+"/renew", `{}`, http.StatusNotFound, "noproc")
+	pp := "/v1/processes/" + url.PathEscape(pid)
+	procExpectError(t, c.API(0), "DELETE", pp, "", http.StatusNotFound, "noproc")
+	procExpectError(t, c.API(0), "PUT", pp+"/renew", `{}`, http.StatusNotFound, "noproc")
+	a := procExpectError(t, c.API(1), "PUT", pp+"/renew", `{"ttl":"1m"}`, http.StatusMisdirectedRequest, "remote_pid")
+	if a.str("node") != c.Name(0) {
+		t.Errorf("421 names node %q, want %s", a.str("node"), c.Name(0))
+	}
 }
 
 // procContractTTLExpiry: a process neither renewed nor polled exits after
@@ -170,268 +177,285 @@ func procContractTTLExpiry(t *testing.T, c *procCluster) {
 // node with the same JSON; max is honoured; polling a remote pid is 421.
 func procContractMessages(t *testing.T, c *procCluster) {
 	ctx := context.Background()
-	pid := procSpawnOn(t, c, 2)
-	path := "/v1/processes/" + url.PathEscape(pid) + "/messages"
+	owner, sender := c.API(2).Client(), c.API(0).Client()
+	pid := api.PID(procSpawnOn(t, c, 2))
 	body := `{"order":7,"items":["a","b"],"nested":{"ok":true,"n":null}}`
-	a, err := c.API(0).expect(ctx, "POST", path, body, http.StatusAccepted)
+	procMust(t, sender.Processes().Send(ctx, pid, json.RawMessage(body)))
+	got, err := owner.Processes().Receive(ctx, pid, api.ReceiveOptions{Wait: 3 * time.Second})
 	procMust(t, err)
-	if a.str("pid") != pid {
-		t.Errorf("send answered %v, want pid %s", a.Body, pid)
-	}
-	got, err := procMessages(ctx, c.API(2), pid, 3*time.Second, 0)
-	procMust(t, err)
-	if len(got) != 1 || !procJSONEqual(got[0], []byte(body)) {
-		t.Fatalf("received %s, want exactly %s", got, body)
+	if len(got) != 1 || !procJSONEqual(got[0].Body, []byte(body)) {
+		t.Fatalf("received %+v, want exactly %s", got, body)
 	}
 	for k := range 3 {
-		_, err := c.API(2).expect(ctx, "POST", path, fmt.Sprint(k), http.StatusAccepted)
-		procMust(t, err)
+		procMust(t, owner.Processes().Send(ctx, pid, k))
 	}
-	first, err := procMessages(ctx, c.API(2), pid, time.Second, 2)
+	first, err := owner.Processes().Receive(ctx, pid, api.ReceiveOptions{Wait: time.Second, Max: 2})
 	procMust(t, err)
-	rest, err := procMessages(ctx, c.API(2), pid, time.Second, 2)
+	rest, err := owner.Processes().Receive(ctx, pid, api.ReceiveOptions{Wait: time.Second, Max: 2})
 	procMust(t, err)
-	if len(first) != 2 || string(first[0]) != "0" || string(first[1]) != "1" || len(rest) != 1 || string(rest[0]) != "2" {
-		t.Errorf("max=2 polls gave %s then %s, want [0 1] then [2]", first, rest)
+	if len(first) != 2 || string(first[0].Body) != "0" || string(first[1].Body) != "1" || len(rest) != 1 || string(rest[0].Body) != "2" {
+		t.Errorf("max=2 polls gave %+v then %+v, want [0 1] then [2]", first, rest)
 	}
 	polled := time.Now()
-	if none, err := procMessages(ctx, c.API(2), pid, 300*time.Millisecond, 0); err != nil || len(none) != 0 || time.Since(polled) < 300*time.Millisecond {
-		t.Errorf("wait=300ms on an empty mailbox: %s, %v after %v; want none after the wait", none, err, time.Since(polled))
+	if none, err := owner.Processes().Receive(ctx, pid, api.ReceiveOptions{Wait: 300 * time.Millisecond}); err != nil || len(none) != 0 || time.Since(polled) < 300*time.Millisecond {
+		t.Errorf("wait=300ms on an empty mailbox: %+v, %v after %v; want none after the wait", none, err, time.Since(polled))
 	}
-	a = procExpectError(t, c.API(1), "GET", path+"?wait=1s", "", http.StatusMisdirectedRequest, "remote_pid")
+	var e *api.Error
+	if _, err := c.API(1).Client().Processes().Receive(ctx, pid, api.ReceiveOptions{Wait: time.Second}); !errors.Is(err, api.ErrRemotePID) || !errors.As(err, &e) || e.Node != c.Name(2) {
+		t.Errorf("poll on another node: %v, want remote_pid naming %s", err, c.Name(2))
+	}
+	a := procExpectError(t, c.API(1), "GET", "/v1/processes/"+url.PathEscape(string(pid))+"/messages?wait=1s", "", http.StatusMisdirectedRequest, "remote_pid")
 	if a.str("node") != c.Name(2) {
 		t.Errorf("421 names node %q, want %s", a.str("node"), c.Name(2))
 	}
 }
 
-// procContractGlobalNames: register (201 with fence), taken from another node
-// (409 with owner), lookup on every node (stale and consistent), and
-// unregister (409 not owner, 404 unknown, 204 by the owner).
+// procContractGlobalNames: register (with fence and meta), taken from
+// another node (name_taken with the owner), lookup on every node (local
+// replica and consistent), and unregister (not owner, unknown, by the
+// owner), through the api client; the status codes raw.
 func procContractGlobalNames(t *testing.T, c *procCluster) {
 	ctx := context.Background()
-	pid := procSpawnOn(t, c, 0)
-	a, err := c.API(0).expect(ctx, "PUT", "/v1/names/svc.db", fmt.Sprintf(`{"pid":%q,"meta":{"v":2}}`, pid), http.StatusCreated)
+	cl := c.API(0).Client()
+	pid := api.PID(procSpawnOn(t, c, 0))
+	reg, err := cl.Names().Register(ctx, "svc.db", pid, map[string]int{"v": 2})
 	procMust(t, err)
-	fence, _ := a.Body["fence"].(float64)
-	if a.str("name") != "svc.db" || a.str("pid") != pid || a.str("node") != c.Name(0) || fence <= 0 {
-		t.Errorf("register answered %v", a.Body)
+	if reg.Name != "svc.db" || reg.PID != pid || string(reg.Node) != c.Name(0) || reg.Fence == 0 || !procJSONEqual(reg.Meta, []byte(`{"v":2}`)) {
+		t.Errorf("register answered %+v", reg)
 	}
-	if m, _ := a.Body["meta"].(map[string]any); m["v"] != 2.0 {
-		t.Errorf("register meta %v, want {v:2}", a.Body["meta"])
+	procMust(t, WaitFor(procContractWait, func() error { return procAppliedAll(c, float64(reg.Index)) }))
+	other := api.PID(procSpawnOn(t, c, 1))
+	_, err = c.API(1).Client().Names().Register(ctx, "svc.db", other, nil)
+	var e *api.Error
+	if !errors.Is(err, api.ErrNameTaken) || !errors.As(err, &e) || e.Owner == nil || e.Owner.PID != pid || e.Owner.Fence != reg.Fence {
+		t.Errorf("register of a taken name: %v (%+v), want name_taken with owner %s fence %d", err, e, pid, reg.Fence)
 	}
-	index, _ := a.Body["index"].(float64)
-	procMust(t, WaitFor(procContractWait, func() error { return procAppliedAll(c, index) }))
-	other := procSpawnOn(t, c, 1)
-	a, err = c.API(1).register(ctx, "svc.db", other)
+	a, err := c.API(1).register(ctx, "svc.db", string(other))
 	procMust(t, err)
 	procMust(t, procWantError(a, http.StatusConflict, "name_taken"))
-	if owner, _ := a.Body["owner"].(map[string]any); owner["pid"] != pid || owner["fence"] != fence {
-		t.Errorf("409 owner %v, want pid %s fence %v", a.Body["owner"], pid, fence)
-	}
-	procMust(t, procWaitName(ctx, c.apis([]int{0, 1, 2}), "svc.db", pid, fence, procContractWait))
+	procMust(t, procWaitName(ctx, c.apis([]int{0, 1, 2}), "svc.db", string(pid), float64(reg.Fence), procContractWait))
 	for i := range c.Size() {
-		a, err := c.API(i).expect(ctx, "GET", "/v1/names/svc.db?consistent=1", "", http.StatusOK)
+		got, err := c.API(i).Client().Names().Lookup(ctx, "svc.db", api.ReadOptions{Consistent: true})
 		procMust(t, err)
-		if a.str("pid") != pid || a.Body["fence"] != fence {
-			t.Errorf("%s consistent lookup %v", c.Name(i), a.Body)
+		if got.PID != pid || got.Fence != reg.Fence {
+			t.Errorf("%s consistent lookup %+v", c.Name(i), got)
 		}
+	}
+	if _, err := c.API(2).Client().Names().Lookup(ctx, "svc.nothing", api.ReadOptions{Consistent: true}); !errors.Is(err, api.ErrNotFound) {
+		t.Errorf("consistent lookup of an unknown name: %v", err)
 	}
 	procExpectError(t, c.API(2), "GET", "/v1/names/svc.nothing?consistent=1", "", http.StatusNotFound, "not_found")
 
-	procExpectError(t, c.API(0), "DELETE", "/v1/names/svc.db?pid="+url.QueryEscape(other), "", http.StatusConflict, "not_owner")
-	procExpectError(t, c.API(0), "DELETE", "/v1/names/svc.nothing?pid="+url.QueryEscape(pid), "", http.StatusNotFound, "not_found")
-	_, err = c.API(0).expect(ctx, "DELETE", "/v1/names/svc.db?pid="+url.QueryEscape(pid), "", http.StatusNoContent)
-	procMust(t, err)
+	if err := cl.Names().Unregister(ctx, "svc.db", other); !errors.Is(err, api.ErrNotOwner) {
+		t.Errorf("unregister by another pid: %v, want not_owner", err)
+	}
+	if err := cl.Names().Unregister(ctx, "svc.nothing", pid); !errors.Is(err, api.ErrNotFound) {
+		t.Errorf("unregister of an unknown name: %v, want not_found", err)
+	}
+	procExpectError(t, c.API(0), "DELETE", "/v1/names/svc.db?pid="+url.QueryEscape(string(other)), "", http.StatusConflict, "not_owner")
+	procMust(t, cl.Names().Unregister(ctx, "svc.db", pid))
 	_, err = procWaitGone(ctx, c.apis([]int{0, 1, 2}), "svc.db", time.Now(), procContractWait)
 	procMust(t, err)
 }
 
 // procContractGlobalListSend: a prefix list is sorted and holds only the
 // prefix; a send by name from another node reaches the owner, fenced to
-// its registration; an unknown name is 404.
+// its registration; an unknown name is not_found.
 func procContractGlobalListSend(t *testing.T, c *procCluster) {
 	ctx := context.Background()
-	owner := procSpawnOn(t, c, 1)
-	var fences = map[string]float64{}
+	owner := api.PID(procSpawnOn(t, c, 1))
+	fences := map[string]uint64{}
 	for _, n := range []string{"ls.b", "lt.x", "ls.a", "ls.c", "l"} {
-		_, f, err := procRegisterPID(ctx, c.API(1), n, owner)
+		reg, err := c.API(1).Client().Names().Register(ctx, n, owner, nil)
 		procMust(t, err)
-		fences[n] = f
+		fences[n] = reg.Fence
 	}
+	listed := func(regs []api.Registration) []string {
+		var got []string
+		for _, r := range regs {
+			got = append(got, r.Name)
+		}
+		return got
+	}
+	want := []string{"ls.a", "ls.b", "ls.c"}
 	procMust(t, WaitFor(procContractWait, func() error {
-		a, err := c.API(2).expect(ctx, "GET", "/v1/names?prefix=ls.", "", http.StatusOK)
+		regs, err := c.API(2).Client().Names().ListAll(ctx, api.ListOptions{Prefix: "ls."})
 		if err != nil {
 			return err
 		}
-		var got []string
-		list, _ := a.Body["names"].([]any)
-		for _, n := range list {
-			got = append(got, fmt.Sprint(n.(map[string]any)["name"]))
-		}
-		if want := []string{"ls.a", "ls.b", "ls.c"}; !slices.Equal(got, want) {
+		if got := listed(regs); !slices.Equal(got, want) {
 			return fmt.Errorf("prefix ls. lists %v, want %v", got, want)
 		}
 		return nil
 	}))
-	a, err := c.API(0).expect(ctx, "GET", "/v1/names?prefix=ls.&consistent=1", "", http.StatusOK)
+	regs, err := c.API(0).Client().Names().ListAll(ctx, api.ListOptions{Prefix: "ls.", ReadOptions: api.ReadOptions{Consistent: true}})
 	procMust(t, err)
-	if list, _ := a.Body["names"].([]any); len(list) != 3 {
-		t.Errorf("consistent prefix list %v, want 3 names", a.Body)
+	if got := listed(regs); !slices.Equal(got, want) {
+		t.Errorf("consistent prefix list %v, want %v", got, want)
 	}
-	a, err = c.API(0).expect(ctx, "POST", "/v1/names/ls.b/messages", `{"hello":"by name"}`, http.StatusAccepted)
+	sent, err := c.API(0).Client().Names().Send(ctx, "ls.b", map[string]string{"hello": "by name"})
 	procMust(t, err)
-	if a.str("pid") != owner || a.Body["fence"] != fences["ls.b"] {
-		t.Errorf("send by name answered %v, want pid %s fence %v", a.Body, owner, fences["ls.b"])
+	if sent.PID != owner || sent.Fence != fences["ls.b"] {
+		t.Errorf("send by name answered %+v, want pid %s fence %d", sent, owner, fences["ls.b"])
 	}
-	got, err := procMessages(ctx, c.API(1), owner, 3*time.Second, 0)
+	got, err := c.API(1).Client().Processes().Receive(ctx, owner, api.ReceiveOptions{Wait: 3 * time.Second})
 	procMust(t, err)
-	if len(got) != 1 || !procJSONEqual(got[0], []byte(`{"hello":"by name"}`)) {
-		t.Errorf("owner received %s, want the message sent by name", got)
+	if len(got) != 1 || !procJSONEqual(got[0].Body, []byte(`{"hello":"by name"}`)) {
+		t.Errorf("owner received %+v, want the message sent by name", got)
+	}
+	if _, err := c.API(2).Client().Names().Send(ctx, "ls.nothing", 1); !errors.Is(err, api.ErrNotFound) {
+		t.Errorf("send to an unknown name: %v", err)
 	}
 	procExpectError(t, c.API(2), "POST", "/v1/names/ls.nothing/messages", `1`, http.StatusNotFound, "not_found")
 }
 
-// procContractLocalNames: a node's unique registry over HTTP.
+// procContractLocalNames: a node's unique registry.
 func procContractLocalNames(t *testing.T, c *procCluster) {
 	ctx := context.Background()
-	api := c.API(2)
-	p1, p2 := procSpawnOn(t, c, 2), procSpawnOn(t, c, 2)
-	_, err := api.expect(ctx, "PUT", "/v1/local/names/worker", fmt.Sprintf(`{"pid":%q}`, p1), http.StatusCreated)
+	local := c.API(2).Client().Local()
+	p1, p2 := api.PID(procSpawnOn(t, c, 2)), api.PID(procSpawnOn(t, c, 2))
+	_, err := local.Register(ctx, "worker", p1)
 	procMust(t, err)
-	a, err := api.expect(ctx, "GET", "/v1/local/names/worker", "", http.StatusOK)
+	got, err := local.Lookup(ctx, "worker")
 	procMust(t, err)
-	if a.str("key") != "worker" || a.str("pid") != p1 {
-		t.Errorf("local lookup %v, want worker -> %s", a.Body, p1)
+	if got.Key != "worker" || got.PID != p1 {
+		t.Errorf("local lookup %+v, want worker -> %s", got, p1)
 	}
-	a = procExpectError(t, api, "PUT", "/v1/local/names/worker", fmt.Sprintf(`{"pid":%q}`, p2), http.StatusConflict, "name_taken")
-	if owner, _ := a.Body["owner"].(map[string]any); owner["pid"] != p1 {
-		t.Errorf("409 owner %v, want %s", a.Body["owner"], p1)
+	_, err = local.Register(ctx, "worker", p2)
+	var e *api.Error
+	if !errors.Is(err, api.ErrNameTaken) || !errors.As(err, &e) || e.Owner == nil || e.Owner.PID != p1 {
+		t.Errorf("register of a taken local name: %v (%+v), want name_taken with owner %s", err, e, p1)
 	}
-	procExpectError(t, c.API(0), "GET", "/v1/local/names/worker", "", http.StatusNotFound, "not_found") // node-scoped
-	procExpectError(t, api, "DELETE", "/v1/local/names/worker?pid="+url.QueryEscape(p2), "", http.StatusConflict, "not_owner")
-	_, err = api.expect(ctx, "DELETE", "/v1/local/names/worker?pid="+url.QueryEscape(p1), "", http.StatusNoContent)
-	procMust(t, err)
-	procExpectError(t, api, "GET", "/v1/local/names/worker", "", http.StatusNotFound, "not_found")
-	procExpectError(t, api, "DELETE", "/v1/local/names/worker?pid="+url.QueryEscape(p1), "", http.StatusNotFound, "not_found")
+	procExpectError(t, c.API(2), "PUT", "/v1/local/names/worker", fmt.Sprintf(`{"pid":%q}`, p2), http.StatusConflict, "name_taken")
+	if _, err := c.API(0).Client().Local().Lookup(ctx, "worker"); !errors.Is(err, api.ErrNotFound) { // node-scoped
+		t.Errorf("another node's local name: %v, want not_found", err)
+	}
+	if err := local.Unregister(ctx, "worker", p2); !errors.Is(err, api.ErrNotOwner) {
+		t.Errorf("unregister by another pid: %v, want not_owner", err)
+	}
+	procMust(t, local.Unregister(ctx, "worker", p1))
+	if _, err := local.Lookup(ctx, "worker"); !errors.Is(err, api.ErrNotFound) {
+		t.Errorf("lookup after unregister: %v", err)
+	}
+	procExpectError(t, c.API(2), "DELETE", "/v1/local/names/worker?pid="+url.QueryEscape(string(p1)), "", http.StatusNotFound, "not_found")
 }
 
 // procContractLocalGroups: two members join, a broadcast reaches both, one
 // leaves.
 func procContractLocalGroups(t *testing.T, c *procCluster) {
 	ctx := context.Background()
-	api := c.API(0)
-	p1, p2 := procSpawnOn(t, c, 0), procSpawnOn(t, c, 0)
-	for _, p := range []string{p1, p2} {
-		_, err := api.expect(ctx, "PUT", "/v1/local/groups/pool", fmt.Sprintf(`{"pid":%q}`, p), http.StatusCreated)
-		procMust(t, err)
+	cl := c.API(0).Client()
+	p1, p2 := api.PID(procSpawnOn(t, c, 0)), api.PID(procSpawnOn(t, c, 0))
+	for _, p := range []api.PID{p1, p2} {
+		procMust(t, cl.Local().Join(ctx, "pool", p))
 	}
-	members := func() []string {
-		a, err := api.expect(ctx, "GET", "/v1/local/groups/pool", "", http.StatusOK)
+	members := func() []api.PID {
+		ms, err := cl.Local().Members(ctx, "pool")
 		procMust(t, err)
-		var out []string
-		ms, _ := a.Body["members"].([]any)
-		for _, m := range ms {
-			out = append(out, fmt.Sprint(m))
-		}
-		slices.Sort(out)
-		return out
+		slices.Sort(ms)
+		return ms
 	}
-	if got, want := members(), slices.Sorted(slices.Values([]string{p1, p2})); !slices.Equal(got, want) {
+	if got, want := members(), slices.Sorted(slices.Values([]api.PID{p1, p2})); !slices.Equal(got, want) {
 		t.Errorf("group members %v, want %v", got, want)
 	}
-	a, err := api.expect(ctx, "POST", "/v1/local/groups/pool/messages", `{"job":1}`, http.StatusAccepted)
+	n, err := cl.Local().SendGroup(ctx, "pool", map[string]int{"job": 1})
 	procMust(t, err)
-	if a.Body["sent"] != 2.0 {
-		t.Errorf("broadcast answered %v, want sent 2", a.Body)
+	if n != 2 {
+		t.Errorf("broadcast reached %d, want 2", n)
 	}
-	for _, p := range []string{p1, p2} {
-		got, err := procMessages(ctx, api, p, 3*time.Second, 0)
+	for _, p := range []api.PID{p1, p2} {
+		got, err := cl.Processes().Receive(ctx, p, api.ReceiveOptions{Wait: 3 * time.Second})
 		procMust(t, err)
-		if len(got) != 1 || !procJSONEqual(got[0], []byte(`{"job":1}`)) {
-			t.Errorf("member %s received %s, want the broadcast", p, got)
+		if len(got) != 1 || !procJSONEqual(got[0].Body, []byte(`{"job":1}`)) {
+			t.Errorf("member %s received %+v, want the broadcast", p, got)
 		}
 	}
-	_, err = api.expect(ctx, "DELETE", "/v1/local/groups/pool?pid="+url.QueryEscape(p1), "", http.StatusNoContent)
-	procMust(t, err)
-	if got := members(); !slices.Equal(got, []string{p2}) {
+	procMust(t, cl.Local().Leave(ctx, "pool", p1))
+	if got := members(); !slices.Equal(got, []api.PID{p2}) {
 		t.Errorf("after leave members %v, want [%s]", got, p2)
 	}
-	procExpectError(t, api, "DELETE", "/v1/local/groups/pool?pid="+url.QueryEscape(p1), "", http.StatusNotFound, "not_found")
+	if err := cl.Local().Leave(ctx, "pool", p1); !errors.Is(err, api.ErrNotFound) {
+		t.Errorf("leave by a non-member: %v, want not_found", err)
+	}
+	procExpectError(t, c.API(0), "DELETE", "/v1/local/groups/pool?pid="+url.QueryEscape(string(p1)), "", http.StatusNotFound, "not_found")
 }
 
 // procContractWatch: register and unregister produce events with reason and
-// index, names outside the prefix none; resuming with ?index= or
-// Last-Event-ID replays exactly the later events; the stream ends when the
-// client goes.
+// index, names outside the prefix none; resuming with an event id, a whole
+// index, or Last-Event-ID (raw: a header the api client does not send)
+// replays exactly the later events; index 0 replays the history.
 func procContractWatch(t *testing.T, c *procCluster) {
-	ctx := context.Background()
-	w, err := procStartWatch(ctx, c.API(1), "prefix=w.", nil)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	w, err := c.API(1).Client().Watch(ctx, api.WatchOptions{Prefix: "w."})
 	procMust(t, err)
-	pid := procSpawnOn(t, c, 0)
-	_, fence, err := procRegisterPID(ctx, c.API(0), "w.a", pid)
+	cl := c.API(0).Client()
+	pid := api.PID(procSpawnOn(t, c, 0))
+	regd, err := cl.Names().Register(ctx, "w.a", pid, nil)
 	procMust(t, err)
-	_, _, err = procRegisterPID(ctx, c.API(0), "x.other", pid)
+	_, err = cl.Names().Register(ctx, "x.other", pid, nil)
 	procMust(t, err)
-	_, err = c.API(0).expect(ctx, "DELETE", "/v1/names/w.a?pid="+url.QueryEscape(pid), "", http.StatusNoContent)
-	procMust(t, err)
-	reg := procWantEvent(t, w, "registered", "w.a", "register")
-	unreg := procWantEvent(t, w, "unregistered", "w.a", "unregister")
-	if reg.Data["pid"] != pid || reg.Data["fence"] != fence || reg.Data["node"] != c.Name(0) {
-		t.Errorf("registered event %v, want pid %s fence %v node %s", reg.Data, pid, fence, c.Name(0))
+	procMust(t, cl.Names().Unregister(ctx, "w.a", pid))
+	reg := procWantAPIEvent(t, w, "registered", "w.a", "register")
+	unreg := procWantAPIEvent(t, w, "unregistered", "w.a", "unregister")
+	if reg.PID != pid || reg.Fence != regd.Fence || string(reg.Node) != c.Name(0) {
+		t.Errorf("registered event %+v, want pid %s fence %d node %s", reg, pid, regd.Fence, c.Name(0))
 	}
-	if unreg.Data["index"].(float64) <= reg.Data["index"].(float64) {
-		t.Errorf("unregistered index %v not after registered %v", unreg.Data["index"], reg.Data["index"])
+	if unreg.Index <= reg.Index {
+		t.Errorf("unregistered index %d not after registered %d", unreg.Index, reg.Index)
 	}
-	regIndex := fmt.Sprint(int64(reg.Data["index"].(float64)))
-	resumes := []struct {
+	for _, r := range []struct {
 		node  int
-		query string
-		hdr   http.Header
-	}{
-		{2, "prefix=w.&index=" + url.QueryEscape(reg.ID), nil},
-		{0, "prefix=w.&index=" + regIndex, nil},
-		{1, "prefix=w.", http.Header{"Last-Event-ID": {reg.ID}}},
-	}
-	for _, r := range resumes {
-		rw, err := procStartWatch(ctx, c.API(r.node), r.query, r.hdr)
+		index string
+	}{{2, reg.ID}, {0, strconv.FormatUint(reg.Index, 10)}} {
+		rctx, rcancel := context.WithCancel(ctx)
+		rw, err := c.API(r.node).Client().Watch(rctx, api.WatchOptions{Prefix: "w.", Index: r.index})
 		procMust(t, err)
-		ev, err := rw.next(procContractWait)
-		procMust(t, err)
-		if ev.ID != unreg.ID || ev.Event != "unregistered" || ev.Data["name"] != "w.a" {
-			t.Errorf("resume %s %v on %s replayed %+v first, want %+v", r.query, r.hdr, c.Name(r.node), ev, unreg)
+		ev := procNextAPIEvent(t, rw, procContractWait)
+		if ev.ID != unreg.ID || ev.Type != "unregistered" || ev.Name != "w.a" {
+			t.Errorf("resume after %s on %s replayed %+v first, want %+v", r.index, c.Name(r.node), ev, unreg)
 		}
-		if err := rw.quiet(300 * time.Millisecond); err != nil {
-			t.Errorf("resume %s %v: %v", r.query, r.hdr, err)
+		select {
+		case ev, ok := <-rw:
+			if ok {
+				t.Errorf("resume after %s: unexpected event %+v", r.index, ev)
+			}
+		case <-time.After(300 * time.Millisecond):
 		}
-		procMust(t, rw.close(5*time.Second))
+		rcancel()
 	}
-	all, err := procStartWatch(ctx, c.API(2), "prefix=w.&index=0", nil)
+	raw, err := procStartWatch(ctx, c.API(1), "prefix=w.", http.Header{"Last-Event-ID": {reg.ID}})
 	procMust(t, err)
-	for _, want := range []procEvent{reg, unreg} {
-		if ev, err := all.next(procContractWait); err != nil || ev.ID != want.ID || ev.Event != want.Event {
-			t.Errorf("index=0 replayed %+v (%v), want %s %s", ev, err, want.ID, want.Event)
+	if ev, err := raw.next(procContractWait); err != nil || ev.ID != unreg.ID || ev.Event != "unregistered" {
+		t.Errorf("Last-Event-ID %s replayed %+v (%v), want %s", reg.ID, ev, err, unreg.ID)
+	}
+	procMust(t, raw.quiet(300*time.Millisecond))
+	procMust(t, raw.close(5*time.Second))
+	all, err := c.API(2).Client().Watch(ctx, api.WatchOptions{Prefix: "w.", Index: "0"})
+	procMust(t, err)
+	for _, want := range []api.Event{reg, unreg} {
+		if ev := procNextAPIEvent(t, all, procContractWait); ev.ID != want.ID || ev.Type != want.Type {
+			t.Errorf("index=0 replayed %+v, want %s %s", ev, want.ID, want.Type)
 		}
 	}
-	procMust(t, all.close(5*time.Second))
-	procMust(t, w.close(5*time.Second))
 }
 
 // procContractWatchExit: a named process's exit shows as an unregistered
 // event with reason process_exit on another node's stream.
 func procContractWatchExit(t *testing.T, c *procCluster) {
-	ctx := context.Background()
-	w, err := procStartWatch(ctx, c.API(2), "prefix=wx.", nil)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	w, err := c.API(2).Client().Watch(ctx, api.WatchOptions{Prefix: "wx."})
 	procMust(t, err)
-	pid := procSpawnOn(t, c, 1)
-	_, _, err = procRegisterPID(ctx, c.API(1), "wx.exit", pid)
+	cl := c.API(1).Client()
+	pid := api.PID(procSpawnOn(t, c, 1))
+	_, err = cl.Names().Register(ctx, "wx.exit", pid, nil)
 	procMust(t, err)
-	_, err = c.API(1).expect(ctx, "DELETE", "/v1/processes/"+url.PathEscape(pid), "", http.StatusNoContent)
-	procMust(t, err)
-	procWantEvent(t, w, "registered", "wx.exit", "register")
-	if ev := procWantEvent(t, w, "unregistered", "wx.exit", "process_exit"); ev.Data["pid"] != pid {
-		t.Errorf("process_exit event %v, want pid %s", ev.Data, pid)
+	procMust(t, cl.Processes().Kill(ctx, pid))
+	procWantAPIEvent(t, w, "registered", "wx.exit", "register")
+	if ev := procWantAPIEvent(t, w, "unregistered", "wx.exit", "process_exit"); ev.PID != pid {
+		t.Errorf("process_exit event %+v, want pid %s", ev, pid)
 	}
-	procMust(t, w.close(5*time.Second))
 }
 
 // procContractWatchGone: a watch stream ends on the agent when its client
@@ -579,4 +603,31 @@ func TestProcCLI(t *testing.T) {
 			t.Errorf("keygen: %d bytes, %v; want 32 base64 bytes", len(key), err)
 		}
 	})
+}
+
+// procNextAPIEvent reads the next event of an api watch, failing the test
+// on a timeout, a closed channel or an error event.
+func procNextAPIEvent(t *testing.T, w <-chan api.Event, d time.Duration) api.Event {
+	t.Helper()
+	select {
+	case ev, ok := <-w:
+		if !ok || ev.Err != "" {
+			t.Fatalf("watch ended: %+v", ev)
+		}
+		return ev
+	case <-time.After(d):
+		t.Fatalf("no watch event within %v", d)
+	}
+	return api.Event{}
+}
+
+// procWantAPIEvent reads the next event and checks its type, name, reason
+// and that its id is "<index>.<n>".
+func procWantAPIEvent(t *testing.T, w <-chan api.Event, typ, name, reason string) api.Event {
+	t.Helper()
+	ev := procNextAPIEvent(t, w, procContractWait)
+	if ev.Type != typ || ev.Name != name || ev.Reason != reason || ev.Index < 1 || !strings.HasPrefix(ev.ID, strconv.FormatUint(ev.Index, 10)+".") {
+		t.Fatalf("event %+v, want %s %s reason %s with id <index>.<n>", ev, typ, name, reason)
+	}
+	return ev
 }
