@@ -61,6 +61,8 @@ var (
 	// ErrNotCall: Reply was given a ReplyTo that answers no call (the zero
 	// value, e.g. from a message that is not a call).
 	ErrNotCall = errors.New("node: not a call")
+	// ErrChanClosed: the channel ReceiveOr waited on was closed.
+	ErrChanClosed = errors.New("node: channel closed")
 )
 
 // PanicError is the exit reason of a process whose function panicked. The

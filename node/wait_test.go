@@ -193,3 +193,56 @@ func TestWithViaAndListeners(t *testing.T) {
 		t.Fatalf("nil listener: %v", err)
 	}
 }
+
+func TestReceiveOr(t *testing.T) {
+	n := newTestNode(t, "a", nil)
+	ch := make(chan int)
+	type got struct {
+		m      Message
+		v      int
+		fromCh bool
+		err    error
+	}
+	out := make(chan got, 8)
+	pid, err := n.Spawn(func(ctx context.Context, p *Process) error {
+		for {
+			m, v, fromCh, err := ReceiveOr(ctx, p, ch)
+			out <- got{m, v, fromCh, err}
+			if err != nil {
+				return nil
+			}
+		}
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	next := func() got {
+		select {
+		case g := <-out:
+			return g
+		case <-time.After(5 * time.Second):
+			t.Fatal("nothing received")
+			return got{}
+		}
+	}
+	if err := n.Send(context.Background(), pid, "mail"); err != nil {
+		t.Fatal(err)
+	}
+	if g := next(); g.fromCh || g.m.Body != "mail" || g.err != nil {
+		t.Fatalf("mailbox: %+v", g)
+	}
+	ch <- 7
+	if g := next(); !g.fromCh || g.v != 7 || g.err != nil {
+		t.Fatalf("channel: %+v", g)
+	}
+	if err := n.Send(context.Background(), pid, "again"); err != nil {
+		t.Fatal(err)
+	}
+	if g := next(); g.m.Body != "again" {
+		t.Fatalf("mailbox after a channel value: %+v", g)
+	}
+	close(ch)
+	if g := next(); !g.fromCh || !errors.Is(g.err, ErrChanClosed) {
+		t.Fatalf("closed channel: %+v", g)
+	}
+}

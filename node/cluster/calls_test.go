@@ -1,0 +1,56 @@
+package cluster
+
+import (
+	"context"
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/roster-dev/roster/node"
+)
+
+func TestWaitHealthyAndGlobalCall(t *testing.T) {
+	lone := newClusterNode(t, "lone", t.TempDir(), 2, nil) // waits for a second server forever
+	short, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+	defer cancel()
+	if err := lone.WaitHealthy(short); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("wait healthy without quorum: %v", err)
+	}
+
+	n := newClusterNode(t, "solo", t.TempDir(), 1, nil)
+	ctx, cancel2 := context.WithTimeout(context.Background(), 15*time.Second)
+	defer cancel2()
+	if err := n.WaitHealthy(ctx); err != nil {
+		t.Fatal(err)
+	}
+	srv, err := n.Spawn(func(ctx context.Context, p *node.Process) error {
+		for {
+			m, err := p.Receive(ctx)
+			if err != nil {
+				return nil
+			}
+			if m.IsCall() {
+				_ = p.Reply(ctx, m.ReplyTo(), "pong")
+			}
+		}
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	reg, err := n.RegisterGlobal(ctx, "svc/ping", srv, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, to := range []node.Dest{node.Global("svc/ping"), node.GlobalFenced{Name: "svc/ping", Fence: reg.Fence}} {
+		got, err := node.CallAs[string](ctx, n, to, "ping")
+		if err != nil || got != "pong" {
+			t.Fatalf("call %v: %q %v", to, got, err)
+		}
+	}
+	if _, err := n.Call(ctx, node.GlobalFenced{Name: "svc/ping", Fence: reg.Fence + 1000}, "ping"); !errors.Is(err, node.ErrStaleFence) {
+		t.Fatalf("stale fence: %v", err)
+	}
+	if _, err := n.Call(ctx, node.Global("svc/none"), "ping"); !errors.Is(err, node.NoProc) || !errors.Is(err, node.ErrNotFound) {
+		t.Fatalf("missing global: %v", err)
+	}
+}
