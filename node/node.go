@@ -256,7 +256,7 @@ type Stats struct {
 	Live     int    // processes alive now
 	MsgsIn   uint64 // messages put into local mailboxes (local and remote senders)
 	MsgsOut  uint64 // messages handed to the transport for other nodes
-	Dropped  uint64 // messages discarded: dead or stale receiver, full mailbox, exit with a non-empty mailbox
+	Dropped  uint64 // messages discarded: dead or stale receiver, full mailbox, exit with a non-empty mailbox, unregistered type or undecodable body from a peer
 	Signals  uint64 // monitor, link, down and exit signals sent to other nodes
 	Received uint64 // envelopes received from other nodes
 }

@@ -89,7 +89,7 @@ func FuzzDecodeHandshake(f *testing.F) {
 	cfg := testConfigNoLog("srv")
 	cfg.ClusterKey = []byte("0123456789abcdef0123456789abcdef")
 	hello, _ := appendMsgpack(nil, frameHello, newHello(testConfigNoLog("cli")), maxHandshakeFrame)
-	auth, _ := appendMsgpack(nil, frameAuth, &authMsg{Proof: make([]byte, 32)}, maxHandshakeFrame)
+	auth, _ := appendMsgpack(nil, frameAuth, &authMsg{Proof: make([]byte, 32), Node: "cli", Incarnation: 1, Want: "srv"}, maxHandshakeFrame)
 	f.Add(hello)
 	f.Add(append(append([]byte{}, hello...), auth...))
 	f.Add([]byte{0, 0, 0, 2, byte(frameHello), 0x80})
@@ -98,6 +98,35 @@ func FuzzDecodeHandshake(f *testing.F) {
 		h := &handshakeIO{w: io.Discard, fr: newFrameReader(bytes.NewReader(data), cfg.MaxFrameSize)}
 		if peer, err := acceptHandshake(cfg, h); err == nil {
 			t.Fatalf("admitted %+v without knowing the key", peer)
+		}
+	})
+}
+
+// FuzzDialHandshake feeds arbitrary bytes to the dialer's side of the
+// handshake (what a listener without the key controls). It must fail
+// cleanly, never panic, and never send our node id or incarnation.
+func FuzzDialHandshake(f *testing.F) {
+	cfg := testConfigNoLog("secret-dialer")
+	cfg.Incarnation = 0x1122334455667788
+	cfg.ClusterKey = []byte("0123456789abcdef0123456789abcdef")
+	for _, key := range [][]byte{nil, []byte("another key, also 32 bytes long!")} {
+		acc := testConfigNoLog("srv")
+		acc.ClusterKey = key
+		h := newHello(acc)
+		h.Proof = make([]byte, 32)
+		b, _ := appendMsgpack(nil, frameHello, h, maxHandshakeFrame)
+		accept, _ := appendMsgpack(nil, frameAccept, &acceptMsg{Node: "srv", Incarnation: 2}, maxHandshakeFrame)
+		f.Add(append(b, accept...))
+	}
+	f.Add([]byte{0, 0, 0, 2, byte(frameRefuse), 0x80})
+	f.Fuzz(func(t *testing.T, data []byte) {
+		var sent bytes.Buffer
+		h := &handshakeIO{w: &sent, fr: newFrameReader(bytes.NewReader(data), cfg.MaxFrameSize)}
+		if peer, err := dialHandshake(cfg, h, "srv", 0, 1); err == nil {
+			t.Fatalf("reached %+v without it knowing the key", peer)
+		}
+		if leaks(sent.Bytes(), cfg) {
+			t.Fatalf("dialer revealed its identity: %q", sent.Bytes())
 		}
 	})
 }
