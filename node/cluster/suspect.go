@@ -1,6 +1,7 @@
 package cluster
 
 import (
+	"context"
 	"time"
 
 	"github.com/hashicorp/raft"
@@ -79,13 +80,10 @@ func (o *ownedNames) watchContact() {
 				since = since.Add(-d)
 			}
 		case d == 0 && !since.IsZero():
-			since = time.Time{}
-			if suspect {
-				suspect = false
-				o.resync()
-				o.confirm(told)
-				told = nil
+			if suspect && !o.confirm(told) {
+				continue // could not verify with the leader yet: stay suspect, retry
 			}
+			since, suspect, told = time.Time{}, false, nil
 		}
 		if !since.IsZero() && !suspect && time.Since(since) > grace {
 			suspect = true
@@ -101,16 +99,43 @@ func (o *ownedNames) watchContact() {
 	}
 }
 
-// confirm tells the owners of the names in told that still hold them.
-func (o *ownedNames) confirm(told []global.Registration) {
-	for _, r := range told {
+// confirm settles the names in told after contact returned: it asks the
+// leader (a quorum-verified lease renewal, never this replica, which may
+// not have applied the purge yet) which are still current, tells their
+// owners GlobalNameConfirmed, and the others GlobalNameLost. It returns
+// false, telling nothing, when the leader could not be asked.
+func (o *ownedNames) confirm(told []global.Registration) bool {
+	if len(told) == 0 {
+		return true
+	}
+	regs := make([]global.NameFence, len(told))
+	for i, r := range told {
+		regs[i] = global.NameFence{Name: r.Name, Fence: r.Fence}
+	}
+	ctx, cancel := context.WithTimeout(o.n.ctx, 2*time.Second)
+	g, err := o.n.table.RenewLease(ctx, regs)
+	cancel()
+	if err != nil {
+		o.n.Logger().Debug("cannot verify suspect names with the leader yet", "error", err)
+		return false
+	}
+	for i, r := range told {
 		o.mu.Lock()
-		cur, ok := o.names[r.Name]
+		cur, tracked := o.names[r.Name]
+		mine := tracked && cur.Owner == r.Owner && cur.Fence == r.Fence
+		if !g.Held[i] && mine {
+			delete(o.names, r.Name)
+		}
 		o.mu.Unlock()
-		if ok && cur.Owner == r.Owner && cur.Fence == r.Fence && o.n.Alive(r.Owner) {
+		switch {
+		case !o.n.Alive(r.Owner):
+		case g.Held[i] && mine:
 			_ = o.n.Send(o.n.ctx, r.Owner, GlobalNameConfirmed{Name: r.Name, Fence: r.Fence})
+		case !g.Held[i] && mine:
+			o.notify(r, global.ReasonNodeDown)
 		}
 	}
+	return true
 }
 
 // broadcast sends msg(r) to the owner of every tracked name and returns
