@@ -41,6 +41,7 @@ type Node struct {
 	leases       *leaseKeeper
 	singletonsMu sync.Mutex
 	singletons   map[string]*Singleton
+	leaderships  map[*Leadership]struct{}
 
 	leaving   atomic.Bool // Leave has begun: our names go on purpose
 	startOnce sync.Once
@@ -132,6 +133,7 @@ func New(cfg Config) (*Node, error) {
 	n.exits = newGlobalExits(n)
 	n.leases = newLeaseKeeper(n)
 	n.singletons = make(map[string]*Singleton)
+	n.leaderships = make(map[*Leadership]struct{})
 	if n.ml, err = n.newMembership(); err != nil {
 		return nil, errors.Join(err, t.Shutdown(), tr.Close())
 	}

@@ -167,15 +167,24 @@ func (s *Singleton) Stop(ctx context.Context) error {
 }
 
 // stopSingletons stops every singleton of this node (Leave), each within
-// its StopTimeout, and waits for them or ctx.
+// its StopTimeout, resigns every leadership, and waits for them or ctx.
 func (n *Node) stopSingletons(ctx context.Context) error {
 	n.singletonsMu.Lock()
 	all := make([]*Singleton, 0, len(n.singletons))
 	for _, s := range n.singletons {
 		all = append(all, s)
 	}
+	var leads []*Leadership
+	for l := range n.leaderships {
+		leads = append(leads, l)
+	}
 	n.singletonsMu.Unlock()
 	var errs []error
+	for _, l := range leads {
+		if err := l.Resign(ctx); err != nil {
+			errs = append(errs, err)
+		}
+	}
 	for _, s := range all {
 		s.stop()
 	}
