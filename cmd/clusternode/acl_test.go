@@ -10,6 +10,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/hashicorp/go-hclog"
 )
 
 // Secrets of the test ACL file.
@@ -249,5 +251,30 @@ func TestCLISendsToken(t *testing.T) {
 	}
 	if err := run(billingSecret, "names", "-prefix", "payroll/"); err == nil || !strings.Contains(err.Error(), "permission_denied") {
 		t.Fatalf("names outside the token's scope: %v", err)
+	}
+}
+
+func TestPublicRule(t *testing.T) {
+	a := newACLTestAPI(t)
+	h := a.api.guard(publicRule(), func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(http.StatusTeapot) })
+	rec := httptest.NewRecorder()
+	h(rec, httptest.NewRequest("GET", "/ui/", nil))
+	if rec.Code != http.StatusTeapot {
+		t.Fatalf("public endpoint without a token: %d %s", rec.Code, rec.Body)
+	}
+}
+
+func TestSecretFileModeWarning(t *testing.T) {
+	dir := t.TempDir()
+	key := filepath.Join(dir, "key")
+	os.WriteFile(key, []byte("AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=\n"), 0o644)
+	cfg, err := parseAgentConfig([]string{"-dev", "-encrypt-file", key}, noEnv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out strings.Builder
+	warnSecurity(cfg, hclog.New(&hclog.LoggerOptions{Output: &out}))
+	if !strings.Contains(out.String(), "readable by other users") {
+		t.Fatalf("no warning for a 0644 key file: %s", out.String())
 	}
 }

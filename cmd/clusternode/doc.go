@@ -29,7 +29,8 @@
 //		"PUT": {nameWrite(pathValue("name")).owns(bodyPID), s.registerName},
 //		"GET": {nameRead(pathValue("name")), s.lookupName}}},
 //
-// A rule names the resource (healthRule, metricsRule, agentRead for node
+// A rule names the resource (publicRule for static files that reveal
+// nothing, healthRule, metricsRule, agentRead for node
 // and cluster status, nameRead/nameWrite for global and local names,
 // groupRead/groupWrite for groups, processWrite for spawning and sending to
 // a pid, ownProcess for driving a process, operatorOnly), where the name,

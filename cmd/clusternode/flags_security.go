@@ -25,6 +25,9 @@ type securityConfig struct {
 	// KeyOnArgv is set when the key came from -encrypt on the command line
 	// (visible in ps): the agent warns.
 	KeyOnArgv bool
+	// secretFiles are -encrypt-file, -acl-file and -http-tls-key, checked
+	// for modes that let other users read them.
+	secretFiles []string
 }
 
 // securityFlags are the raw values of the security and bounds flags.
@@ -96,6 +99,11 @@ func (f *agentFlags) validateSecurity(c *agentConfig, getenv func(string) string
 		CheckHost: isLoopback(httpHost),
 	}
 	c.Security.Insecure = s.insecure
+	for _, f := range []string{s.encryptFile, s.aclFile, s.tls.Key} {
+		if f != "" {
+			c.Security.secretFiles = append(c.Security.secretFiles, f)
+		}
+	}
 	return insecureRule(c)
 }
 
@@ -170,6 +178,11 @@ func splitList(s string) []string {
 // warnSecurity logs what the configuration leaves open.
 func warnSecurity(c *agentConfig, log hclog.Logger) {
 	s := c.Security
+	for _, f := range s.secretFiles {
+		if fi, err := os.Stat(f); err == nil && fi.Mode().Perm()&0o077 != 0 {
+			log.Warn("a file with secrets is readable by other users: chmod 600 it", "file", f, "mode", fi.Mode().Perm().String())
+		}
+	}
 	if s.KeyOnArgv {
 		log.Warn("the cluster key is on the command line, where every local user can read it (ps): use -encrypt-file or CLUSTERNODE_ENCRYPT")
 	}
