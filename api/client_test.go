@@ -255,3 +255,12 @@ func TestNewClientRejectsBadAddress(t *testing.T) {
 		t.Error("token with a line break accepted")
 	}
 }
+
+func TestTokenSelf(t *testing.T) {
+	f, c := newFake(t)
+	f.handlers["GET /v1/acl/token/self"] = answer(200, `{"acls":true,"id":"ops","anonymous":false,"policy":"operator","names":[""],"groups":[""],"health":true,"metrics":true}`)
+	ti, err := c.TokenSelf(context.Background())
+	if err != nil || ti.Policy != "operator" || ti.ID != "ops" || !ti.ACLs {
+		t.Fatalf("%+v %v", ti, err)
+	}
+}

@@ -107,6 +107,7 @@ func (s *apiServer) routes() []route {
 		{"/v1/local/groups/{key}/messages", methods{"POST": {groupWrite(key), s.sendGroup}}},
 		{"/v1/watch", methods{"GET": {nameRead(queryValue("prefix")), s.watch}}},
 		{"/metrics", methods{"GET": {metricsRule(), s.metrics.ServeHTTP}}},
+		{"/v1/acl/token/self", methods{"GET": {publicRule(), s.tokenSelf}}},
 		{"/ui/", methods{"GET": {publicRule(), s.ui}}},
 	}
 }

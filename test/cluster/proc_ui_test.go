@@ -15,6 +15,7 @@ import (
 
 	"github.com/chromedp/cdproto/cdp"
 	cdplog "github.com/chromedp/cdproto/log"
+	"github.com/chromedp/cdproto/page"
 	"github.com/chromedp/cdproto/runtime"
 	"github.com/chromedp/chromedp"
 )
@@ -49,8 +50,10 @@ type browser struct {
 	t   *testing.T
 	ctx context.Context
 
-	mu     sync.Mutex
-	errors []string
+	mu      sync.Mutex
+	errors  []string
+	dialogs []string // messages of the confirm dialogs the page opened
+	accept  bool     // how the next dialogs are answered
 }
 
 func newBrowser(t *testing.T) *browser {
@@ -82,6 +85,13 @@ func newBrowser(t *testing.T) *browser {
 			if e.Entry.Level == cdplog.LevelError {
 				b.record("log: " + e.Entry.Text + " " + e.Entry.URL)
 			}
+		case *page.EventJavascriptDialogOpening:
+			b.mu.Lock()
+			b.dialogs = append(b.dialogs, e.Message)
+			accept := b.accept
+			b.mu.Unlock()
+			// Answering is a command: not from the event loop's goroutine.
+			go func() { _ = chromedp.Run(ctx, page.HandleJavaScriptDialog(accept)) }()
 		}
 	})
 	start := time.Now()
@@ -96,6 +106,15 @@ func (b *browser) record(s string) {
 	b.mu.Lock()
 	b.errors = append(b.errors, s)
 	b.mu.Unlock()
+}
+
+// answerDialogs sets how the page's next confirm dialogs are answered and
+// returns the messages of those it opened so far.
+func (b *browser) answerDialogs(accept bool) []string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.accept = accept
+	return append([]string(nil), b.dialogs...)
 }
 
 func (b *browser) consoleErrors() []string {
@@ -160,17 +179,40 @@ func jsString(s string) string {
 	return string(b)
 }
 
+// Tokens of the console test's ACL file: the harness and the operator
+// steps use ops; the page starts with a read-only token.
+const (
+	procConsoleOps    = "console-ops-0123456789abcdef"
+	procConsoleViewer = "console-viewer-0123456789ab"
+)
+
+func procConsoleACLFile(t *testing.T) string {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "acl.json")
+	body := `{"tokens": [
+		{"id": "ops", "secret": "` + procConsoleOps + `", "policy": "operator"},
+		{"id": "viewer", "secret": "` + procConsoleViewer + `", "policy": "read", "names": [""], "groups": [""]}
+	]}`
+	if err := os.WriteFile(path, []byte(body), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
 // TestProcConsole drives the web console in headless Chromium against 3
-// real agents: the page loads with no console errors, shows the 3 members
-// and the leader; a name registered through the API appears in the names
-// list and in the live feed within 1 s; a killed node turns dead and its
-// names leave the list. Screenshots go to artifacts/.
+// real agents with ACLs on: the page, given a read-only token, loads with
+// no console errors, shows the 3 members and the leader and offers no
+// write; a name registered through the API appears in the names list and
+// in the live feed within 1 s; given an operator token it offers to
+// unregister a name, does nothing when the confirmation is declined and
+// unregisters when it is accepted; a killed node turns dead and its names
+// leave the list. Screenshots go to artifacts/.
 func TestProcConsole(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs a 3-process cluster and a browser")
 	}
 	b := newBrowser(t)
-	c := newProcCluster(t, procOptions{})
+	c := newProcCluster(t, procOptions{Token: procConsoleOps, ExtraArgs: []string{"-acl-file", procConsoleACLFile(t)}})
 	ctx := context.Background()
 	leader := c.Leader(ctx)
 	if leader < 0 {
@@ -188,9 +230,19 @@ func TestProcConsole(t *testing.T) {
 			victim = i
 		}
 	}
-	url := c.API(served).base + "/ui/"
-	if err := b.run(30*time.Second, chromedp.Navigate(url), chromedp.WaitVisible("#members tbody tr", chromedp.ByQuery)); err != nil {
-		t.Fatalf("loading %s: %v", url, err)
+	// The token is in the page's session storage before it loads (as if
+	// typed in an earlier visit): a first load without one would see 401s.
+	base := c.API(served).base
+	err := b.run(30*time.Second,
+		chromedp.Navigate(base+"/ui/favicon.svg"),
+		chromedp.Evaluate(`sessionStorage.setItem('roster-token', `+jsString(procConsoleViewer)+`)`, nil),
+		chromedp.Navigate(base+"/ui/"),
+		chromedp.WaitVisible("#members tbody tr", chromedp.ByQuery))
+	if err != nil {
+		t.Fatalf("loading %s/ui/: %v", base, err)
+	}
+	if _, err := b.waitJS(10*time.Second, "the read-only token's policy", `document.getElementById('token-state').textContent === 'token viewer: read'`); err != nil {
+		t.Fatal(err)
 	}
 
 	allAlive := `document.querySelectorAll('#members tbody tr[data-state="alive"]').length === 3`
@@ -224,7 +276,51 @@ func TestProcConsole(t *testing.T) {
 	t.Logf("MEASURE name visible in list and feed %v after the register call returned", time.Since(registered).Round(time.Millisecond))
 	var buttons int
 	if err := b.eval(`document.querySelectorAll('#names button').length`, &buttons); err != nil || buttons != 0 {
-		t.Errorf("without a token the console must be read-only: %d buttons (%v)", buttons, err)
+		t.Errorf("with a read-only token the console must offer no write: %d buttons (%v)", buttons, err)
+	}
+
+	// An operator token offers unregister, behind a confirmation.
+	target := "console/unreg-" + strconv.FormatInt(time.Now().UnixNano(), 36)
+	if _, _, err := procRegister(ctx, c.API(served), target); err != nil {
+		t.Fatal(err)
+	}
+	button := `document.querySelector('#names tbody tr[data-name=` + jsString(target) + `] button')`
+	err = b.run(10*time.Second,
+		chromedp.SetValue("#token", procConsoleOps, chromedp.ByQuery),
+		chromedp.Click("#token-form button[type=submit]", chromedp.ByQuery))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := b.waitJS(10*time.Second, "an unregister button for "+target, button+` !== null`); err != nil {
+		t.Fatal(err)
+	}
+	b.answerDialogs(false)
+	if err := b.eval(button+`.click()`, nil); err != nil {
+		t.Fatal(err)
+	}
+	err = WaitFor(5*time.Second, func() error {
+		if d := b.answerDialogs(false); len(d) != 1 || !strings.Contains(d[0], target) {
+			return fmt.Errorf("confirm dialogs %q, want one naming %s", d, target)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a, err := c.API(served).lookup(ctx, target); err != nil || a.Status != 200 {
+		t.Fatalf("declined unregister removed %s anyway: %v %v", target, a, err)
+	}
+	b.answerDialogs(true)
+	if err := b.eval(button+`.click()`, nil); err != nil {
+		t.Fatal(err)
+	}
+	unreg := `document.querySelector('#names tbody tr[data-name=` + jsString(target) + `]') === null && ` +
+		`document.querySelector('#feed li[data-type="unregistered"][data-name=` + jsString(target) + `]') !== null`
+	if _, err := b.waitJS(10*time.Second, target+" unregistered by the operator", unreg); err != nil {
+		t.Error(err)
+	}
+	if _, err := procWaitGone(ctx, c.apis([]int{0, 1, 2}), target, time.Now(), 10*time.Second); err != nil {
+		t.Error(err)
 	}
 
 	// The victim's name leaves the list when the victim dies.

@@ -1,8 +1,9 @@
 // Roster web console: a read-only view of the cluster as the agent that
 // serves it sees it, built on the public HTTP API (no private endpoints).
 // Every value from the cluster is rendered with textContent, never as
-// HTML. Writes (unregister by an operator) are offered only once a token
-// was given, and each asks for confirmation.
+// HTML. The one write, unregistering a name as an operator, is offered only
+// when the page was given a token whose policy (GET /v1/acl/token/self) is
+// operator, and each asks for confirmation.
 'use strict';
 (() => {
   const PAGE = 50;          // names per page
@@ -19,6 +20,7 @@
     cursors: [''],    // after= of each page visited; the last is the current page
     next: '',
     lastEventId: '',
+    operator: false,  // the token given is an operator's: offer unregister
     prevCounters: null,
     namesTimer: 0,
   };
@@ -132,7 +134,7 @@
     $('names-count').textContent = '(page ' + pageNo + ', ' + names.length + (st.next ? '+ more' : '') + ')';
     fill($('names').tBodies[0], names.map((n) => {
       const actions = document.createElement('span');
-      if (st.token) {
+      if (st.token && st.operator) {
         const b = el('button', 'unregister', 'danger');
         b.type = 'button';
         b.addEventListener('click', () => unregister(n));
@@ -161,6 +163,21 @@
       showError('unregister ' + n.name, err);
     }
     scheduleNames(0);
+  }
+
+  // ---- the token's rights
+
+  async function refreshToken() {
+    st.operator = false;
+    if (!st.token) { $('token-state').textContent = 'read-only'; return; }
+    try {
+      const t = await api('GET', '/v1/acl/token/self');
+      st.operator = t.policy === 'operator';
+      $('token-state').textContent = t.acls ? ('token ' + (t.id || '?') + ': ' + t.policy) : 'ACLs off';
+    } catch (err) {
+      $('token-state').textContent = 'token refused';
+      showError('token', err);
+    }
   }
 
   // ---- groups (shown only when the agent has the endpoint)
@@ -331,10 +348,11 @@
       e.preventDefault();
       const v = $('token').value.trim();
       if (v && v !== '••••••••') { st.token = v; sessionStorage.setItem('roster-token', v); }
-      scheduleNames(0);
+      refreshToken().then(() => scheduleNames(0));
     });
     $('token-clear').addEventListener('click', () => {
-      st.token = ''; sessionStorage.removeItem('roster-token'); $('token').value = ''; scheduleNames(0);
+      st.token = ''; sessionStorage.removeItem('roster-token'); $('token').value = '';
+      refreshToken().then(() => scheduleNames(0));
     });
     $('names-form').addEventListener('submit', (e) => {
       e.preventDefault();
@@ -344,7 +362,7 @@
     });
     $('names-next').addEventListener('click', () => { if (st.next) { st.cursors.push(st.next); scheduleNames(0); } });
     $('names-first').addEventListener('click', () => { st.cursors = ['']; scheduleNames(0); });
-    loadFeatures().then(() => {
+    Promise.all([loadFeatures(), refreshToken()]).then(() => {
       every(refreshStatus, STATUS_EVERY);
       every(refreshNames, NAMES_EVERY);
       every(refreshMetrics, METRICS_EVERY);
