@@ -17,13 +17,27 @@ import (
 //	go test -run '^$' -bench 'Serial' -benchtime 2000x ./global/
 //
 // Every benchmark starts a 3-voter cluster in this process: raft TCP on
-// 127.0.0.1:0, raft-boltdb in temp dirs, fsync on.
+// 127.0.0.1:0, data dirs in temp dirs, fsync on. The register benchmarks
+// run once per log store (sub-benchmarks wal and boltdb):
+//
+//	go test -run '^$' -bench 'RegisterSerialLeader|RegisterParallel64$' -benchtime 3000x -count 3 ./global/
 
 // BenchmarkRegisterParallel64 registers distinct names from 64 concurrent
 // callers spread over the 3 nodes (two thirds of them forward to the
 // leader).
 func BenchmarkRegisterParallel64(b *testing.B) {
-	benchParallel(b, newTestCluster(b, 3, hclog.Warn))
+	eachLogStore(b, func(b *testing.B, mod func(*Config)) {
+		benchParallel(b, newTestClusterWith(b, 3, hclog.Warn, mod))
+	})
+}
+
+// eachLogStore runs fn as one sub-benchmark per log store.
+func eachLogStore(b *testing.B, fn func(b *testing.B, mod func(*Config))) {
+	for _, store := range []LogStore{LogStoreWAL, LogStoreBoltDB} {
+		b.Run(string(store), func(b *testing.B) {
+			fn(b, func(c *Config) { c.LogStore = store })
+		})
+	}
 }
 
 // BenchmarkRegisterParallel64Unbatched is the baseline: one command per
@@ -58,8 +72,10 @@ func benchParallel(b *testing.B, c *testCluster) {
 // BenchmarkRegisterSerialLeader measures one caller's register latency on
 // the leader.
 func BenchmarkRegisterSerialLeader(b *testing.B) {
-	c := newTestCluster(b, 3, hclog.Warn)
-	benchSerial(b, c.tables[c.waitLeader()])
+	eachLogStore(b, func(b *testing.B, mod func(*Config)) {
+		c := newTestClusterWith(b, 3, hclog.Warn, mod)
+		benchSerial(b, c.tables[c.waitLeader()])
+	})
 }
 
 // BenchmarkRegisterSerialFollower measures one caller's register latency

@@ -39,10 +39,27 @@ type Config struct {
 	// NodeID is this node's id, used as the raft ServerID. Required.
 	NodeID transport.NodeID
 
-	// DataDir holds raft.db (raft-boltdb: log and stable store) and the
-	// snapshots/ directory. Required unless InmemStore is set. A node
-	// restarted with the same DataDir catches up from disk and the leader.
+	// DataDir holds raft.db (raft-boltdb: the stable store, and the log
+	// with LogStoreBoltDB), wal/ (the log with LogStoreWAL), the snapshots/
+	// directory and a log-store file naming the log store. Required unless
+	// InmemStore is set. A node restarted with the same DataDir catches up
+	// from disk and the leader. New checks it first: a damaged raft.db,
+	// WAL or snapshot fails with ErrCorruptDataDir, a missing piece with
+	// ErrStateMissing (see RejoinAsNew), the other log store with
+	// ErrLogStoreMismatch.
 	DataDir string
+	// LogStore is the Raft log store of a new DataDir; an existing one
+	// must hold the same (it is recorded there). Default LogStoreWAL: one
+	// fsync per append instead of raft-boltdb's two (see the README's
+	// figures).
+	LogStore LogStore
+	// RejoinAsNew lets New start on a DataDir whose raft.db or WAL is
+	// missing beside other Raft state: the rest is moved to
+	// DataDir/discarded/<time>/ and the node starts empty, to be caught
+	// up by the leader. The node forgets its term and vote: use it only
+	// for a node the cluster can do without until it caught up. Default
+	// false: such a DataDir fails with ErrStateMissing.
+	RejoinAsNew bool
 	// InmemStore keeps log, stable store and snapshots in memory (tests
 	// that do not restart nodes). Default false.
 	InmemStore bool
@@ -139,6 +156,7 @@ type Config struct {
 func DefaultConfig() Config {
 	return Config{
 		RaftBind:           "127.0.0.1:0",
+		LogStore:           LogStoreWAL,
 		Timing:             TimingLAN,
 		HoldWindow:         5 * time.Second,
 		ForwardTimeout:     2 * time.Second,
@@ -173,6 +191,8 @@ func (c *Config) Validate() error {
 		return fmt.Errorf("%w: DataDir is required unless InmemStore is set", ErrInvalidConfig)
 	case c.StreamLayer == nil && c.RaftBind == "":
 		return fmt.Errorf("%w: RaftBind is required without a StreamLayer", ErrInvalidConfig)
+	case !c.InmemStore && c.LogStore != LogStoreWAL && c.LogStore != LogStoreBoltDB:
+		return fmt.Errorf("%w: LogStore %q (want wal or boltdb)", ErrInvalidConfig, c.LogStore)
 	case c.Timing > TimingFast:
 		return fmt.Errorf("%w: unknown Timing %d", ErrInvalidConfig, c.Timing)
 	case c.HoldWindow <= 0 || c.ForwardTimeout <= 0:

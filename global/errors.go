@@ -37,6 +37,9 @@ var (
 	ErrBadCommand         = errors.New("global: malformed command")
 	ErrUnsupportedVersion = errors.New("global: unsupported command version")
 	ErrInvalidConfig      = errors.New("global: invalid config")
+	ErrCorruptDataDir     = errors.New("global: data dir is damaged")
+	ErrLogStoreMismatch   = errors.New("global: data dir holds another log store")
+	ErrStateMissing       = errors.New("global: data dir is missing raft state")
 )
 
 // AlreadyRegisteredError is returned by Register when the name is owned by a

@@ -141,7 +141,11 @@ func (f *fsm) Restore(rc io.ReadCloser) error {
 	defer rc.Close()
 	next := newFSM(f.logger)
 	if err := next.readSnapshot(rc); err != nil {
-		return fmt.Errorf("%w: %w", ErrCorruptSnapshot, err)
+		err = fmt.Errorf("%w: %w", ErrCorruptSnapshot, err)
+		f.mu.Lock()
+		f.restoreErr = err
+		f.mu.Unlock()
+		return err
 	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -152,4 +156,13 @@ func (f *fsm) Restore(rc io.ReadCloser) error {
 	f.applied.Store(next.applied.Load())
 	f.closeAllWatchers(ErrCompacted)
 	return nil
+}
+
+// takeRestoreErr returns and clears the last Restore failure.
+func (f *fsm) takeRestoreErr() error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	err := f.restoreErr
+	f.restoreErr = nil
+	return err
 }

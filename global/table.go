@@ -95,7 +95,15 @@ func New(cfg Config) (*Table, error) {
 	}
 	t.raft, err = raft.NewRaft(rc, t.fsm, t.stores.logs, t.stores.stable, t.stores.snaps, t.trans)
 	if err != nil {
-		return nil, errors.Join(fmt.Errorf("global: start raft: %w", err), t.trans.Close(), t.stores.close())
+		err = fmt.Errorf("global: start raft: %w", err)
+		if rerr := t.fsm.takeRestoreErr(); rerr != nil {
+			err = fmt.Errorf("%w: %w (%w)", ErrCorruptDataDir, err, rerr)
+		}
+		return nil, errors.Join(err, t.trans.Close(), t.stores.close())
+	}
+	if rerr := t.fsm.takeRestoreErr(); rerr != nil {
+		err := fmt.Errorf("%w: %s: newest snapshot: %w", ErrCorruptDataDir, cfg.DataDir, rerr)
+		return nil, errors.Join(err, t.raft.Shutdown().Error(), t.trans.Close(), t.stores.close())
 	}
 	t.leaderGC = newGroupCommit(cfg.MaxBatch, cfg.MaxInflight, cfg.BatchLinger, t.commitBatch, t.shutdownCh, t.goFn)
 	t.fwdGC = newGroupCommit(cfg.MaxBatch, cfg.MaxForwardInflight, 0, t.forwardBatch, t.shutdownCh, t.goFn)
