@@ -47,12 +47,12 @@ type fsm struct {
 	dedupQ   fifo[reqID]
 	ring     eventRing
 	watchers map[*watcher]struct{}
-	closed   bool           // set at shutdown: no new watchers
+	closed   bool // set at shutdown: no new watchers
 	// restoreErr is the last Restore failure. New refuses to start when
 	// one happened while raft restored the newest snapshot at startup
 	// (raft would fall back to an older snapshot without saying so).
 	restoreErr error
-	wg       sync.WaitGroup // watcher goroutines
+	wg         sync.WaitGroup // watcher goroutines
 
 	applied atomic.Uint64 // raft index of the last applied log
 	fence   uint64        // fence of the command being applied (Apply only)

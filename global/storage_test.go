@@ -154,7 +154,7 @@ func TestCorruptRaftDBRefused(t *testing.T) {
 				t.Fatal(err)
 			}
 			for off := 2 * 4096; off+16 <= len(b); off += 4096 {
-				b[off+8], b[off+9] = 0x20, 0 // page flags: no known type
+				b[off+8], b[off+9] = 0x20, 0      // page flags: no known type
 				b[off+10], b[off+11] = 0xff, 0xff // element count
 			}
 			if err := os.WriteFile(path, b, 0o600); err != nil {
