@@ -37,6 +37,7 @@ var (
 	ErrBadCommand         = errors.New("global: malformed command")
 	ErrUnsupportedVersion = errors.New("global: unsupported command version")
 	ErrInvalidConfig      = errors.New("global: invalid config")
+	ErrBadLimit           = errors.New("global: page limit out of range")
 	ErrCorruptDataDir     = errors.New("global: data dir is damaged")
 	ErrLogStoreMismatch   = errors.New("global: data dir holds another log store")
 	ErrStateMissing       = errors.New("global: data dir is missing raft state")

@@ -4,6 +4,7 @@ import (
 	"sync"
 	"sync/atomic"
 
+	"github.com/google/btree"
 	"github.com/hashicorp/go-hclog"
 	"github.com/hashicorp/raft"
 	"github.com/roster-dev/roster/transport"
@@ -39,9 +40,9 @@ type fsm struct {
 
 	mu       sync.RWMutex
 	names    map[string]Registration
-	byNode   map[transport.NodeID]nameSet
-	byPID    map[transport.PID]nameSet
-	purged   map[incarnation]uint64 // -> raft index of the purge
+	order    *btree.BTreeG[string]            // names, sorted: listings and pages
+	byNode   map[transport.NodeID]*nodeOwners // owner index (owners.go)
+	purged   map[incarnation]uint64           // -> raft index of the purge
 	purgedQ  fifo[incarnation]
 	dedup    map[reqID]result
 	dedupQ   fifo[reqID]
@@ -72,8 +73,8 @@ func newFSM(logger hclog.Logger) *fsm {
 // reset empties the replicated state. The caller holds mu (or owns f).
 func (f *fsm) reset() {
 	f.names = make(map[string]Registration)
-	f.byNode = make(map[transport.NodeID]nameSet)
-	f.byPID = make(map[transport.PID]nameSet)
+	f.order = btree.NewOrderedG[string](32)
+	f.byNode = make(map[transport.NodeID]*nodeOwners)
 	f.purged = make(map[incarnation]uint64)
 	f.purgedQ = fifo[incarnation]{}
 	f.dedup = make(map[reqID]result)

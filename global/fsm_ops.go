@@ -1,10 +1,6 @@
 package global
 
-import (
-	"slices"
-
-	"github.com/roster-dev/roster/transport"
-)
+import "github.com/roster-dev/roster/transport"
 
 // The operations below run with f.mu held for writing, from Apply. They
 // must be deterministic: no clocks, no randomness, no map-order effects.
@@ -72,7 +68,7 @@ func (f *fsm) updateMeta(c *command, idx uint64) result {
 }
 
 func (f *fsm) unregisterPID(c *command, idx uint64) result {
-	names := sortedNames(f.byPID[c.Owner], nil)
+	names := f.namesOfPID(c.Owner)
 	for _, n := range names {
 		f.remove(f.names[n], idx, c.Reason)
 	}
@@ -83,14 +79,13 @@ func (f *fsm) unregisterPID(c *command, idx uint64) result {
 // every incarnation but c.Incarnation, and remembers the purged
 // incarnations so that a late Register from one of them fails.
 func (f *fsm) purge(c *command, idx uint64) result {
-	match := func(n string) bool {
-		inc := f.names[n].Owner.Incarnation
-		if c.Except { // except
+	match := func(inc uint64) bool {
+		if c.Except {
 			return inc != c.Incarnation
 		}
 		return inc == c.Incarnation
 	}
-	names := sortedNames(f.byNode[c.Node], match)
+	names := f.namesOfNode(c.Node, match)
 	if !c.Except {
 		f.markPurged(incarnation{Node: c.Node, Incarnation: c.Incarnation}, idx)
 	}
@@ -140,47 +135,14 @@ func (f *fsm) insert(reg Registration, why Reason) {
 
 // index adds reg to the derived indexes.
 func (f *fsm) index(reg Registration) {
-	s := f.byNode[reg.Owner.Node]
-	if s == nil {
-		s = make(nameSet)
-		f.byNode[reg.Owner.Node] = s
-	}
-	s[reg.Name] = struct{}{}
-	p := f.byPID[reg.Owner]
-	if p == nil {
-		p = make(nameSet)
-		f.byPID[reg.Owner] = p
-	}
-	p[reg.Name] = struct{}{}
+	f.order.ReplaceOrInsert(reg.Name)
+	f.ownerAdd(reg)
 }
 
 func (f *fsm) remove(reg Registration, idx uint64, why Reason) {
 	delete(f.names, reg.Name)
-	if s := f.byNode[reg.Owner.Node]; s != nil {
-		delete(s, reg.Name)
-		if len(s) == 0 {
-			delete(f.byNode, reg.Owner.Node)
-		}
-	}
-	if p := f.byPID[reg.Owner]; p != nil {
-		delete(p, reg.Name)
-		if len(p) == 0 {
-			delete(f.byPID, reg.Owner)
-		}
-	}
+	f.order.Delete(reg.Name)
+	f.ownerDel(reg)
 	reg.Index = idx
 	f.emit(EventUnregistered, reg, idx, why)
-}
-
-// sortedNames returns the members of s that pass keep (nil: all), sorted,
-// so that purges remove names and emit events in the same order everywhere.
-func sortedNames(s nameSet, keep func(string) bool) []string {
-	out := make([]string, 0, len(s))
-	for n := range s {
-		if keep == nil || keep(n) {
-			out = append(out, n)
-		}
-	}
-	slices.Sort(out)
-	return out
 }

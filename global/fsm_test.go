@@ -89,10 +89,10 @@ func TestFSMReRegisterAndMeta(t *testing.T) {
 	if r.Code != codeOK || r.Fence != makeFence(4, 0) {
 		t.Fatalf("re-register: %+v", r)
 	}
-	if got := l.f.collect(l.f.byPID[a]); len(got) != 0 {
+	if got := l.f.collect(l.f.namesOfPID(a)); len(got) != 0 {
 		t.Fatalf("old owner still indexed: %+v", got)
 	}
-	if got := l.f.collect(l.f.byNode["n2"]); len(got) != 1 || got[0].Owner != b {
+	if got := l.f.collect(l.f.namesOfNode("n2", nil)); len(got) != 1 || got[0].Owner != b {
 		t.Fatalf("byNode n2: %+v", got)
 	}
 	var reasons []Reason
@@ -138,7 +138,7 @@ func TestFSMUnregister(t *testing.T) {
 	if r := l.one(command{Op: opUnregister, Name: "svc", Force: true}); r.Code != codeOK {
 		t.Fatalf("force: %+v", r)
 	}
-	if _, ok := l.f.lookup("svc"); ok || len(l.f.byPID) != 0 || len(l.f.byNode) != 0 {
+	if _, ok := l.f.lookup("svc"); ok || l.f.order.Len() != 0 || len(l.f.byNode) != 0 {
 		t.Fatal("name or index left behind")
 	}
 }
@@ -347,14 +347,17 @@ func TestSnapshotRoundTrip(t *testing.T) {
 	if g.appliedIndex() != l.idx || g.ring.compacted != l.f.ring.compacted || g.ring.compacted == 0 {
 		t.Fatalf("applied %d/%d compacted %d/%d", g.appliedIndex(), l.idx, g.ring.compacted, l.f.ring.compacted)
 	}
-	for node, s := range l.f.byNode {
-		if !reflect.DeepEqual(l.f.collect(s), g.collect(g.byNode[node])) {
-			t.Fatalf("byNode[%s] differs", node)
+	if !reflect.DeepEqual(l.f.owners(), g.owners()) {
+		t.Fatalf("owner index differs: %v, restored %v", l.f.owners(), g.owners())
+	}
+	for node := range l.f.byNode {
+		if !reflect.DeepEqual(l.f.namesOfNode(node, nil), g.namesOfNode(node, nil)) {
+			t.Fatalf("names of node %s differ", node)
 		}
 	}
-	for p, s := range l.f.byPID {
-		if !reflect.DeepEqual(l.f.collect(s), g.collect(g.byPID[p])) {
-			t.Fatalf("byPID[%v] differs", p)
+	for _, r := range l.f.names {
+		if !reflect.DeepEqual(l.f.namesOfPID(r.Owner), g.namesOfPID(r.Owner)) {
+			t.Fatalf("names of pid %v differ", r.Owner)
 		}
 	}
 	// The dedup table survived: replaying an old request returns its result.

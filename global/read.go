@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"slices"
 	"strings"
 	"time"
 
@@ -82,6 +81,46 @@ func (t *Table) List(ctx context.Context, prefix string, opts ...ReadOption) ([]
 	return resp.Regs, ReadInfo{Index: resp.Index, Consistent: true}, nil
 }
 
+// Page limits of ListPage (and of the HTTP API's listings).
+const (
+	DefaultPageLimit = 1000  // a limit <= 0 means this
+	MaxPageLimit     = 10000 // a larger limit fails with ErrBadLimit
+)
+
+// ListPage is List one page at a time, so a table of a million names is
+// never copied whole: it returns up to limit registrations (limit <= 0:
+// DefaultPageLimit; above MaxPageLimit: ErrBadLimit) whose names start
+// with prefix and sort after after (exclusive; "" for the first page),
+// sorted by name, and next, the after of the following page: "" when no
+// more remain. With Consistent each page is one linearizable read.
+func (t *Table) ListPage(prefix, after string, limit int, opts ...ReadOption) (regs []Registration, next string, info ReadInfo, err error) {
+	switch {
+	case limit <= 0:
+		limit = DefaultPageLimit
+	case limit > MaxPageLimit:
+		return nil, "", ReadInfo{}, fmt.Errorf("%w: %d (at most %d)", ErrBadLimit, limit, MaxPageLimit)
+	}
+	var o readOptions
+	for _, fn := range opts {
+		fn(&o)
+	}
+	var more bool
+	if o.consistent {
+		resp, err := t.consistentRead(o.ctx, readRequest{Name: prefix, List: true, After: after, Limit: limit})
+		if err != nil {
+			return nil, "", ReadInfo{}, err
+		}
+		regs, more, info = resp.Regs, resp.More, ReadInfo{Index: resp.Index, Consistent: true}
+	} else {
+		regs, more = t.fsm.page(prefix, after, limit)
+		info = t.localInfo()
+	}
+	if more && len(regs) > 0 {
+		next = regs[len(regs)-1].Name
+	}
+	return regs, next, info, nil
+}
+
 // Count returns how many names the local replica holds.
 func (t *Table) Count() int {
 	t.fsm.mu.RLock()
@@ -94,14 +133,14 @@ func (t *Table) Count() int {
 func (t *Table) ByNode(node transport.NodeID) []Registration {
 	t.fsm.mu.RLock()
 	defer t.fsm.mu.RUnlock()
-	return t.fsm.collect(t.fsm.byNode[node])
+	return t.fsm.collect(t.fsm.namesOfNode(node, nil))
 }
 
 // ByPID returns the local replica's registrations owned by pid, sorted.
 func (t *Table) ByPID(pid transport.PID) []Registration {
 	t.fsm.mu.RLock()
 	defer t.fsm.mu.RUnlock()
-	return t.fsm.collect(t.fsm.byPID[pid])
+	return t.fsm.collect(t.fsm.namesOfPID(pid))
 }
 
 // Resolve returns name's owner and fence from the local replica: the
@@ -233,25 +272,40 @@ func (f *fsm) lookup(name string) (Registration, bool) {
 
 // list returns the names starting with prefix, sorted.
 func (f *fsm) list(prefix string) []Registration {
-	f.mu.RLock()
-	out := make([]Registration, 0, 16)
-	for n, r := range f.names {
-		if strings.HasPrefix(n, prefix) {
-			out = append(out, r)
-		}
-	}
-	f.mu.RUnlock()
-	slices.SortFunc(out, func(a, b Registration) int { return strings.Compare(a.Name, b.Name) })
-	return out
+	regs, _ := f.page(prefix, "", 0)
+	return regs
 }
 
-// collect returns the registrations of names in s, sorted. The caller
-// holds f.mu.
-func (f *fsm) collect(s nameSet) []Registration {
-	out := make([]Registration, 0, len(s))
-	for n := range s {
+// page returns, sorted, up to limit (0: no limit) registrations whose names
+// start with prefix and sort after after ("" : from the first), and whether
+// more remain.
+func (f *fsm) page(prefix, after string, limit int) ([]Registration, bool) {
+	f.mu.RLock()
+	defer f.mu.RUnlock()
+	out := make([]Registration, 0, min(max(limit, 16), 1024))
+	more := false
+	f.order.AscendGreaterOrEqual(max(prefix, after), func(n string) bool {
+		switch {
+		case n == after:
+			return true // after is exclusive
+		case !strings.HasPrefix(n, prefix):
+			return false
+		case limit > 0 && len(out) == limit:
+			more = true
+			return false
+		}
+		out = append(out, f.names[n])
+		return true
+	})
+	return out, more
+}
+
+// collect returns the registrations of names (sorted). The caller holds
+// f.mu.
+func (f *fsm) collect(names []string) []Registration {
+	out := make([]Registration, 0, len(names))
+	for _, n := range names {
 		out = append(out, f.names[n])
 	}
-	slices.SortFunc(out, func(a, b Registration) int { return strings.Compare(a.Name, b.Name) })
 	return out
 }

@@ -28,15 +28,21 @@ const (
 type readRequest struct {
 	Name string `msgpack:"n"`
 	List bool   `msgpack:"l,omitempty"`
+	// After and Limit page a List (Name is the prefix): names after After,
+	// at most Limit of them (0: all).
+	After string `msgpack:"a,omitempty"`
+	Limit int    `msgpack:"k,omitempty"`
 }
 
 // readResponse is MethodRead's response. Code is codeOK, codeNotFound, or a
 // retryable code when the receiver could not serve a consistent read. On the
-// wire it is three msgpack values: Code, Index, then the array of Regs.
+// wire it is msgpack values: Code, Index, the array of Regs, then More (a
+// page of a listing left names out; absent from older nodes: false).
 type readResponse struct {
 	Code  errCode
 	Regs  []Registration
 	Index uint64
+	More  bool
 }
 
 func (r *readResponse) marshal() ([]byte, error) {
@@ -51,11 +57,17 @@ func (r *readResponse) marshal() ([]byte, error) {
 	if err := enc.Encode(r.Regs); err != nil {
 		return nil, err
 	}
+	if r.More {
+		if err := enc.Encode(true); err != nil {
+			return nil, err
+		}
+	}
 	return buf.Bytes(), nil
 }
 
 func (r *readResponse) unmarshal(data []byte) error {
-	dec := msgpack.NewDecoder(bytes.NewReader(data))
+	rd := bytes.NewReader(data) // a ByteScanner: the decoder reads no further ahead
+	dec := msgpack.NewDecoder(rd)
 	if err := dec.Decode(&r.Code); err != nil {
 		return err
 	}
@@ -64,7 +76,13 @@ func (r *readResponse) unmarshal(data []byte) error {
 	}
 	regs, err := decodeArray[Registration](dec, maxSnapItems, len(data))
 	r.Regs = regs
-	return err
+	if err != nil {
+		return err
+	}
+	if rd.Len() > 0 {
+		return dec.Decode(&r.More)
+	}
+	return nil
 }
 
 // HandleRPC serves the "global.*" methods other nodes' Tables send through
@@ -134,7 +152,8 @@ func (t *Table) serveRead(ctx context.Context, req readRequest) *readResponse {
 	}
 	idx := t.fsm.appliedIndex()
 	if req.List {
-		return &readResponse{Regs: t.fsm.list(req.Name), Index: idx}
+		regs, more := t.fsm.page(req.Name, req.After, max(req.Limit, 0))
+		return &readResponse{Regs: regs, Index: idx, More: more}
 	}
 	reg, ok := t.fsm.lookup(req.Name)
 	if !ok {

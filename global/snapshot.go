@@ -149,7 +149,7 @@ func (f *fsm) Restore(rc io.ReadCloser) error {
 	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	f.names, f.byNode, f.byPID = next.names, next.byNode, next.byPID
+	f.names, f.order, f.byNode = next.names, next.order, next.byNode
 	f.purged, f.purgedQ = next.purged, next.purgedQ
 	f.dedup, f.dedupQ = next.dedup, next.dedupQ
 	f.ring = next.ring
