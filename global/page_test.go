@@ -18,12 +18,12 @@ func TestListPage(t *testing.T) {
 		}
 	}
 	f := c.tables[c.follower()]
-	for _, opts := range [][]ReadOption{{Consistent, WithContext(testCtx(t, 5*time.Second))}, nil} {
+	for _, opts := range [][]ReadOption{{Consistent}, nil} {
 		waitFor(t, 5*time.Second, func() error {
 			var names []string
 			after, pages := "", 0
 			for {
-				regs, next, _, err := f.ListPage("p/", after, 10, opts...)
+				regs, next, _, err := f.ListPage(testCtx(t, 5*time.Second), "p/", after, 10, opts...)
 				if err != nil {
 					return err
 				}
@@ -42,10 +42,10 @@ func TestListPage(t *testing.T) {
 			return nil
 		})
 	}
-	if _, _, _, err := f.ListPage("", "", MaxPageLimit+1); !errors.Is(err, ErrBadLimit) {
+	if _, _, _, err := f.ListPage(testCtx(t, time.Second), "", "", MaxPageLimit+1); !errors.Is(err, ErrBadLimit) {
 		t.Fatalf("limit above max: %v", err)
 	}
-	if regs, next, _, err := f.ListPage("", "", 0); err != nil || len(regs) != 25 || next != "" {
+	if regs, next, _, err := f.ListPage(testCtx(t, time.Second), "", "", 0); err != nil || len(regs) != 25 || next != "" {
 		t.Fatalf("default limit: %d names, next %q, %v", len(regs), next, err)
 	}
 }

@@ -92,8 +92,9 @@ const (
 // DefaultPageLimit; above MaxPageLimit: ErrBadLimit) whose names start
 // with prefix and sort after after (exclusive; "" for the first page),
 // sorted by name, and next, the after of the following page: "" when no
-// more remain. With Consistent each page is one linearizable read.
-func (t *Table) ListPage(prefix, after string, limit int, opts ...ReadOption) (regs []Registration, next string, info ReadInfo, err error) {
+// more remain. With Consistent each page is one linearizable read, bounded
+// by ctx.
+func (t *Table) ListPage(ctx context.Context, prefix, after string, limit int, opts ...ReadOption) (regs []Registration, next string, info ReadInfo, err error) {
 	switch {
 	case limit <= 0:
 		limit = DefaultPageLimit
@@ -106,7 +107,7 @@ func (t *Table) ListPage(prefix, after string, limit int, opts ...ReadOption) (r
 	}
 	var more bool
 	if o.consistent {
-		resp, err := t.consistentRead(o.ctx, readRequest{Name: prefix, List: true, After: after, Limit: limit})
+		resp, err := t.consistentRead(ctx, readRequest{Name: prefix, List: true, After: after, Limit: limit})
 		if err != nil {
 			return nil, "", ReadInfo{}, err
 		}

@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/hashicorp/go-hclog"
+	"github.com/roster-dev/roster/global"
 	"github.com/roster-dev/roster/node/membership"
 	"github.com/roster-dev/roster/transport"
 )
@@ -27,6 +28,8 @@ const (
 type agentConfig struct {
 	Node            transport.NodeID
 	DataDir         string // empty only with Dev (a temporary dir is made)
+	RaftLogStore    global.LogStore
+	RejoinAsNew     bool   // a data dir missing raft.db or the WAL starts empty
 	Bind            string // IP for gossip, transport and raft
 	Advertise       string // IP peers dial; empty: derived from Bind
 	GossipPort      int
@@ -48,9 +51,9 @@ type agentConfig struct {
 // agentFlags binds the flag set to raw string/int values.
 type agentFlags struct {
 	node, dataDir, bind, advertise, httpAddr, join, joinSRV, joinResolver string
-	encrypt, profile, logLevel                                            string
+	encrypt, profile, logLevel, raftLogStore                              string
 	gossipPort, port, raftPort, bootstrapExpect                           int
-	logJSON, dev                                                          bool
+	logJSON, dev, rejoinAsNew                                             bool
 	sec                                                                   securityFlags
 }
 
@@ -59,6 +62,8 @@ func newAgentFlagSet(f *agentFlags) *flag.FlagSet {
 	fs.SetOutput(io.Discard)
 	fs.StringVar(&f.node, "node", "", "node id, stable across restarts (default: the hostname)")
 	fs.StringVar(&f.dataDir, "data-dir", "", "directory for raft state (required unless -dev)")
+	fs.StringVar(&f.raftLogStore, "raft-log-store", string(global.LogStoreWAL), "raft log store of a new data dir: wal or boltdb (an existing data dir must hold the same)")
+	fs.BoolVar(&f.rejoinAsNew, "rejoin-as-new", false, "when raft.db or the WAL is missing beside other raft state, move the rest to DATA-DIR/discarded/ and start empty (the node forgets its term and vote)")
 	fs.StringVar(&f.bind, "bind", "0.0.0.0", "IP to bind gossip, transport and raft to")
 	fs.StringVar(&f.advertise, "advertise", "", "IP other nodes dial (default: -bind, or this host's first private IP when -bind is 0.0.0.0)")
 	fs.IntVar(&f.gossipPort, "gossip-port", defaultGossipPort, "memberlist port (UDP and TCP)")
@@ -144,7 +149,13 @@ func (f *agentFlags) validate() (*agentConfig, error) {
 		DataDir: f.dataDir, Bind: f.bind, Advertise: f.advertise, HTTPAddr: f.httpAddr,
 		GossipPort: f.gossipPort, Port: f.port, RaftPort: f.raftPort,
 		BootstrapExpect: f.bootstrapExpect, Profile: f.profile, LogJSON: f.logJSON, Dev: f.dev,
+		RejoinAsNew: f.rejoinAsNew,
 	}
+	store, err := global.ParseLogStore(f.raftLogStore)
+	if err != nil {
+		return nil, usagef("-raft-log-store %q: want wal or boltdb", f.raftLogStore)
+	}
+	c.RaftLogStore = store
 	if err := f.validateNode(c); err != nil {
 		return nil, err
 	}

@@ -60,6 +60,7 @@ func nodeConfig(cfg *agentConfig, log hclog.Logger) cluster.Config {
 	// writes (global_forward_batch) to the go-metrics instance that
 	// /metrics renders.
 	cc.TuneGlobal = func(g *global.Config) { g.Metrics = metrics.Default() }
+	cc.RaftLogStore, cc.RejoinAsNew = cfg.RaftLogStore, cfg.RejoinAsNew
 	cc.Profile = cluster.ProfileLAN
 	if cfg.Profile == "fast" {
 		cc.Profile = cluster.ProfileFast

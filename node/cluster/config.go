@@ -41,8 +41,20 @@ type Config struct {
 
 	// DataDir holds the Raft log, stable store (raft-boltdb) and snapshots.
 	// Required unless InmemStore is set. Restarting with the same DataDir
-	// keeps every committed name.
+	// keeps every committed name. A damaged DataDir fails New with
+	// global.ErrCorruptDataDir, one missing its raft.db or WAL beside
+	// other Raft state (or beside its node-id) with global.ErrStateMissing.
 	DataDir string
+	// RaftLogStore is the Raft log store of a new DataDir:
+	// global.LogStoreWAL (one fsync per append) or global.LogStoreBoltDB.
+	// An existing DataDir must hold the same (global.ErrLogStoreMismatch).
+	// Default "": global's default, LogStoreWAL.
+	RaftLogStore global.LogStore
+	// RejoinAsNew starts a node whose DataDir lost raft.db or the WAL:
+	// the rest of the Raft state moves to DataDir/discarded/<time>/ and
+	// the node starts empty, to be caught up by the leader. It forgets
+	// its term and vote. Default false (global.Config.RejoinAsNew).
+	RejoinAsNew bool
 	// InmemStore keeps Raft state in memory (tests). Default false.
 	InmemStore bool
 

@@ -109,7 +109,7 @@ func (c *controller) reconcile(now time.Time) {
 			c.reviveIfPurged(p.meta.Node, p.meta.Incarnation)
 		}
 	}
-	for node, incs := range owners(c.cfg.Table) {
+	for node, incs := range c.cfg.Table.Owners() {
 		for _, inc := range incs {
 			k := purgeKey{node, inc}
 			why, ok := c.staleOwner(node, inc, self, now)

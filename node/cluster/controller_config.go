@@ -25,7 +25,10 @@ type table interface {
 	RemoveServer(ctx context.Context, id node.NodeID, addr string) error
 	PurgeIncarnation(ctx context.Context, id node.NodeID, inc uint64, why global.Reason) (int, error)
 	PurgeNodeExcept(ctx context.Context, id node.NodeID, keep uint64, why global.Reason) (int, error)
-	List(ctx context.Context, prefix string, opts ...global.ReadOption) ([]global.Registration, global.ReadInfo, error)
+	// Owners returns the (node, incarnation) pairs that own names, from
+	// the FSM's owner index: O(nodes), not O(names). The leader calls it
+	// once per reconcile interval.
+	Owners() map[node.NodeID][]uint64
 	IsPurged(id node.NodeID, inc uint64) bool
 	ReviveIncarnation(ctx context.Context, id node.NodeID, inc uint64) (bool, error)
 	// LastLeaseGrant is when this leader last granted id a lease (see
@@ -34,29 +37,6 @@ type table interface {
 }
 
 var _ table = (*global.Table)(nil)
-
-// owners scans the local replica for the (node, incarnation) pairs that
-// own names. The leader runs it once per reconcile interval.
-func owners(t table) map[node.NodeID][]uint64 {
-	regs, _, err := t.List(context.Background(), "") // the local replica: does not block
-	if err != nil {
-		return nil
-	}
-	type owner struct {
-		id  node.NodeID
-		inc uint64
-	}
-	seen := make(map[owner]bool)
-	out := make(map[node.NodeID][]uint64)
-	for _, r := range regs {
-		k := owner{r.Owner.Node, r.Owner.Incarnation}
-		if !seen[k] {
-			seen[k] = true
-			out[k.id] = append(out[k.id], k.inc)
-		}
-	}
-	return out
-}
 
 // controllerMetrics receives the controller's measurements. nil fields
 // are skipped.

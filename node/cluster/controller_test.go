@@ -3,6 +3,7 @@ package cluster
 import (
 	"context"
 	"fmt"
+	"slices"
 	"sort"
 	"sync"
 	"testing"
@@ -115,17 +116,17 @@ func (f *fakeTable) PurgeNodeExcept(_ context.Context, n node.NodeID, keep uint6
 	return removed, nil
 }
 
-// List returns one registration per (node, incarnation) owner.
-func (f *fakeTable) List(context.Context, string, ...global.ReadOption) ([]global.Registration, global.ReadInfo, error) {
+// Owners returns the (node, incarnation) owners, sorted.
+func (f *fakeTable) Owners() map[node.NodeID][]uint64 {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	var out []global.Registration
+	out := make(map[node.NodeID][]uint64)
 	for id, incs := range f.owners {
-		for _, inc := range incs {
-			out = append(out, global.Registration{Name: fmt.Sprint(id, inc), Owner: node.PID{Node: id, Incarnation: inc, Serial: 1}})
+		if len(incs) > 0 {
+			out[id] = slices.Sorted(slices.Values(incs))
 		}
 	}
-	return out, global.ReadInfo{}, nil
+	return out
 }
 func (f *fakeTable) IsPurged(n node.NodeID, inc uint64) bool {
 	f.mu.Lock()

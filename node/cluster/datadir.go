@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/roster-dev/roster/global"
 	"github.com/roster-dev/roster/node"
 )
 
@@ -17,8 +18,11 @@ import (
 const nodeIDFile = "node-id"
 
 // claimDataDir records id as the owner of dir on first use and refuses a
-// dir that an earlier run recorded under another id.
-func claimDataDir(dir string, id node.NodeID) error {
+// dir that an earlier run recorded under another id. A dir that records
+// this id but lost raft.db (global's stable store: the term and vote) is
+// refused with global.ErrStateMissing unless rejoin is set; the global
+// table checks the rest of its state itself.
+func claimDataDir(dir string, id node.NodeID, rejoin bool) error {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return fmt.Errorf("cluster: data dir: %w", err)
 	}
@@ -28,6 +32,10 @@ func claimDataDir(dir string, id node.NodeID) error {
 	case err == nil:
 		if got := node.NodeID(strings.TrimSpace(string(b))); got != id {
 			return fmt.Errorf("%w: %s holds node %q, this node is %q", ErrDataDirOwner, dir, got, id)
+		}
+		if fi, err := os.Stat(filepath.Join(dir, "raft.db")); !rejoin && (err != nil || fi.Size() == 0) {
+			return fmt.Errorf("%w: %s was node %q's but has no raft.db: the node would forget its term and vote; "+
+				"restore it, or start with RejoinAsNew (-rejoin-as-new) to be caught up as a new member", global.ErrStateMissing, dir, id)
 		}
 		return nil
 	case errors.Is(err, fs.ErrNotExist):

@@ -108,7 +108,7 @@ func New(cfg Config) (*Node, error) {
 	}
 	if !c.InmemStore {
 		id, _ := tr.LocalNode()
-		if err := claimDataDir(c.DataDir, id); err != nil {
+		if err := claimDataDir(c.DataDir, id, c.RejoinAsNew); err != nil {
 			return nil, errors.Join(err, tr.Close())
 		}
 	}
@@ -159,6 +159,10 @@ func (n *Node) newTable() (*global.Table, error) {
 	}
 	id, _ := n.tr.LocalNode()
 	gc.NodeID, gc.DataDir, gc.InmemStore = id, c.DataDir, c.InmemStore
+	if c.RaftLogStore != "" {
+		gc.LogStore = c.RaftLogStore
+	}
+	gc.RejoinAsNew = c.RejoinAsNew
 	gc.RaftBind = net.JoinHostPort(c.BindAddr, strconv.Itoa(c.RaftPort))
 	if c.AdvertiseAddr != "" {
 		gc.RaftAdvertise = net.JoinHostPort(c.AdvertiseAddr, strconv.Itoa(c.RaftPort))
