@@ -60,8 +60,11 @@ type backend interface {
 	LookupGlobal(ctx context.Context, name string, consistent bool) (registration, error)
 	// UnregisterGlobal removes a name on behalf of its owner.
 	UnregisterGlobal(ctx context.Context, name string, pid transport.PID) error
-	// ListGlobal lists names starting with prefix, sorted by name.
-	ListGlobal(ctx context.Context, prefix string, consistent bool) ([]registration, error)
+	// ListGlobal lists one page of the names starting with prefix, sorted
+	// by name: at most limit (1..maxPageLimit) sorting after after
+	// (exclusive; "" from the first), and next, the after of the
+	// following page ("" when no more remain).
+	ListGlobal(ctx context.Context, prefix, after string, limit int, consistent bool) (regs []registration, next string, err error)
 	// SendGlobal delivers body to the owner of name, carrying its fence,
 	// and returns the registration it used.
 	SendGlobal(ctx context.Context, name string, body json.RawMessage) (registration, error)

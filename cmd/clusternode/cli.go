@@ -34,6 +34,8 @@ type cliOpts struct {
 	json       bool
 	prefix     string
 	consistent bool
+	limit      int    // names: one page of this many (0: every page)
+	after      string // names: start after this name (a page's next)
 	index      string
 	timeout    time.Duration
 }
@@ -43,7 +45,9 @@ var cliCommands = map[string]cliCommand{
 	"members": {summary: "list cluster members", run: cliMembers},
 	"names": {summary: "list global names", run: cliNames, flags: func(fs *flag.FlagSet, o *cliOpts) {
 		fs.StringVar(&o.prefix, "prefix", "", "only names starting with this")
-		fs.BoolVar(&o.consistent, "consistent", false, "leader-verified read")
+		fs.BoolVar(&o.consistent, "consistent", false, "leader-verified read (each page is one)")
+		fs.IntVar(&o.limit, "limit", 0, "print one page of at most this many names (1..10000) and the cursor of the next; default: every page")
+		fs.StringVar(&o.after, "after", "", "start after this name (the cursor -limit printed)")
 	}},
 	"whereis": {summary: "look up a global name", args: "NAME", run: cliWhereis, flags: func(fs *flag.FlagSet, o *cliOpts) {
 		fs.BoolVar(&o.consistent, "consistent", false, "leader-verified read")

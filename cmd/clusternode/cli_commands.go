@@ -7,6 +7,7 @@ import (
 	"io"
 	"strconv"
 	"strings"
+	"unicode"
 
 	"github.com/roster-dev/roster/api"
 )
@@ -64,19 +65,54 @@ func cliMembers(ctx context.Context, c *api.Client, o *cliOpts, _ []string, w io
 }
 
 // cliNames lists every name, reading the agent's pages in turn.
+// cliNames prints every page of names, or with -limit one page and the
+// command that prints the next.
 func cliNames(ctx context.Context, c *api.Client, o *cliOpts, _ []string, w io.Writer) error {
-	names, err := c.Names().ListAll(ctx, api.ListOptions{Prefix: o.prefix, ReadOptions: api.ReadOptions{Consistent: o.consistent}})
-	if err != nil {
-		return err
+	lo := api.ListOptions{Prefix: o.prefix, Limit: o.limit, After: o.after, ReadOptions: api.ReadOptions{Consistent: o.consistent}}
+	var names []api.Registration
+	next := ""
+	if o.limit > 0 {
+		p, err := c.Names().List(ctx, lo)
+		if err != nil {
+			return err
+		}
+		names, next = p.Names, p.Next
+	} else {
+		var err error
+		if names, err = c.Names().ListAll(ctx, lo); err != nil {
+			return err
+		}
 	}
 	if o.json {
+		if o.limit > 0 {
+			return printJSON(w, api.NamePage{Names: names, Next: next})
+		}
 		return printJSON(w, names)
 	}
 	rows := make([][]string, len(names))
 	for i, n := range names {
 		rows[i] = nameRow(n)
 	}
-	return table(w, "NAME\tPID\tNODE\tFENCE\tMETA", rows)
+	if err := table(w, "NAME\tPID\tNODE\tFENCE\tMETA", rows); err != nil {
+		return err
+	}
+	if next != "" {
+		_, err := fmt.Fprintf(w, "more: clusternode names -after %s\n", shellQuote(next))
+		return err
+	}
+	return nil
+}
+
+// shellQuote quotes s for a POSIX shell when it needs it. A name with
+// unprintable characters is Go-quoted instead (escaped, never raw).
+func shellQuote(s string) string {
+	if s != "" && strings.Trim(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_./:@") == "" {
+		return s
+	}
+	if strings.IndexFunc(s, func(r rune) bool { return !unicode.IsPrint(r) }) >= 0 {
+		return strconv.Quote(s)
+	}
+	return "'" + strings.ReplaceAll(s, "'", `'\\''`) + "'"
 }
 
 func nameRow(n api.Registration) []string {

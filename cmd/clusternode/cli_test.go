@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -209,5 +210,31 @@ func TestCLITokenFlagAndEnv(t *testing.T) {
 	}
 	if len(got) != 2 || got[0] != "Bearer from-env" || got[1] != "Bearer from-flag" {
 		t.Errorf("Authorization headers %q", got)
+	}
+}
+
+// names reads every page by default; -limit prints one page and the
+// command for the next.
+func TestCLINamesPages(t *testing.T) {
+	a := newTestAPI(t)
+	pid := a.spawn("")
+	const n = 2*defaultPageLimit + 5
+	for i := range n {
+		a.expect("PUT", fmt.Sprintf("/v1/names/p.%05d", i), `{"pid":"`+pid+`"}`, http.StatusCreated, "")
+	}
+	out, err := a.cli("names", "-json")
+	var all []api.Registration
+	if err != nil || json.Unmarshal([]byte(out), &all) != nil || len(all) != n || all[n-1].Name != fmt.Sprintf("p.%05d", n-1) {
+		t.Fatalf("names -json: %d names, %v", len(all), err)
+	}
+	out, err = a.cli("names", "-limit", "3", "-after", "p.00010")
+	if err != nil || !strings.Contains(out, "p.00011") || !strings.Contains(out, "p.00013") || strings.Contains(out, "p.00014") ||
+		!strings.Contains(out, "more: clusternode names -after p.00013") {
+		t.Fatalf("names -limit 3: %v\n%s", err, out)
+	}
+	out, err = a.cli("names", "-limit", "3", "-after", fmt.Sprintf("p.%05d", n-2), "-json")
+	var page api.NamePage
+	if err != nil || json.Unmarshal([]byte(out), &page) != nil || len(page.Names) != 1 || page.Next != "" {
+		t.Fatalf("last page: %v\n%s", err, out)
 	}
 }

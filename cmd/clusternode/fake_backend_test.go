@@ -293,17 +293,20 @@ func (f *fakeBackend) dropGlobal(name, reason string) {
 	f.publish(nameEvent{Type: "unregistered", Name: name, PID: reg.PID, Node: reg.Node, Fence: reg.Fence, Index: f.index, Reason: reason})
 }
 
-func (f *fakeBackend) ListGlobal(ctx context.Context, prefix string, consistent bool) ([]registration, error) {
+func (f *fakeBackend) ListGlobal(ctx context.Context, prefix, after string, limit int, consistent bool) ([]registration, string, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	var out []registration
 	for name, reg := range f.global {
-		if strings.HasPrefix(name, prefix) {
+		if strings.HasPrefix(name, prefix) && name > after {
 			out = append(out, reg)
 		}
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
-	return out, nil
+	if len(out) > limit {
+		return out[:limit], out[limit-1].Name, nil
+	}
+	return out, "", nil
 }
 
 func (f *fakeBackend) SendGlobal(ctx context.Context, name string, body json.RawMessage) (registration, error) {

@@ -3,6 +3,9 @@ package main
 import (
 	"encoding/json"
 	"net/http"
+	"strconv"
+
+	"github.com/roster-dev/roster/global"
 )
 
 // registerBody is the body of PUT /v1/names/{name}.
@@ -75,13 +78,32 @@ func (s *apiServer) unregisterName(w http.ResponseWriter, r *http.Request) {
 	w.WriteHeader(http.StatusNoContent)
 }
 
+// Page limits of list endpoints (?limit=): the default and the largest.
+const (
+	defaultPageLimit = global.DefaultPageLimit // 1000
+	maxPageLimit     = global.MaxPageLimit     // 10000
+)
+
+// namesPage is the body of GET /v1/names: one page, sorted by name; Next
+// (only when more remain) is the after= of the following page.
+type namesPage struct {
+	Names []registration `json:"names"`
+	Next  string         `json:"next,omitempty"`
+}
+
 func (s *apiServer) listNames(w http.ResponseWriter, r *http.Request) {
 	consistent, err := boolParam(r, "consistent")
 	if err != nil {
 		s.writeError(w, r, err)
 		return
 	}
-	regs, err := s.be.ListGlobal(r.Context(), r.URL.Query().Get("prefix"), consistent)
+	limit, err := limitParam(r)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	q := r.URL.Query()
+	regs, next, err := s.be.ListGlobal(r.Context(), q.Get("prefix"), q.Get("after"), limit, consistent)
 	if err != nil {
 		s.writeError(w, r, err)
 		return
@@ -89,7 +111,21 @@ func (s *apiServer) listNames(w http.ResponseWriter, r *http.Request) {
 	if regs == nil {
 		regs = []registration{}
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"names": regs})
+	writeJSON(w, http.StatusOK, namesPage{Names: regs, Next: next})
+}
+
+// limitParam parses ?limit= of a list endpoint: absent means
+// defaultPageLimit; anything but 1..maxPageLimit is 400 bad_limit.
+func limitParam(r *http.Request) (int, error) {
+	v := r.URL.Query().Get("limit")
+	if v == "" {
+		return defaultPageLimit, nil
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n < 1 || n > maxPageLimit {
+		return 0, badReq("bad_limit", "limit=%q: want 1..%d (default %d)", v, maxPageLimit, defaultPageLimit)
+	}
+	return n, nil
 }
 
 func (s *apiServer) sendName(w http.ResponseWriter, r *http.Request) {

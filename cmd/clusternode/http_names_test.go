@@ -2,7 +2,9 @@ package main
 
 import (
 	"errors"
+	"fmt"
 	"net/http"
+	"net/url"
 	"strings"
 	"testing"
 )
@@ -122,4 +124,40 @@ func TestStatus(t *testing.T) {
 	if out["node"] != "n1" || out["leader"] != "n1" || raft["state"] != "Leader" || len(members) != 1 || out["version"] != version {
 		t.Fatalf("status %v", out)
 	}
+}
+
+func TestGlobalNamesPages(t *testing.T) {
+	a := newTestAPI(t)
+	p := a.spawn("")
+	for i := range 25 {
+		a.expect("PUT", fmt.Sprintf("/v1/names/pg.%02d", i), `{"pid":"`+p+`"}`, http.StatusCreated, "")
+	}
+	a.expect("PUT", "/v1/names/zz", `{"pid":"`+p+`"}`, http.StatusCreated, "")
+	var got []string
+	after, pages := "", 0
+	for {
+		out := a.expect("GET", "/v1/names?prefix=pg.&limit=10&after="+url.QueryEscape(after), "", http.StatusOK, "")
+		for _, n := range out["names"].([]any) {
+			got = append(got, n.(map[string]any)["name"].(string))
+		}
+		pages++
+		next, ok := out["next"].(string)
+		if !ok {
+			break
+		}
+		if next != got[len(got)-1] {
+			t.Fatalf("next %q, last name of the page %q", next, got[len(got)-1])
+		}
+		after = next
+	}
+	if pages != 3 || len(got) != 25 || got[0] != "pg.00" || got[24] != "pg.24" {
+		t.Fatalf("%d pages: %v", pages, got)
+	}
+	if out := a.expect("GET", "/v1/names", "", http.StatusOK, ""); len(out["names"].([]any)) != 26 || out["next"] != nil {
+		t.Fatalf("default limit: %v", out)
+	}
+	for _, bad := range []string{"0", "-1", "10001", "x", "1e3"} {
+		a.expect("GET", "/v1/names?limit="+bad, "", http.StatusBadRequest, "bad_limit")
+	}
+	a.expect("GET", "/v1/names?limit=10000", "", http.StatusOK, "")
 }

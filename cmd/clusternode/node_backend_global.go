@@ -53,16 +53,16 @@ func (b *nodeBackend) UnregisterGlobal(ctx context.Context, name string, pid tra
 	return mapErr(b.n.UnregisterGlobal(ctx, name, pid))
 }
 
-func (b *nodeBackend) ListGlobal(ctx context.Context, prefix string, consistent bool) ([]registration, error) {
-	regs, info, err := b.n.ListGlobal(ctx, prefix, readOpts(consistent)...)
+func (b *nodeBackend) ListGlobal(ctx context.Context, prefix, after string, limit int, consistent bool) ([]registration, string, error) {
+	regs, next, info, err := b.n.ListGlobalPage(ctx, prefix, after, limit, readOpts(consistent)...)
 	if err != nil {
-		return nil, mapErr(err)
+		return nil, "", mapErr(err)
 	}
 	out := make([]registration, len(regs))
 	for i, r := range regs {
 		out[i] = toRegistration(r, info)
 	}
-	return out, nil
+	return out, next, nil
 }
 
 // SendGlobal looks the name up in the local replica and sends with that

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"iter"
 
 	"github.com/roster-dev/roster/global"
 	"github.com/roster-dev/roster/node"
@@ -96,9 +97,46 @@ func (n *Node) LookupGlobal(ctx context.Context, name string, opts ...global.Rea
 	return n.table.Lookup(ctx, name, opts...)
 }
 
-// ListGlobal returns the names starting with prefix, sorted.
+// ListGlobal returns every name starting with prefix, sorted. On a large
+// table prefer ListGlobalPage or GlobalNames, which copy one page at a
+// time.
 func (n *Node) ListGlobal(ctx context.Context, prefix string, opts ...global.ReadOption) ([]global.Registration, global.ReadInfo, error) {
 	return n.table.List(ctx, prefix, opts...)
+}
+
+// ListGlobalPage returns one page of the names starting with prefix: up to
+// limit (<= 0: global.DefaultPageLimit, 1000; above global.MaxPageLimit,
+// 10000: global.ErrBadLimit) sorting after after (exclusive; "" for the
+// first page), and next, the after of the following page ("" on the last).
+func (n *Node) ListGlobalPage(ctx context.Context, prefix, after string, limit int, opts ...global.ReadOption) (regs []global.Registration, next string, info global.ReadInfo, err error) {
+	return n.table.ListPage(ctx, prefix, after, limit, opts...)
+}
+
+// GlobalNames iterates over the names starting with prefix, in order, one
+// page of global.DefaultPageLimit at a time (each page is one read: with
+// global.Consistent, one linearizable read). Names registered or removed
+// while it runs may or may not be seen. A failed page ends the iteration
+// with its error.
+func (n *Node) GlobalNames(ctx context.Context, prefix string, opts ...global.ReadOption) iter.Seq2[global.Registration, error] {
+	return func(yield func(global.Registration, error) bool) {
+		after := ""
+		for {
+			regs, next, _, err := n.ListGlobalPage(ctx, prefix, after, 0, opts...)
+			if err != nil {
+				yield(global.Registration{}, err)
+				return
+			}
+			for _, r := range regs {
+				if !yield(r, nil) {
+					return
+				}
+			}
+			if next == "" {
+				return
+			}
+			after = next
+		}
+	}
 }
 
 // WatchGlobal streams registration changes of names starting with prefix,
