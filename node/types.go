@@ -155,7 +155,7 @@ func (tt *typeTable) decode(from PID, typ string, body []byte) (Message, error) 
 	d.r.Reset(body)
 	d.dec.Reset(&d.r)
 	if mt != nil {
-		v, err := mt.decode(d.dec)
+		v, err := safely(func() (any, error) { return mt.decode(d.dec) })
 		if err == nil && d.r.Len() != 0 {
 			err = fmt.Errorf("%d bytes after the value", d.r.Len())
 		}
@@ -164,7 +164,7 @@ func (tt *typeTable) decode(from PID, typ string, body []byte) (Message, error) 
 		}
 		return Message{From: from, Body: v, remote: true}, nil
 	}
-	v, err := d.dec.DecodeInterface()
+	v, err := safely(d.dec.DecodeInterface)
 	if err != nil {
 		return Message{}, fmt.Errorf("%w: %w", ErrDecode, err)
 	}
@@ -172,6 +172,18 @@ func (tt *typeTable) decode(from PID, typ string, body []byte) (Message, error) 
 }
 
 var msgpackNil = []byte{0xc0}
+
+// safely runs a decoder, turning a panic (a registered type's own
+// DecodeMsgpack method failing on what a peer sent, say) into an error:
+// nothing a peer sends may crash the node.
+func safely(decode func() (any, error)) (v any, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			v, err = nil, fmt.Errorf("decoder panicked: %v", r)
+		}
+	}()
+	return decode()
+}
 
 // bodyDecoder is a reusable decoder over a byte slice.
 type bodyDecoder struct {

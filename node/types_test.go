@@ -223,3 +223,30 @@ func FuzzDecodeRemoteMessage(f *testing.F) {
 		}
 	})
 }
+
+// touchy panics when decoded from anything but the number 1.
+type touchy struct{}
+
+func (touchy) EncodeMsgpack(enc *msgpack.Encoder) error { return enc.EncodeInt(1) }
+
+func (*touchy) DecodeMsgpack(dec *msgpack.Decoder) error {
+	if n, err := dec.DecodeInt(); err != nil || n != 1 {
+		panic("touchy")
+	}
+	return nil
+}
+
+// TestPanickingDecoderDropsMessage: a registered type whose own decoder
+// panics on a peer's bytes costs that message, not the node.
+func TestPanickingDecoderDropsMessage(t *testing.T) {
+	var tt typeTable
+	if err := tt.add(&msgType{name: "touchy", typ: reflect.TypeFor[touchy](), decode: decodeAs[touchy]()}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := tt.decode(PID{}, "touchy", []byte{0x02}); !errors.Is(err, ErrDecode) {
+		t.Fatalf("got %v, want ErrDecode", err)
+	}
+	if m, err := tt.decode(PID{}, "touchy", []byte{0x01}); err != nil || m.Body != (touchy{}) {
+		t.Fatalf("good body: %#v %v", m.Body, err)
+	}
+}
