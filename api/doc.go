@@ -9,6 +9,7 @@
 //	c.Local()      node-scoped names and duplicate-key groups of the agent's node
 //	c.Watch        name events as a Go channel, resumable by event id
 //	c.Status, c.Members, c.Health
+//	c.TokenSelf    what the client's ACL token may do
 //
 // Every call takes a context.Context and returns when it is done. Errors
 // from the agent are *Error values that carry the API's machine code;
