@@ -186,11 +186,13 @@
     if (!st.features.groups) return;
     try {
       const g = await api('GET', '/v1/groups?limit=' + PAGE);
+      if (!g) return;
       const groups = g.groups || [];
       $('groups-card').hidden = false;
       fill($('groups').tBodies[0], groups.map((x) => row([
-        el('span', x.group || x.name, 'mono'),
-        el('span', x.count !== undefined ? x.count : (x.members || []).length, 'num'),
+        el('span', x.name, 'mono'),
+        el('span', typeof x.members === 'number' ? x.members : (x.members || []).length, 'num'),
+        el('span', x.local === undefined ? '' : x.local, 'num'),
       ])));
     } catch (err) {
       showError('groups', err);
