@@ -32,3 +32,9 @@ func (c *Client) Health(ctx context.Context) (*Health, error) {
 	}
 	return &h, nil
 }
+
+// Live returns nil when the agent answers at all, leader or not (the
+// liveness check; Health is readiness). GET /v1/health/live.
+func (c *Client) Live(ctx context.Context) error {
+	return c.do(ctx, request{method: "GET", path: "/v1/health/live"}, nil)
+}

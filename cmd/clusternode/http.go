@@ -83,6 +83,7 @@ func (s *apiServer) routes() []route {
 	name, key := pathValue("name"), pathValue("key")
 	return []route{
 		{"/v1/health", methods{"GET": {healthRule(), s.health}}},
+		{"/v1/health/live", methods{"GET": {healthRule(), s.live}}},
 		{"/v1/status", methods{"GET": {agentRead(), s.status}}},
 		{"/v1/processes", methods{"POST": {processWrite(), s.spawnProcess}}},
 		{"/v1/processes/{pid}", methods{"DELETE": {ownProcess(pathPID("pid")), s.deleteProcess}}},

@@ -32,3 +32,14 @@ func TestTokenSelf(t *testing.T) {
 		t.Errorf("without ACLs: %v", out)
 	}
 }
+
+// TestLiveWithoutLeader: /v1/health/live answers 200 when /v1/health does
+// not (no leader), and is open to the anonymous caller as health is.
+func TestLiveWithoutLeader(t *testing.T) {
+	a := newACLTestAPI(t)
+	a.fake.setHealth(errUnavailable)
+	a.expect("GET", "/v1/health", "", http.StatusServiceUnavailable, "unhealthy")
+	if out := a.expect("GET", "/v1/health/live", "", http.StatusOK, ""); out["status"] != "alive" || out["node"] == "" {
+		t.Errorf("live: %v", out)
+	}
+}

@@ -33,6 +33,7 @@ func TestChecksCatchBreakage(t *testing.T) {
 		}, "anti-affinity"},
 		{"readiness elsewhere", func(m *manifests) { container(m).ReadinessProbe.HTTPGet.Path = "/v1/status" }, "readiness"},
 		{"liveness on health", func(m *manifests) { container(m).LivenessProbe.HTTPGet.Path = "/v1/health" }, "liveness"},
+		{"liveness needs a token", func(m *manifests) { container(m).LivenessProbe.HTTPGet.Path = "/v1/status" }, "liveness"},
 		{"no liveness", func(m *manifests) { container(m).LivenessProbe = nil }, "liveness"},
 		{"key in argv", func(m *manifests) { container(m).Args = append(container(m).Args, "-encrypt", "c2VjcmV0") }, "command line"},
 		{"literal key", func(m *manifests) {
