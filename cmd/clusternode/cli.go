@@ -42,7 +42,10 @@ type cliOpts struct {
 
 var cliCommands = map[string]cliCommand{
 	"status":  {summary: "show this node and the cluster", run: cliStatus},
-	"members": {summary: "list cluster members", run: cliMembers},
+	"members": {summary: "list cluster members, or a process group's members", args: "[GROUP]", run: cliMembers},
+	"groups": {summary: "list cluster-wide process groups", run: cliGroups, flags: func(fs *flag.FlagSet, o *cliOpts) {
+		fs.StringVar(&o.prefix, "prefix", "", "only groups starting with this")
+	}},
 	"names": {summary: "list global names", run: cliNames, flags: func(fs *flag.FlagSet, o *cliOpts) {
 		fs.StringVar(&o.prefix, "prefix", "", "only names starting with this")
 		fs.BoolVar(&o.consistent, "consistent", false, "leader-verified read (each page is one)")
@@ -87,7 +90,7 @@ func runCLI(ctx context.Context, name string, c cliCommand, args []string, stdou
 	if err != nil {
 		return err
 	}
-	if want := len(strings.Fields(c.args)); len(pos) != want {
+	if !argsFit(c.args, len(pos)) {
 		return usagef("usage: clusternode %s [flags] %s", name, c.args)
 	}
 	if o.token == "" {
@@ -103,6 +106,20 @@ func runCLI(ctx context.Context, name string, c cliCommand, args []string, stdou
 		defer cancel()
 	}
 	return c.run(ctx, client, o, pos, stdout)
+}
+
+// argsFit reports whether n positional arguments fit the usage args
+// ("NAME JSON"; one in brackets, "[GROUP]", is optional).
+func argsFit(args string, n int) bool {
+	required, optional := 0, 0
+	for _, f := range strings.Fields(args) {
+		if strings.HasPrefix(f, "[") {
+			optional++
+		} else {
+			required++
+		}
+	}
+	return n >= required && n <= required+optional
 }
 
 // printJSON prints v indented, with the control characters JSON leaves

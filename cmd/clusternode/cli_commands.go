@@ -45,7 +45,10 @@ func cliStatus(ctx context.Context, c *api.Client, o *cliOpts, _ []string, w io.
 	})
 }
 
-func cliMembers(ctx context.Context, c *api.Client, o *cliOpts, _ []string, w io.Writer) error {
+func cliMembers(ctx context.Context, c *api.Client, o *cliOpts, args []string, w io.Writer) error {
+	if len(args) == 1 {
+		return cliGroupMembers(ctx, c, o, args[0], w)
+	}
 	st, err := c.Status(ctx)
 	if err != nil {
 		return err

@@ -80,7 +80,7 @@ func (s *apiServer) handler() http.Handler {
 // routes lists every endpoint with its ACL rule. A new route declares one
 // here too (doc.go, "ACL rules").
 func (s *apiServer) routes() []route {
-	name, key := pathValue("name"), pathValue("key")
+	name, key, group := pathValue("name"), pathValue("key"), pathValue("group")
 	return []route{
 		{"/v1/health", methods{"GET": {healthRule(), s.health}}},
 		{"/v1/health/live", methods{"GET": {healthRule(), s.live}}},
@@ -106,6 +106,13 @@ func (s *apiServer) routes() []route {
 			"GET":    {groupRead(key), s.groupMembers},
 			"DELETE": {groupWrite(key).owns(queryPID("pid")), s.leaveGroup}}},
 		{"/v1/local/groups/{key}/messages", methods{"POST": {groupWrite(key), s.sendGroup}}},
+		{"/v1/groups", methods{"GET": {groupRead(queryValue("prefix")), s.listClusterGroups}}},
+		{"/v1/groups/{group}", methods{"GET": {groupRead(groupOrWatchPrefix), s.clusterGroup}}}, // and /v1/groups/watch
+		{"/v1/groups/{group}/members", methods{
+			"PUT":    {groupWrite(group).owns(bodyPID), s.joinClusterGroup},
+			"DELETE": {groupWrite(group).owns(groupPIDOf), s.leaveClusterGroup}}},
+		{"/v1/groups/{group}/messages", methods{"POST": {groupWrite(group), s.publishClusterGroup}}},
+		{"/v1/groups/{group}/call", methods{"POST": {groupWrite(group), s.callClusterGroup}}},
 		{"/v1/watch", methods{"GET": {nameRead(queryValue("prefix")), s.watch}}},
 		{"/metrics", methods{"GET": {metricsRule(), s.metrics.ServeHTTP}}},
 		{"/v1/acl/token/self", methods{"GET": {publicRule(), s.tokenSelf}}},

@@ -91,6 +91,9 @@ func (m *metricsRegistry) handler(be backend, log hclog.Logger, extra ...prometh
 	if err := m.reg.Register(newRosterCollector(be)); err != nil {
 		return nil, fmt.Errorf("clusternode: metrics: roster collector: %w", err)
 	}
+	if gs, ok := be.(groupMetricsSource); ok {
+		extra = append(extra, groupsCollector{gs})
+	}
 	for _, c := range extra {
 		if err := m.reg.Register(c); err != nil {
 			return nil, fmt.Errorf("clusternode: metrics: %w", err)
