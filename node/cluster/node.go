@@ -66,6 +66,13 @@ func newTransport(c *Config) (transport.Transport, error) {
 	}
 	tc.CAFile, tc.CertFile, tc.KeyFile = c.TLSCAFile, c.TLSCertFile, c.TLSKeyFile
 	tc.Logger = c.Logger
+	if c.Profile == membership.ProfileFast {
+		// One host or rack: redial a healed peer within 100 ms rather than
+		// up to 5 s, so that group views (and forwarded writes) resume
+		// within the fast profile's bounds.
+		fast := transport.DefaultLocalConfig()
+		tc.RedialMin, tc.RedialMax = fast.RedialMin, fast.RedialMax
+	}
 	if c.TuneTransport != nil {
 		c.TuneTransport(tc)
 	}
