@@ -40,6 +40,12 @@
 //     suspect.go).
 //   - globalExits (exits.go) unregisters a process's global names when it
 //     exits, with a periodic sweep for a write that failed.
+//   - The process groups (groups*.go; :pg-style, no Raft): one link
+//     goroutine per peer incarnation sends this node's membership changes
+//     in batches ("groups.*" RPCs over the transport), a full sync when the
+//     peer appears or a heartbeat's digest disagrees; gossip's PeerAlive and
+//     PeerGone hooks create and drop links and views, and a reconcile loop
+//     compares them with gossip's members every GroupConfig.Reconcile.
 //
 // # Concurrency
 //
@@ -48,7 +54,10 @@
 // context and waits for them before it closes gossip, the table and then
 // the runtime. Locks (ownedNames.mu, globalExits.mu, linkWatch.mu,
 // clusterStats.mu) are leaves: none is held while another is taken or
-// while calling the table, the runtime or gossip.
+// while calling the table, the runtime or gossip. The groups have their
+// own order: groupEngine.mu, then GroupScope.mu, then groupLink.mu, then
+// GroupMonitor.mu (groups.go); GroupScope.mu is held while asking the
+// runtime whether a pid is alive, never while the runtime calls in.
 //
 // # Usage
 //

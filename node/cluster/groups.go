@@ -18,7 +18,8 @@ import (
 // it dead (node_down) or it leaves (node_left). Scopes are independent
 // overlays, as in :pg: the same group name in two scopes is two groups.
 //
-// Lock order: GroupScope.mu, then groupLink.mu, then groupMonitor.mu. The
+// Lock order: groupEngine.mu, then GroupScope.mu, then groupLink.mu, then
+// GroupMonitor.mu. The
 // runtime's locks (process, node) are taken under GroupScope.mu only by
 // Alive; the runtime never calls into the groups while holding its own.
 
