@@ -19,9 +19,18 @@ import (
 // overlays, as in :pg: the same group name in two scopes is two groups.
 //
 // Lock order: groupEngine.mu, then GroupScope.mu, then groupLink.mu, then
-// GroupMonitor.mu. The
-// runtime's locks (process, node) are taken under GroupScope.mu only by
-// Alive; the runtime never calls into the groups while holding its own.
+// GroupMonitor.mu. The runtime's locks (process, node) are taken under
+// GroupScope.mu only by Alive; the runtime never calls into the groups
+// while holding its own.
+//
+// Bounds (everything a peer or client can grow): per peer and scope at
+// most PeerQueueMax queued changes (then a full sync instead) and
+// groupGoneMax remembered removals; PublishQueueBytes of queued publishes
+// per peer (Publish waits); MaxMembersPerNode members per peer view and
+// per incoming sync; MonitorBuffer events per monitor (then it ends with
+// ErrGroupMonitorOverflow); group names MaxGroupNameLen, metadata
+// MaxGroupMetaLen; at most MaxGroupScopes scopes, fixed at New; sync
+// frames of about 1 MiB (the transport's frame limit is 4 MiB).
 
 // Limits on group names and metadata.
 const (
