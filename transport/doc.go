@@ -22,9 +22,11 @@
 // cluster id, an HMAC-SHA256 challenge-response over fresh nonces when
 // Config.ClusterKey is set, then node ids and incarnations, which neither
 // side reveals before the other has proven the key; see handshake.go) that
-// must finish within Config.HandshakeTimeout. A malformed frame, an unknown type,
-// a refused handshake or a flood of requests closes that connection only,
-// with the reason logged.
+// must finish within Config.HandshakeTimeout. A malformed frame, an unknown
+// type, a refused handshake or a flood of requests closes that connection
+// only, with the reason logged. Both transports decode frames with one
+// dispatcher (dispatch.go). An inbound Envelope, Body included, is only
+// valid during Handler.HandleEnvelope: receiving one allocates nothing.
 //
 // # Listener
 //
@@ -48,8 +50,9 @@
 // *PeerError). It sends envelopes, requests and cancels only on that
 // connection, so what one node sends to another arrives in order, at most
 // once; responses travel back on the connection the request came in on.
-// Frames queued when a connection breaks are dropped, never resent. The
-// dialer numbers its connections in the hello, and the receiver delivers
+// Frames queued when a connection breaks are dropped, never resent (and
+// counted in Stats.Dropped). The dialer numbers its connections in its
+// auth message, and the receiver delivers
 // only from a peer's newest one, so frames still buffered on a dead
 // connection can never overtake those sent on its successor.
 // Each peer's queue is bounded (Config.QueueSize frames, Config.QueueBytes
@@ -60,19 +63,17 @@
 // # Concurrency
 //
 // All methods are safe for concurrent use. Goroutines: one accept loop, one
-// writer per peer with an address, one reader per connection, one response
+// writer per peer with an address, one reader per connection (which first
+// runs an inbound connection's handshake), one response
 // writer per inbound connection, one goroutine per RPC being served, and
 // one that delivers PeerUp/PeerDown in order; all are tracked and Close waits
 // for them. HandleEnvelope runs on the reader goroutine (in order; it must
 // not block; it runs under peer.deliverMu, which is never taken with
 // TCPTransport.mu held, so it may call Send). Lock order: TCPTransport.mu,
-// then peer.callMu, then sendQueue.mu; requests.mu, handshakePool.mu and
-// eventQueue.mu are leaves. PeerUp and PeerDown run with no lock held. The
+// then peer.callMu, then sendQueue.mu; requests.mu, handshakePool.mu,
+// acceptState.mu and eventQueue.mu are leaves. PeerUp and PeerDown run with no lock held. The
 // in-memory transport uses InmemNetwork.mu, then sendQueue.mu, with
 // requests.mu a leaf, and InmemTransport.deliverMu around HandleEnvelope.
-// Both transports decode and dispatch frames with one dispatcher
-// (dispatch.go); they differ only in where frames come from and where
-// responses go.
 //
 // The Handler's from argument is the peer's authenticated node id;
 // Envelope.From is what the peer claims and is not checked here.
