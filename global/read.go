@@ -17,6 +17,7 @@ type ReadOption func(*readOptions)
 
 type readOptions struct {
 	consistent bool
+	minIndex   uint64 // MinIndex
 }
 
 // Consistent makes a read linearizable: the leader confirms it still leads
@@ -40,8 +41,12 @@ type ReadInfo struct {
 }
 
 // Lookup returns name's registration, or ErrNotFound. By default it reads
-// the local replica without allocating or blocking (ctx is not consulted);
-// with Consistent it is linearizable and bounded by ctx and HoldWindow.
+// the local replica without allocating or blocking; a miss on a follower
+// is checked with the leader before it is reported (read your writes;
+// bounded by ctx and ForwardTimeout), and a hit found there comes back
+// with ReadInfo.Consistent set. With Consistent it is linearizable and
+// bounded by ctx and HoldWindow; with MinIndex it first waits for the
+// replica to reach that index.
 func (t *Table) Lookup(ctx context.Context, name string, opts ...ReadOption) (Registration, ReadInfo, error) {
 	if err := ValidateName(name); err != nil {
 		return Registration{}, ReadInfo{}, err
@@ -54,10 +59,16 @@ func (t *Table) Lookup(ctx context.Context, name string, opts ...ReadOption) (Re
 		if o.consistent {
 			return t.consistentLookup(ctx, name)
 		}
+		if err := t.waitApplied(ctx, o.minIndex); err != nil {
+			return Registration{}, t.localInfo(), err
+		}
 	}
 	reg, ok := t.fsm.lookup(name)
 	info := t.localInfo()
 	if !ok {
+		if reg, linfo, found := t.leaderCheck(ctx, name); found {
+			return reg, linfo, nil
+		}
 		return Registration{}, info, ErrNotFound
 	}
 	return reg, info, nil
@@ -72,6 +83,9 @@ func (t *Table) List(ctx context.Context, prefix string, opts ...ReadOption) ([]
 		fn(&o)
 	}
 	if !o.consistent {
+		if err := t.waitApplied(ctx, o.minIndex); err != nil {
+			return nil, t.localInfo(), err
+		}
 		return t.fsm.list(prefix), t.localInfo(), nil
 	}
 	resp, err := t.consistentRead(ctx, readRequest{Name: prefix, List: true})

@@ -207,7 +207,7 @@ func (n *Node) resolveCall(ctx context.Context, to Dest) (callTarget, error) {
 		} else {
 			name, want = d.(GlobalFenced).Name, d.(GlobalFenced).Fence
 		}
-		pid, fence, err := n.lookupGlobal(name)
+		pid, fence, err := n.lookupGlobal(ctx, name)
 		if err != nil {
 			return notThere(err)
 		}

@@ -33,6 +33,17 @@ type GlobalResolver interface {
 	Resolve(name string) (owner PID, fence uint64, ok bool)
 }
 
+// LeaderResolver is an optional ability of a GlobalResolver (found by type
+// assertion; *global.Table has it): resolving a name with the leader. The
+// node calls it on a local miss for a send, a call or a monitor, before it
+// reports the name not found, so that a name registered on another node
+// is found even before this replica applied it (read your writes). It may
+// block up to ctx's deadline; ok is false when the leader does not hold
+// the name either, or cannot be asked.
+type LeaderResolver interface {
+	ResolveWithLeader(ctx context.Context, name string) (owner PID, fence uint64, ok bool)
+}
+
 type globalBox struct{ g GlobalResolver }
 
 // SetGlobal wires the cluster-wide name table in (nil unwires it). Safe to
@@ -46,13 +57,19 @@ func (n *Node) SetGlobal(g GlobalResolver) {
 }
 
 // lookupGlobal resolves a global name: ErrNoGlobal without a resolver,
-// ErrNotFound for a name nobody holds.
-func (n *Node) lookupGlobal(name string) (PID, uint64, error) {
+// ErrNotFound for a name nobody holds. A local miss is checked with the
+// leader when the resolver can (LeaderResolver).
+func (n *Node) lookupGlobal(ctx context.Context, name string) (PID, uint64, error) {
 	b := n.global.Load()
 	if b == nil {
 		return PID{}, 0, fmt.Errorf("%w: %q", ErrNoGlobal, name)
 	}
 	pid, fence, ok := b.g.Resolve(name)
+	if !ok {
+		if lr, can := b.g.(LeaderResolver); can {
+			pid, fence, ok = lr.ResolveWithLeader(ctx, name)
+		}
+	}
 	if !ok {
 		return PID{}, 0, fmt.Errorf("%w: global %q", ErrNotFound, name)
 	}
@@ -69,7 +86,7 @@ func (n *Node) sendGlobal(ctx context.Context, from PID, d Dest, msg any) error 
 	case GlobalFenced:
 		name, want = g.Name, g.Fence
 	}
-	pid, fence, err := n.lookupGlobal(name)
+	pid, fence, err := n.lookupGlobal(ctx, name)
 	if err != nil {
 		return err
 	}

@@ -174,10 +174,10 @@ func (n *Node) resolve(ctx context.Context, to Dest) (PID, error) {
 		}
 		return PID{}, fmt.Errorf("%w: cannot resolve a remote name to monitor: %v", ErrBadDest, d)
 	case Global:
-		pid, _, err := n.lookupGlobal(string(d))
+		pid, _, err := n.lookupGlobal(ctx, string(d))
 		return pid, err
 	case GlobalFenced:
-		pid, _, err := n.lookupGlobal(d.Name)
+		pid, _, err := n.lookupGlobal(ctx, d.Name)
 		return pid, err
 	case Via:
 		return n.resolveVia(d)

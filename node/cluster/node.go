@@ -374,8 +374,12 @@ func (r *rpcRouter) HandleRequest(ctx context.Context, from node.NodeID, method 
 	return nil, fmt.Errorf("%w: %q", node.ErrNoHandler, method)
 }
 
-// The runtime resolves global names through the table itself.
-var _ node.GlobalResolver = (*global.Table)(nil)
+// The runtime resolves global names through the table itself, and checks
+// a local miss with the leader through it (read your writes).
+var (
+	_ node.GlobalResolver = (*global.Table)(nil)
+	_ node.LeaderResolver = (*global.Table)(nil)
+)
 
 // purgeGrace is how long the cluster waits after a node's death before
 // purging its names.
