@@ -60,6 +60,11 @@ func (n *Node) Wait(ctx context.Context, pid PID) (reason error, err error) {
 	if p == nil {
 		return NoProc, nil
 	}
+	return p.wait(ctx)
+}
+
+// wait waits until p is gone (see Wait) and returns its exit reason.
+func (p *Process) wait(ctx context.Context) (error, error) {
 	p.mu.Lock()
 	if p.gonec == nil {
 		p.gonec = make(chan struct{})

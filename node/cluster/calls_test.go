@@ -54,3 +54,52 @@ func TestWaitHealthyAndGlobalCall(t *testing.T) {
 		t.Fatalf("missing global: %v", err)
 	}
 }
+
+func TestSupervisedGlobalName(t *testing.T) {
+	n := newClusterNode(t, "solo", t.TempDir(), 1, nil)
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	if err := n.WaitHealthy(ctx); err != nil {
+		t.Fatal(err)
+	}
+	spec := node.DefaultSupervisorSpec()
+	spec.Global = n
+	spec.Children = []node.ChildSpec{{ID: "svc", Global: "svc/supervised", Start: func(ctx context.Context, p *node.Process) error {
+		for {
+			m, err := p.Receive(ctx)
+			if err != nil {
+				return nil
+			}
+			if m.Body == "crash" {
+				return errors.New("crashed")
+			}
+			if m.IsCall() {
+				_ = p.Reply(ctx, m.ReplyTo(), p.PID().String())
+			}
+		}
+	}}}
+	sup, err := n.StartSupervisor(ctx, spec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	first, err := node.CallAs[string](ctx, n, node.Global("svc/supervised"), "who")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := n.Send(ctx, node.Global("svc/supervised"), "crash"); err != nil {
+		t.Fatal(err)
+	}
+	pollFor(t, 15*time.Second, func() error {
+		got, err := node.CallAs[string](ctx, n, node.Global("svc/supervised"), "who")
+		if err != nil {
+			return err
+		}
+		if got == first {
+			return errors.New("still the first owner")
+		}
+		return nil
+	})
+	if _, err := sup.Stop(ctx); err != nil {
+		t.Fatal(err)
+	}
+}
