@@ -208,7 +208,6 @@ func TestSupervisorRestartTypesAndIntensity(t *testing.T) {
 func TestSupervisorShutdownTimeout(t *testing.T) {
 	n := newTestNode(t, "a", nil)
 	stubborn := func(ctx context.Context, p *Process) error {
-		p.TrapExit(true)
 		for {
 			m, err := p.Receive(ctx)
 			if err != nil {
@@ -220,7 +219,7 @@ func TestSupervisorShutdownTimeout(t *testing.T) {
 		}
 	}
 	s := DefaultSupervisorSpec()
-	s.Children = []ChildSpec{{ID: "stubborn", Start: stubborn, Shutdown: 100 * time.Millisecond}}
+	s.Children = []ChildSpec{{ID: "stubborn", Start: stubborn, Shutdown: 100 * time.Millisecond, Options: []SpawnOption{WithTrapExit()}}}
 	sup, err := n.StartSupervisor(callCtx(t), s)
 	if err != nil {
 		t.Fatal(err)
