@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -166,10 +167,15 @@ func TestRestartedPeerGetsThroughIdleFlood(t *testing.T) {
 		t.Fatal(err)
 	}
 	_ = cli.Close()
-	idleFlood(t, srv.Addr(), "", 3*cfg.MaxPendingHandshakes)
+	base := runtime.NumGoroutine()
+	idleFlood(t, srv.Addr(), "", 30*cfg.MaxPendingHandshakes)
 	waitFor(t, 5*time.Second, func() error {
 		if st := srv.Stats(); st.HandshakesPending != cfg.MaxPendingHandshakes || st.HandshakesEvicted == 0 {
 			return fmt.Errorf("stats %+v, want the pool full and evictions", st)
+		}
+		// One goroutine per pending handshake; evicted ones are gone.
+		if n := runtime.NumGoroutine(); n > base+cfg.MaxPendingHandshakes+4 {
+			return fmt.Errorf("%d goroutines, %d before a flood of %d connections", n, base, 30*cfg.MaxPendingHandshakes)
 		}
 		return nil
 	})
