@@ -33,7 +33,7 @@ const testACLFile = `{
 
 // testACLs writes testACLFile (extra replaces its last line when not
 // empty) and loads it.
-func testACLs(t *testing.T) *acls {
+func testACLs(t testing.TB) *acls {
 	t.Helper()
 	body := strings.Replace(testACLFile, "SHA", sha256Hex(readerSecret), 1)
 	path := filepath.Join(t.TempDir(), "acl.json")

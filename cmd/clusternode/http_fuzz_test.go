@@ -12,6 +12,9 @@ import (
 	"strings"
 	"testing"
 	"unicode/utf8"
+
+	"github.com/hashicorp/go-hclog"
+	"github.com/roster-dev/roster/transport"
 )
 
 // The fuzz targets drive the whole handler (browser checks, ACL guard,
@@ -28,7 +31,11 @@ type fuzzAPI struct {
 
 func newFuzzAPI(f *testing.F, acl *acls) *fuzzAPI {
 	f.Helper()
-	a := newTestAPIWith(f, func(s *apiServer) { s.acl = acl })
+	// Quiet: a fuzz target must not log through f.
+	a := newTestAPIWith(f, func(s *apiServer) { s.acl, s.log = acl, hclog.NewNullLogger() })
+	if acl != nil {
+		a = a.as(operatorSecret)
+	}
 	return &fuzzAPI{a: a, h: a.api.handler(), pid: a.spawn("24h")}
 }
 
@@ -271,4 +278,84 @@ func pathEscapeName(name string) string {
 		return strings.ReplaceAll(name, ".", "%2E")
 	}
 	return url.PathEscape(name)
+}
+
+// FuzzACLScope: whatever a billing/-scoped write token sends, no name or
+// group outside billing/ comes to exist, and a process of another token is
+// never stopped; every answer is still a 2xx-4xx with JSON errors.
+func FuzzACLScope(f *testing.F) {
+	fa := newFuzzAPI(f, testACLs(f))
+	other := fa.serve("POST", "/v1/processes", []byte(`{"ttl":"24h"}`), http.Header{"Authorization": {"Bearer " + otherSecret}})
+	var o struct{ PID string }
+	if err := json.Unmarshal(other.Body.Bytes(), &o); err != nil || other.Code != http.StatusCreated {
+		f.Fatalf("spawn as other: %d %s", other.Code, other.Body)
+	}
+	billing := http.Header{"Authorization": {"Bearer " + billingSecret}}
+	mine := fa.serve("POST", "/v1/processes", []byte(`{"ttl":"24h"}`), billing)
+	var m struct{ PID string }
+	if err := json.Unmarshal(mine.Body.Bytes(), &m); err != nil || mine.Code != http.StatusCreated {
+		f.Fatalf("spawn as billing: %d %s", mine.Code, mine.Body)
+	}
+	for _, s := range []struct {
+		m          uint8
+		path, body string
+	}{
+		{1, "/v1/names/billing%2Fa", `{"pid":"MINE"}`}, {1, "/v1/names/payroll", `{"pid":"MINE"}`},
+		{1, "/v1/names/billing%2Fb", `{"pid":"OTHER"}`}, {1, "/v1/local/names/x", `{"pid":"MINE"}`},
+		{1, "/v1/local/groups/billing%2Fg", `{"pid":"MINE"}`}, {1, "/v1/local/groups/g", `{"pid":"MINE"}`},
+		{3, "/v1/processes/OTHER", ``}, {1, "/v1/processes/OTHER/renew", `{"ttl":"100ms"}`},
+		{0, "/v1/processes/OTHER/messages", ``}, {2, "/v1/names/payroll/messages", `1`},
+	} {
+		f.Add(s.m, s.path, []byte(s.body))
+	}
+	f.Fuzz(func(t *testing.T, mi uint8, target string, body []byte) {
+		method := fuzzMethods[int(mi)%len(fuzzMethods)]
+		target = strings.ReplaceAll(strings.ReplaceAll(target, "OTHER", o.PID), "MINE", m.PID)
+		body = bytes.ReplaceAll(bytes.ReplaceAll(body, []byte("OTHER"), []byte(o.PID)), []byte("MINE"), []byte(m.PID))
+		if !strings.HasPrefix(target, "/") || strings.HasPrefix(target, "/v1/watch") || strings.HasPrefix(target, "/metrics") || strings.HasPrefix(target, "/ui") {
+			return
+		}
+		u, err := url.ParseRequestURI(target)
+		if err != nil {
+			return
+		}
+		q := u.Query()
+		q.Del("wait")
+		u.RawQuery = q.Encode()
+		target = u.RequestURI()
+		rec := fa.serve(method, target, body, billing)
+		if rec == nil {
+			return
+		}
+		checkAnswer(t, method, target, rec)
+		fake := fa.a.fake
+		fake.mu.Lock()
+		defer fake.mu.Unlock()
+		for name := range fake.global {
+			if !strings.HasPrefix(name, "billing/") {
+				t.Fatalf("%s %s %q: global name %q outside billing/ exists", method, target, body, name)
+			}
+		}
+		for name := range fake.local {
+			if !strings.HasPrefix(name, "billing/") {
+				t.Fatalf("%s %s %q: local name %q outside billing/ exists", method, target, body, name)
+			}
+		}
+		for key, members := range fake.groups {
+			if len(members) > 0 && !strings.HasPrefix(key, "billing/") {
+				t.Fatalf("%s %s %q: group %q outside billing/ has members", method, target, body, key)
+			}
+		}
+		if fake.procs[mustParsePID(t, o.PID)] == nil {
+			t.Fatalf("%s %s %q: the other token's process was stopped", method, target, body)
+		}
+	})
+}
+
+func mustParsePID(t *testing.T, s string) transport.PID {
+	pid, err := transport.ParsePID(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return pid
 }
