@@ -12,7 +12,6 @@ import (
 
 	"github.com/hashicorp/go-hclog"
 	"github.com/roster-dev/roster/global"
-	"github.com/roster-dev/roster/node/membership"
 )
 
 // startCluster starts n clustered nodes on loopback with the fast profile
@@ -50,7 +49,7 @@ func startClusterIn(t testing.TB, dirs []string, tunes []func(*Config)) []*Node 
 func newClusterNode(t testing.TB, id, dir string, expect int, tune func(*Config)) *Node {
 	t.Helper()
 	cfg := DefaultConfig()
-	cfg.DataDir, cfg.Profile, cfg.BootstrapExpect = dir, membership.ProfileFast, expect
+	cfg.DataDir, cfg.Profile, cfg.BootstrapExpect = dir, ProfileFast, expect
 	cfg.NodeID = node.NodeID(id)
 	cfg.Logger = hclog.New(&hclog.LoggerOptions{Name: id, Level: hclog.Off})
 	if tune != nil {

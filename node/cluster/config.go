@@ -90,11 +90,11 @@ type Config struct {
 
 	// Profile picks gossip failure-detection and Raft timings: ProfileLAN
 	// (default; a crashed node's names go in ~7 s) or ProfileFast (one host
-	// or rack; ~1.5 s). See membership.Profile for the derivation.
-	Profile membership.Profile
+	// or rack; ~1.5 s). profile.go has every number.
+	Profile Profile
 
 	// PurgeGrace, ReconcileInterval and DeadServerGrace override the
-	// profile's defaults (see membership.ControllerConfig). 0: default.
+	// profile's defaults (profile.go; controller_config.go says what each does). 0: default.
 	PurgeGrace        time.Duration
 	ReconcileInterval time.Duration
 	DeadServerGrace   time.Duration
@@ -121,7 +121,7 @@ type Config struct {
 // InmemStore).
 func DefaultConfig() Config {
 	return Config{Config: *node.DefaultConfig(), ClusterID: "roster", BindAddr: "127.0.0.1",
-		Role: membership.RoleServer, Profile: membership.ProfileLAN, BootstrapExpect: 1}
+		Role: membership.RoleServer, Profile: ProfileLAN, BootstrapExpect: 1}
 }
 
 // setDefaults fills the empty fields that have a default (New does, on
@@ -137,7 +137,7 @@ func (c *Config) setDefaults() {
 		c.Role = membership.RoleServer
 	}
 	if c.Profile == "" {
-		c.Profile = membership.ProfileLAN
+		c.Profile = ProfileLAN
 	}
 	if c.Logger == nil {
 		c.Logger = hclog.NewNullLogger()
@@ -157,7 +157,7 @@ func (c Config) Validate() error {
 	if err := c.Groups.Validate(); err != nil {
 		return fmt.Errorf("%w: %w", ErrBadConfig, err)
 	}
-	if _, err := membership.ParseProfile(string(c.Profile)); err != nil {
+	if _, err := ParseProfile(string(c.Profile)); err != nil {
 		return fmt.Errorf("%w: %w", ErrBadConfig, err)
 	}
 	if c.Role != membership.RoleServer && c.Role != membership.RoleClient {
@@ -223,17 +223,6 @@ func (c *Config) reservePorts() error {
 	}
 	return nil
 }
-
-// Profile picks gossip failure-detection and Raft timings (Config.Profile).
-type Profile = membership.Profile
-
-// Timing profiles (see membership.Profile for the derivation).
-const (
-	// ProfileLAN suits LANs of 3–50 nodes; a crashed node's names go in ~7 s.
-	ProfileLAN = membership.ProfileLAN
-	// ProfileFast suits one host or one rack; ~1.5 s.
-	ProfileFast = membership.ProfileFast
-)
 
 // Role says whether a node may vote in Raft (Config.Role).
 type Role = membership.Role

@@ -85,7 +85,7 @@ const tick = 50 * time.Millisecond
 // newController returns a controller for m. Call Start.
 func newController(m *membership.Membership, cfg controllerConfig) (*controller, error) {
 	c := cfg
-	if err := c.validate(m.Profile()); err != nil {
+	if err := c.validate(); err != nil {
 		return nil, err
 	}
 	return &controller{

@@ -94,37 +94,38 @@ type controllerConfig struct {
 	// Timeout bounds each Raft operation. Default 5s.
 	Timeout time.Duration
 
+	// Profile supplies the defaults of the durations above.
+	Profile Profile
+
 	Table   table
 	Hooks   peerHooks
 	Metrics controllerMetrics
 	Logger  hclog.Logger
 }
 
-// validate fills defaults for profile p and checks c.
-func (c *controllerConfig) validate(p membership.Profile) error {
+// validate fills the zero durations from c.Profile's timings (profile.go)
+// and checks c.
+func (c *controllerConfig) validate() error {
 	if c.Table == nil || c.Hooks == nil {
 		return fmt.Errorf("%w: controller needs a Table and Hooks", ErrBadConfig)
 	}
 	if c.Expect < 0 {
 		return fmt.Errorf("%w: bootstrap-expect %d < 0", ErrBadConfig, c.Expect)
 	}
-	fast := p == membership.ProfileFast
-	def := func(d *time.Duration, lan, fastV time.Duration) {
+	t := c.Profile.timings()
+	def := func(d *time.Duration, v time.Duration) {
 		if *d <= 0 {
-			*d = lan
-			if fast {
-				*d = fastV
-			}
+			*d = v
 		}
 	}
-	def(&c.PurgeGrace, membership.ProfileLAN.PurgeGrace(), membership.ProfileFast.PurgeGrace())
-	def(&c.ReconcileInterval, 30*time.Second, 5*time.Second)
-	def(&c.ReconcileGrace, 10*time.Second, 3*time.Second)
-	def(&c.DeadServerGrace, 10*time.Minute, time.Minute)
-	def(&c.UnseenGrace, 30*time.Second, 9*time.Second)
-	def(&c.SettleTime, 2*time.Second, 500*time.Millisecond)
-	def(&c.Timeout, 5*time.Second, 5*time.Second)
-	def(&c.HintWindow, 30*time.Second, 5*time.Second)
+	def(&c.PurgeGrace, t.purgeGrace)
+	def(&c.ReconcileInterval, t.reconcileInterval)
+	def(&c.ReconcileGrace, t.reconcileGrace)
+	def(&c.DeadServerGrace, t.deadServerGrace)
+	def(&c.UnseenGrace, t.unseenGrace)
+	def(&c.SettleTime, t.settleTime)
+	def(&c.Timeout, t.opTimeout)
+	def(&c.HintWindow, t.hintWindow)
 	if c.Logger == nil {
 		c.Logger = hclog.NewNullLogger()
 	}

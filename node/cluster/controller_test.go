@@ -163,7 +163,7 @@ type testNode struct {
 func startNode(t *testing.T, id string, inc uint64, expect int, table *fakeTable, tune func(*controllerConfig)) *testNode {
 	t.Helper()
 	cfg := membership.DefaultConfig()
-	cfg.Profile = membership.ProfileFast
+	cfg.Memberlist, cfg.RejoinInterval = ProfileFast.memberlist(), ProfileFast.timings().rejoin
 	cfg.Logger = testLogger(t)
 	cfg.Meta = membership.Meta{Cluster: "c1", Node: node.NodeID(id), Incarnation: inc,
 		Transport: "127.0.0.1:1", Raft: "raft-" + id, Role: membership.RoleServer, Expect: expect, HasState: table.HasState()}
@@ -171,7 +171,7 @@ func startNode(t *testing.T, id string, inc uint64, expect int, table *fakeTable
 	if err != nil {
 		t.Fatal(err)
 	}
-	cc := controllerConfig{Self: cfg.Meta.Node, Expect: expect, Table: table, Hooks: table, Logger: cfg.Logger,
+	cc := controllerConfig{Self: cfg.Meta.Node, Profile: ProfileFast, Expect: expect, Table: table, Hooks: table, Logger: cfg.Logger,
 		ReconcileGrace: 300 * time.Millisecond, ReconcileInterval: 200 * time.Millisecond}
 	if tune != nil {
 		tune(&cc)
@@ -426,14 +426,15 @@ func TestTransportBreakStartsPurgeGraceEarly(t *testing.T) {
 	lt := &hintTable{fakeTable: &fakeTable{leader: true, state: true, owners: map[node.NodeID][]uint64{"b": {2}}},
 		broke: map[node.NodeID]time.Time{}, verdict: map[node.NodeID]time.Time{}, purged: map[node.NodeID]time.Time{}}
 	cfg := membership.DefaultConfig()
-	cfg.Profile, cfg.Logger = membership.ProfileFast, testLogger(t)
+	cfg.Memberlist, cfg.RejoinInterval = ProfileFast.memberlist(), ProfileFast.timings().rejoin
+	cfg.Logger = testLogger(t)
 	cfg.Meta = membership.Meta{Cluster: "c1", Node: "a", Incarnation: 1, Transport: "t", Raft: "raft-a", Role: membership.RoleServer, Expect: 1, HasState: true}
 	m, err := membership.New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { m.Shutdown() })
-	c, err := newController(m, controllerConfig{Self: "a", Expect: 1, Table: lt, Hooks: lt, Logger: cfg.Logger,
+	c, err := newController(m, controllerConfig{Self: "a", Profile: ProfileFast, Expect: 1, Table: lt, Hooks: lt, Logger: cfg.Logger,
 		PurgeGrace: grace, ReconcileInterval: time.Hour})
 	if err != nil {
 		t.Fatal(err)

@@ -9,6 +9,8 @@ var (
 	// ErrBadConfig: Config.Validate found a bad field. Errors of the
 	// runtime's part (node.Config) match node.ErrBadConfig too.
 	ErrBadConfig = errors.New("cluster: invalid config")
+	// ErrBadProfile: ParseProfile got a name it does not know.
+	ErrBadProfile = errors.New("cluster: unknown profile")
 	// ErrDataDirOwner: the data dir holds another node's Raft state.
 	ErrDataDirOwner = errors.New("cluster: data dir belongs to another node")
 )

@@ -124,7 +124,7 @@ func (e *groupEngine) metrics() GroupMetrics {
 func (c *Config) groupConfig() GroupConfig {
 	g := c.Groups
 	d := DefaultGroupConfig()
-	if c.Profile == membership.ProfileFast {
+	if c.Profile == ProfileFast {
 		d = FastGroupConfig()
 	}
 	if g.Linger <= 0 {

@@ -148,7 +148,7 @@ func New(cfg Config) (*Node, error) {
 		Self: n.ID(), Expect: c.BootstrapExpect, PurgeGrace: c.PurgeGrace,
 		ReconcileInterval: c.ReconcileInterval, DeadServerGrace: c.DeadServerGrace,
 		LeaseWait: leaseTimingFor(c.Profile).successorWait(),
-		Table:     t, Hooks: clusterHooks{n}, Metrics: n.stats.controllerMetrics(),
+		Profile:   c.Profile, Table: t, Hooks: clusterHooks{n}, Metrics: n.stats.controllerMetrics(),
 		Logger: c.Logger,
 	})
 	if err != nil {
@@ -161,9 +161,7 @@ func New(cfg Config) (*Node, error) {
 func (n *Node) newTable() (*global.Table, error) {
 	c := n.cfg
 	gc := global.DefaultConfig()
-	if c.Profile == membership.ProfileFast {
-		gc = global.DefaultLocalConfig()
-	}
+	gc.Timing = c.Profile.timings().raft
 	id, _ := n.tr.LocalNode()
 	gc.NodeID, gc.DataDir, gc.InmemStore = id, c.DataDir, c.InmemStore
 	if c.RaftLogStore != "" {
@@ -200,7 +198,8 @@ func (n *Node) newMembership() (*membership.Membership, error) {
 	if cc.AdvertiseAddr != "" {
 		mc.AdvertiseAddr, mc.AdvertisePort = cc.AdvertiseAddr, cc.GossipPort
 	}
-	mc.Key, mc.Profile, mc.Transport, mc.Logger = cc.Key, cc.Profile, cc.GossipTransport, cc.Logger
+	mc.Key, mc.Transport, mc.Logger = cc.Key, cc.GossipTransport, cc.Logger
+	mc.Memberlist, mc.RejoinInterval = cc.Profile.memberlist(), cc.Profile.timings().rejoin
 	mc.Resolver = cc.Resolver
 	if cc.TuneGossip != nil {
 		cc.TuneGossip(mc)

@@ -6,7 +6,6 @@ import (
 
 	"github.com/hashicorp/raft"
 	"github.com/roster-dev/roster/global"
-	"github.com/roster-dev/roster/node/membership"
 )
 
 // GlobalNameSuspect is delivered to a process (as Message.Body) that holds
@@ -48,13 +47,8 @@ func (n *Node) cutOff() time.Duration {
 }
 
 // heartbeatSlack is how long without leader contact is still normal: a
-// few Raft heartbeats of the profile.
-func (n *Node) heartbeatSlack() time.Duration {
-	if n.cfg.Profile == membership.ProfileFast {
-		return 500 * time.Millisecond
-	}
-	return 2 * time.Second
-}
+// few Raft heartbeats of the profile (profile.go).
+func (n *Node) heartbeatSlack() time.Duration { return n.cfg.Profile.timings().heartbeatSlack }
 
 // watchContact marks this node's global names suspect after it has been
 // cut off longer than the purge grace, and confirms the survivors (or, via

@@ -29,12 +29,16 @@ type Config struct {
 	// Nil means plain gossip. A node with another key cannot join.
 	Key []byte
 
-	// Profile picks failure-detection timings. Default ProfileLAN.
-	Profile Profile
+	// Memberlist is the base memberlist configuration whose failure
+	// detection and dissemination timings gossip runs with; New copies it
+	// and sets the rest (name, label, addresses, key, delegates, logger).
+	// nil: memberlist.DefaultLANConfig(). The clustered node passes its
+	// Profile's (package node/cluster, profile.go).
+	Memberlist *memberlist.Config
 
 	// RejoinInterval is how often the node re-dials its seeds and every
 	// address it has seen, so that partitioned halves merge again after
-	// healing. Default 5s (lan) or 1s (fast); negative disables.
+	// healing. Default 5s; negative disables.
 	RejoinInterval time.Duration
 
 	// Resolver resolves the DNS names among the seeds given to Join, at
@@ -55,19 +59,13 @@ type Config struct {
 	Tune func(*memberlist.Config)
 }
 
-// DefaultConfig returns a Config for the LAN profile on loopback.
+// DefaultConfig returns a Config for memberlist's LAN timings on loopback.
 func DefaultConfig() *Config {
-	return &Config{BindAddr: "127.0.0.1", Profile: ProfileLAN, EventBuffer: 1024}
+	return &Config{BindAddr: "127.0.0.1", EventBuffer: 1024}
 }
 
 // Validate checks c and fills defaults. It is called by New on its copy.
 func (c *Config) Validate() error {
-	if c.Profile == "" {
-		c.Profile = ProfileLAN
-	}
-	if _, err := ParseProfile(string(c.Profile)); err != nil {
-		return err
-	}
 	if c.BindAddr == "" {
 		c.BindAddr = "127.0.0.1"
 	}
@@ -96,9 +94,6 @@ func (c *Config) Validate() error {
 	}
 	if c.RejoinInterval == 0 {
 		c.RejoinInterval = 5 * time.Second
-		if c.Profile == ProfileFast {
-			c.RejoinInterval = time.Second
-		}
 	}
 	if c.EventBuffer <= 0 {
 		c.EventBuffer = 1024

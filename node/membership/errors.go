@@ -4,7 +4,6 @@ import "errors"
 
 // Errors returned by this package.
 var (
-	ErrBadProfile    = errors.New("membership: unknown profile")
 	ErrMetaTooLarge  = errors.New("membership: node meta over 512 bytes")
 	ErrBadMeta       = errors.New("membership: malformed node meta")
 	ErrWrongCluster  = errors.New("membership: peer belongs to another cluster")

@@ -73,7 +73,14 @@ func New(cfg *Config) (*Membership, error) {
 
 func (m *Membership) memberlistConfig() (*memberlist.Config, error) {
 	c := m.cfg
-	mc := c.Profile.memberlistConfig()
+	mc := memberlist.DefaultLANConfig()
+	if c.Memberlist != nil {
+		base := *c.Memberlist
+		mc = &base
+	}
+	// A node restarted at a new address may take its name back as soon as
+	// its old self is dead or left.
+	mc.DeadNodeReclaimTime = time.Nanosecond
 	mc.Name = string(c.Meta.Node)
 	mc.Label = "roster/" + c.Meta.Cluster
 	mc.BindAddr, mc.BindPort = c.BindAddr, c.BindPort
@@ -170,9 +177,6 @@ func (m *Membership) NumAlive() int { return m.ml.NumMembers() }
 
 // HealthScore is memberlist's local health awareness (0 is healthy).
 func (m *Membership) HealthScore() int { return m.ml.GetHealthScore() }
-
-// Profile returns the failure-detection profile gossip runs with.
-func (m *Membership) Profile() Profile { return m.cfg.Profile }
 
 // Meta returns this node's current meta.
 func (m *Membership) Meta() Meta {

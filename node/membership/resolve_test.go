@@ -99,7 +99,7 @@ func (d *testDNS) resolver() *net.Resolver {
 func startAt(t *testing.T, id, bind string, port int, r Resolver) *Membership {
 	t.Helper()
 	cfg := DefaultConfig()
-	cfg.Profile = ProfileFast
+	cfg.Memberlist, cfg.RejoinInterval = fastMemberlist(), time.Second
 	cfg.BindAddr, cfg.BindPort = bind, port
 	cfg.Resolver = r
 	cfg.Logger = testLogger(t)
