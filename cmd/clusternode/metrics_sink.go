@@ -72,7 +72,7 @@ func goMetricsConfig() *metrics.Config {
 
 // installGlobal makes the sink the go-metrics global sink, which is where
 // raft (raft_*), memberlist (memberlist_*) and the global table (global_*,
-// through node's TuneGlobal in open_node.go) report. It also starts the
+// through cluster.Config.Metrics in open_node.go) report. It also starts the
 // sink's cleanup of expired series for when nobody scrapes; it stops when
 // ctx is done.
 func (m *metricsRegistry) installGlobal(ctx context.Context) error {

@@ -7,7 +7,6 @@ import (
 
 	"github.com/hashicorp/go-hclog"
 	metrics "github.com/hashicorp/go-metrics"
-	"github.com/roster-dev/roster/global"
 	"github.com/roster-dev/roster/node/cluster"
 )
 
@@ -59,7 +58,7 @@ func nodeConfig(cfg *agentConfig, log hclog.Logger) cluster.Config {
 	// The global table reports write latencies, batch sizes and forwarded
 	// writes (global_forward_batch) to the go-metrics instance that
 	// /metrics renders.
-	cc.TuneGlobal = func(g *global.Config) { g.Metrics = metrics.Default() }
+	cc.Metrics = metrics.Default()
 	cc.RaftLogStore, cc.RejoinAsNew = cfg.RaftLogStore, cfg.RejoinAsNew
 	cc.Profile = cluster.ProfileLAN
 	if cfg.Profile == "fast" {

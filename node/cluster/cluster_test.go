@@ -12,6 +12,7 @@ import (
 
 	"github.com/hashicorp/go-hclog"
 	"github.com/roster-dev/roster/global"
+	"github.com/roster-dev/roster/internal/testhook"
 )
 
 // startCluster starts n clustered nodes on loopback with the fast profile
@@ -48,6 +49,12 @@ func startClusterIn(t testing.TB, dirs []string, tunes []func(*Config)) []*Node 
 
 func newClusterNode(t testing.TB, id, dir string, expect int, tune func(*Config)) *Node {
 	t.Helper()
+	return newClusterNodeWith(t, id, dir, expect, tune, testhook.Cluster{})
+}
+
+// newClusterNodeWith is newClusterNode with test seams.
+func newClusterNodeWith(t testing.TB, id, dir string, expect int, tune func(*Config), hooks testhook.Cluster) *Node {
+	t.Helper()
 	cfg := DefaultConfig()
 	cfg.DataDir, cfg.Profile, cfg.BootstrapExpect = dir, ProfileFast, expect
 	cfg.NodeID = node.NodeID(id)
@@ -55,7 +62,7 @@ func newClusterNode(t testing.TB, id, dir string, expect int, tune func(*Config)
 	if tune != nil {
 		tune(&cfg)
 	}
-	nd, err := New(cfg)
+	nd, err := newNode(cfg, hooks)
 	if err != nil {
 		t.Fatalf("New(%s): %v", id, err)
 	}

@@ -6,12 +6,10 @@ import (
 	"time"
 
 	"github.com/hashicorp/go-hclog"
-	"github.com/hashicorp/memberlist"
-	"github.com/hashicorp/raft"
+	metrics "github.com/hashicorp/go-metrics"
 	"github.com/roster-dev/roster/global"
 	"github.com/roster-dev/roster/node"
 	"github.com/roster-dev/roster/node/membership"
-	"github.com/roster-dev/roster/transport"
 )
 
 // Config configures a clustered Node: the runtime's own settings
@@ -108,12 +106,12 @@ type Config struct {
 	// three, or none). Default: plain TCP.
 	TLSCAFile, TLSCertFile, TLSKeyFile string
 
-	// Fault-injection seams for the test harness (nil: real networking).
-	GossipTransport memberlist.Transport
-	RaftStreamLayer raft.StreamLayer
-	TuneTransport   func(*transport.Config)
-	TuneGlobal      func(*global.Config)
-	TuneGossip      func(*membership.Config)
+	// Metrics receives the cluster's measurements (roster.purge.*,
+	// roster.members, roster.leader.changes) and, when set, the global
+	// table's (write latencies, batch sizes, forwarded writes; see package
+	// global's metrics.go). nil (the default): go-metrics' default
+	// instance for the cluster's, none for the table's.
+	Metrics *metrics.Metrics
 }
 
 // DefaultConfig returns a Config for a single LAN server (bootstrap-expect

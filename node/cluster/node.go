@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/roster-dev/roster/global"
+	"github.com/roster-dev/roster/internal/testhook"
 	"github.com/roster-dev/roster/node"
 	"github.com/roster-dev/roster/node/membership"
 	"github.com/roster-dev/roster/transport"
@@ -27,6 +28,7 @@ type Node struct {
 	*node.Node
 
 	cfg   Config
+	hooks testhook.Cluster
 	tr    transport.Transport
 	table *global.Table
 	ml    *membership.Membership
@@ -54,9 +56,11 @@ type Node struct {
 	cancel    context.CancelFunc
 }
 
+func init() { testhook.SetNewCluster(newNode) }
+
 // newTransport builds the TCP transport for a cluster node (before the
 // runtime exists, since the runtime takes it from its Config).
-func newTransport(c *Config) (transport.Transport, error) {
+func newTransport(c *Config, h testhook.Cluster) (transport.Transport, error) {
 	tc := transport.DefaultConfig()
 	tc.NodeID, tc.Incarnation = c.NodeID, c.Incarnation
 	tc.ClusterID, tc.ClusterKey = c.ClusterID, c.Key
@@ -66,15 +70,15 @@ func newTransport(c *Config) (transport.Transport, error) {
 	}
 	tc.CAFile, tc.CertFile, tc.KeyFile = c.TLSCAFile, c.TLSCertFile, c.TLSKeyFile
 	tc.Logger = c.Logger
-	if c.Profile == membership.ProfileFast {
+	if c.Profile == ProfileFast {
 		// One host or rack: redial a healed peer within 100 ms rather than
 		// up to 5 s, so that group views (and forwarded writes) resume
 		// within the fast profile's bounds.
 		fast := transport.DefaultLocalConfig()
 		tc.RedialMin, tc.RedialMax = fast.RedialMin, fast.RedialMax
 	}
-	if c.TuneTransport != nil {
-		c.TuneTransport(tc)
+	if h.Transport != nil {
+		h.Transport(tc)
 	}
 	tr, err := transport.NewTCPTransport(tc)
 	if err != nil {
@@ -86,7 +90,10 @@ func newTransport(c *Config) (transport.Transport, error) {
 // New builds a clustered node from a copy of cfg: it binds the transport,
 // opens the global table (its Raft state in DataDir) and starts gossip.
 // Local processes can be spawned at once; Start joins the cluster.
-func New(cfg Config) (*Node, error) {
+func New(cfg Config) (*Node, error) { return newNode(cfg, testhook.Cluster{}) }
+
+// newNode is New with test seams (internal/testhook).
+func newNode(cfg Config, h testhook.Cluster) (*Node, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
@@ -109,7 +116,7 @@ func New(cfg Config) (*Node, error) {
 	tr := c.Transport
 	if tr == nil {
 		var err error
-		if tr, err = newTransport(&c); err != nil {
+		if tr, err = newTransport(&c, h); err != nil {
 			return nil, err
 		}
 	}
@@ -119,7 +126,7 @@ func New(cfg Config) (*Node, error) {
 			return nil, errors.Join(err, tr.Close())
 		}
 	}
-	n := &Node{cfg: c, tr: tr, stats: newClusterStats(), links: newLinkWatch(), shutDone: make(chan struct{})}
+	n := &Node{cfg: c, hooks: h, tr: tr, stats: newClusterStats(c.Metrics), links: newLinkWatch(), shutDone: make(chan struct{})}
 	n.ctx, n.cancel = context.WithCancel(context.Background())
 	t, err := n.newTable()
 	if err != nil {
@@ -172,12 +179,13 @@ func (n *Node) newTable() (*global.Table, error) {
 	if c.AdvertiseAddr != "" {
 		gc.RaftAdvertise = net.JoinHostPort(c.AdvertiseAddr, strconv.Itoa(c.RaftPort))
 	}
-	gc.StreamLayer = c.RaftStreamLayer
+	gc.StreamLayer = n.hooks.RaftStreamLayer
+	gc.Metrics = c.Metrics
 	gc.Forwarder = n.tr
 	gc.Logger = c.Logger
 	gc.OnLeadershipChange = n.stats.leadershipChanged
-	if c.TuneGlobal != nil {
-		c.TuneGlobal(&gc)
+	if n.hooks.Global != nil {
+		n.hooks.Global(&gc)
 	}
 	t, err := global.New(gc)
 	if err != nil {
@@ -198,11 +206,11 @@ func (n *Node) newMembership() (*membership.Membership, error) {
 	if cc.AdvertiseAddr != "" {
 		mc.AdvertiseAddr, mc.AdvertisePort = cc.AdvertiseAddr, cc.GossipPort
 	}
-	mc.Key, mc.Transport, mc.Logger = cc.Key, cc.GossipTransport, cc.Logger
+	mc.Key, mc.Transport, mc.Logger = cc.Key, n.hooks.GossipTransport, cc.Logger
 	mc.Memberlist, mc.RejoinInterval = cc.Profile.memberlist(), cc.Profile.timings().rejoin
 	mc.Resolver = cc.Resolver
-	if cc.TuneGossip != nil {
-		cc.TuneGossip(mc)
+	if n.hooks.Gossip != nil {
+		n.hooks.Gossip(mc)
 	}
 	ml, err := membership.New(mc)
 	if err != nil {

@@ -36,6 +36,8 @@ type ClusterStats struct {
 }
 
 type clusterStats struct {
+	sink *metrics.Metrics
+
 	leaderChanges atomic.Uint64
 	isLeader      atomic.Bool
 	exitUnregs    atomic.Uint64
@@ -53,15 +55,17 @@ type clusterStats struct {
 	members map[string]int
 }
 
-func newClusterStats() *clusterStats {
-	return &clusterStats{purges: map[string]uint64{}, buckets: make([]uint64, len(PurgeLatencyBuckets)+1),
+// newClusterStats reports to sink (nil: go-metrics' global instance, as
+// it is at each report).
+func newClusterStats(sink *metrics.Metrics) *clusterStats {
+	return &clusterStats{sink: sink, purges: map[string]uint64{}, buckets: make([]uint64, len(PurgeLatencyBuckets)+1),
 		members: map[string]int{}}
 }
 
 func (s *clusterStats) leadershipChanged(leader bool) {
 	s.leaderChanges.Add(1)
 	s.isLeader.Store(leader)
-	metrics.IncrCounter([]string{"roster", "leader", "changes"}, 1)
+	s.metrics().IncrCounter([]string{"roster", "leader", "changes"}, 1)
 }
 
 func (s *clusterStats) controllerMetrics() controllerMetrics {
@@ -76,9 +80,9 @@ func (s *clusterStats) controllerMetrics() controllerMetrics {
 			s.last = since
 			s.mu.Unlock()
 			labels := []metrics.Label{{Name: "reason", Value: string(why)}}
-			metrics.IncrCounterWithLabels([]string{"roster", "purge", "count"}, 1, labels)
-			metrics.IncrCounterWithLabels([]string{"roster", "purge", "names"}, float32(names), labels)
-			metrics.AddSampleWithLabels([]string{"roster", "purge", "latency_seconds"}, float32(since.Seconds()), labels)
+			s.metrics().IncrCounterWithLabels([]string{"roster", "purge", "count"}, 1, labels)
+			s.metrics().IncrCounterWithLabels([]string{"roster", "purge", "names"}, float32(names), labels)
+			s.metrics().AddSampleWithLabels([]string{"roster", "purge", "latency_seconds"}, float32(since.Seconds()), labels)
 		},
 		Members: func(by map[membership.State]int) {
 			s.mu.Lock()
@@ -86,7 +90,7 @@ func (s *clusterStats) controllerMetrics() controllerMetrics {
 			clear(s.members)
 			for st, n := range by {
 				s.members[string(st)] = n
-				metrics.SetGaugeWithLabels([]string{"roster", "members"}, float32(n),
+				s.metrics().SetGaugeWithLabels([]string{"roster", "members"}, float32(n),
 					[]metrics.Label{{Name: "state", Value: string(st)}})
 			}
 		},
@@ -111,4 +115,12 @@ func (s *clusterStats) snapshot() ClusterStats {
 		out.MembersByState[k] = v
 	}
 	return out
+}
+
+// metrics is where the cluster's measurements go.
+func (s *clusterStats) metrics() *metrics.Metrics {
+	if s.sink != nil {
+		return s.sink
+	}
+	return metrics.Default()
 }

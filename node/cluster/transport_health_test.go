@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/roster-dev/roster/internal/testhook"
 	"github.com/roster-dev/roster/transport"
 )
 
@@ -36,9 +37,8 @@ func TestTransportHealthReportsAcceptFailures(t *testing.T) {
 	}
 	ln := &emfileListener{Listener: inner}
 	ln.failing.Store(true)
-	nd := newClusterNode(t, "n1", t.TempDir(), 1, func(c *Config) {
-		c.TuneTransport = func(tc *transport.Config) { tc.Listener = ln }
-	})
+	nd := newClusterNodeWith(t, "n1", t.TempDir(), 1, nil,
+		testhook.Cluster{Transport: func(tc *transport.Config) { tc.Listener = ln }})
 	waitFor(t, 10*time.Second, func() error {
 		if err := nd.TransportHealth(); !errors.Is(err, transport.ErrNotAccepting) {
 			return fmt.Errorf("transport health %v, want ErrNotAccepting", err)

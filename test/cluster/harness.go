@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/hashicorp/go-hclog"
+	"github.com/roster-dev/roster/internal/testhook"
 	"github.com/roster-dev/roster/node"
 	cnode "github.com/roster-dev/roster/node/cluster"
 	"github.com/roster-dev/roster/transport"
@@ -194,13 +195,13 @@ func (c *Cluster) boot(i int, s *slot) (*cnode.Node, error) {
 	cc.Logger = c.log.logger(string(s.id), c.lvl)
 	cc.DataDir, cc.Profile, cc.BootstrapExpect = s.dir, c.opts.Profile, len(c.slots)
 	cc.GossipPort, cc.RaftPort, cc.TransportPort = s.gossip, s.raftPt, s.trans
-	cc.GossipTransport, cc.RaftStreamLayer = gt, sl
 	dial := c.net.Dialer(s.id)
-	cc.TuneTransport = func(tc *transport.Config) { tc.Listener, tc.Dialer = ln, dial }
+	hooks := testhook.Cluster{GossipTransport: gt, RaftStreamLayer: sl,
+		Transport: func(tc *transport.Config) { tc.Listener, tc.Dialer = ln, dial }}
 	if c.opts.Tune != nil {
 		c.opts.Tune(i, &cc)
 	}
-	nd, err := cnode.New(cc)
+	nd, err := testhook.NewCluster[cnode.Config, *cnode.Node](cc, hooks)
 	if err != nil {
 		return nil, errors.Join(err, gt.Shutdown(), sl.Close(), ln.Close())
 	}
