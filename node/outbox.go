@@ -3,6 +3,7 @@ package node
 import (
 	"sync"
 
+	"github.com/roster-dev/roster/internal/queue"
 	"github.com/roster-dev/roster/transport"
 )
 
@@ -20,12 +21,11 @@ import (
 // pairwise ordering), e.g. a Monitor then a Send.
 type outbox struct {
 	n        *Node
-	mu       sync.Mutex
-	q        []outSignal
+	q        *queue.Queue[outSignal]
+	mu       sync.Mutex     // guards pending; taken before q's (a leaf)
 	pending  map[NodeID]int // envelopes queued or being sent, per peer
-	notify   chan struct{}
-	done     chan struct{} // closed by stop
-	finished chan struct{} // closed when run returns
+	done     chan struct{}  // closed by stop
+	finished chan struct{}  // closed when run returns
 	once     sync.Once
 }
 
@@ -36,18 +36,17 @@ type outSignal struct {
 
 func newOutbox(n *Node) *outbox {
 	return &outbox{
-		n: n, pending: make(map[NodeID]int),
-		notify: make(chan struct{}, 1), done: make(chan struct{}), finished: make(chan struct{}),
+		n: n, q: queue.New[outSignal](), pending: make(map[NodeID]int),
+		done: make(chan struct{}), finished: make(chan struct{}),
 	}
 }
 
 // push queues env for peer. It never blocks.
 func (o *outbox) push(peer NodeID, env *transport.Envelope) {
 	o.mu.Lock()
-	o.q = append(o.q, outSignal{peer: peer, env: env})
+	o.q.Push(outSignal{peer: peer, env: env})
 	o.pending[peer]++
 	o.mu.Unlock()
-	o.wake()
 }
 
 // pushIfPending queues env for peer only if envelopes for peer are queued
@@ -58,18 +57,10 @@ func (o *outbox) pushIfPending(peer NodeID, env *transport.Envelope) bool {
 		o.mu.Unlock()
 		return false
 	}
-	o.q = append(o.q, outSignal{peer: peer, env: env})
+	o.q.Push(outSignal{peer: peer, env: env})
 	o.pending[peer]++
 	o.mu.Unlock()
-	o.wake()
 	return true
-}
-
-func (o *outbox) wake() {
-	select {
-	case o.notify <- struct{}{}:
-	default:
-	}
 }
 
 // sent marks one envelope for peer as handed to the transport (or failed).
@@ -89,7 +80,7 @@ func (o *outbox) run() {
 	defer close(o.finished)
 	for {
 		select {
-		case <-o.notify:
+		case <-o.q.Wake():
 			o.drain()
 		case <-o.done:
 			o.drain()
@@ -101,10 +92,7 @@ func (o *outbox) run() {
 // drain sends everything queued.
 func (o *outbox) drain() {
 	for {
-		o.mu.Lock()
-		batch := o.q
-		o.q = nil
-		o.mu.Unlock()
+		batch := o.q.Take()
 		if len(batch) == 0 {
 			return
 		}

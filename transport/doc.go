@@ -1,6 +1,7 @@
 // Package transport carries messages, monitor and exit signals, and RPCs
 // between Roster nodes: msgpack frames over TCP (optionally mutual TLS), and
-// an in-memory twin for tests. It imports nothing else from Roster.
+// an in-memory twin for tests. It imports no other Roster package but
+// internal/queue (a leaf: a generic FIFO).
 //
 // # Role
 //
@@ -71,8 +72,9 @@
 // not block; it runs under peer.deliverMu, which is never taken with
 // TCPTransport.mu held, so it may call Send). Lock order: TCPTransport.mu,
 // then peer.callMu, then sendQueue.mu; requests.mu, handshakePool.mu,
-// acceptState.mu and eventQueue.mu are leaves. PeerUp and PeerDown run with no lock held. The
-// in-memory transport uses InmemNetwork.mu, then sendQueue.mu, with
+// acceptState.mu and the event queue's (internal/queue) are leaves. PeerUp
+// and PeerDown run with no lock held. The in-memory transport uses
+// InmemNetwork.mu, then sendQueue.mu, with
 // requests.mu a leaf, and InmemTransport.deliverMu around HandleEnvelope.
 //
 // The Handler's from argument is the peer's authenticated node id;

@@ -1,6 +1,6 @@
 package transport
 
-import "sync"
+import "github.com/roster-dev/roster/internal/queue"
 
 // peerEvent is a PeerUp (up) or PeerDown for the Handler.
 type peerEvent struct {
@@ -14,38 +14,21 @@ type peerEvent struct {
 // queued, from one goroutine, so the callbacks never run under our locks
 // and a slow handler cannot stall a connection. It is unbounded, but events
 // only come from connection state changes.
-type eventQueue struct {
-	mu      sync.Mutex
-	pending []peerEvent
-	wake    chan struct{}
-}
+type eventQueue struct{ q *queue.Queue[peerEvent] }
 
-func newEventQueue() *eventQueue {
-	return &eventQueue{wake: make(chan struct{}, 1)}
-}
+func newEventQueue() *eventQueue { return &eventQueue{q: queue.New[peerEvent]()} }
 
-func (q *eventQueue) push(ev peerEvent) {
-	q.mu.Lock()
-	q.pending = append(q.pending, ev)
-	q.mu.Unlock()
-	select {
-	case q.wake <- struct{}{}:
-	default:
-	}
-}
+func (q *eventQueue) push(ev peerEvent) { q.q.Push(ev) }
 
 // run delivers events to h until stop is closed.
 func (q *eventQueue) run(h func() Handler, stop <-chan struct{}) {
 	for {
 		select {
-		case <-q.wake:
+		case <-q.q.Wake():
 		case <-stop:
 			return
 		}
-		q.mu.Lock()
-		evs := q.pending
-		q.pending = nil
-		q.mu.Unlock()
+		evs := q.q.Take()
 		handler := h()
 		for _, ev := range evs {
 			if handler == nil {

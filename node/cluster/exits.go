@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/roster-dev/roster/global"
+	"github.com/roster-dev/roster/internal/queue"
 	"github.com/roster-dev/roster/node"
 )
 
@@ -20,12 +21,11 @@ type globalExits struct {
 
 	mu       sync.Mutex
 	attached map[node.PID]bool
-	queue    []node.PID
-	wake     chan struct{}
+	exited   *queue.Queue[node.PID] // bounded by the processes that exit
 }
 
 func newGlobalExits(n *Node) *globalExits {
-	return &globalExits{n: n, attached: make(map[node.PID]bool), wake: make(chan struct{}, 1)}
+	return &globalExits{n: n, attached: make(map[node.PID]bool), exited: queue.New[node.PID]()}
 }
 
 // attach arranges for pid's global names to go when it exits. It fails
@@ -51,15 +51,7 @@ func (e *globalExits) OwnerExited(pid node.PID, _ error) {
 	e.enqueue(pid)
 }
 
-func (e *globalExits) enqueue(pids ...node.PID) {
-	e.mu.Lock()
-	e.queue = append(e.queue, pids...)
-	e.mu.Unlock()
-	select {
-	case e.wake <- struct{}{}:
-	default:
-	}
-}
+func (e *globalExits) enqueue(pids ...node.PID) { e.exited.Push(pids...) }
 
 func (e *globalExits) run() {
 	t := time.NewTicker(sweepInterval)
@@ -68,7 +60,7 @@ func (e *globalExits) run() {
 		select {
 		case <-e.n.ctx.Done():
 			return
-		case <-e.wake:
+		case <-e.exited.Wake():
 		case <-t.C:
 			e.sweep()
 		}
@@ -78,10 +70,7 @@ func (e *globalExits) run() {
 
 // drain unregisters the queued pids' names. Failures are left to the sweep.
 func (e *globalExits) drain() {
-	e.mu.Lock()
-	q := e.queue
-	e.queue = nil
-	e.mu.Unlock()
+	q := e.exited.Take()
 	seen := make(map[node.PID]bool, len(q))
 	for _, pid := range q {
 		if seen[pid] {
