@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/roster-dev/roster/global"
@@ -88,6 +89,17 @@ var (
 	// ErrSingletonStarted: this node already runs a candidacy for the name.
 	ErrSingletonStarted = errors.New("cluster: singleton already started on this node")
 )
+
+type fenceKey struct{}
+
+// InstanceFence returns, inside a singleton's Run, the fence of the
+// registration the instance holds: larger than every earlier instance's,
+// so an external resource that remembers the highest fence it saw can
+// reject writes from an older instance.
+func InstanceFence(ctx context.Context) (uint64, bool) {
+	f, ok := ctx.Value(fenceKey{}).(uint64)
+	return f, ok && f != 0
+}
 
 // claimStep is how long each rank waits after the one before it to claim a
 // free singleton.
@@ -261,6 +273,7 @@ func (s *Singleton) waitTurn(ctx context.Context, w *nameWatch) bool {
 func (s *Singleton) claimAndRun(ctx context.Context, w *nameWatch) bool {
 	gate := make(chan struct{})
 	returned := make(chan struct{})
+	var fence atomic.Uint64 // set before gate opens
 	stopRun := make(chan struct{})
 	var stopOnce sync.Once
 	tellStop := func() { stopOnce.Do(func() { close(stopRun) }) }
@@ -277,7 +290,7 @@ func (s *Singleton) claimAndRun(ctx context.Context, w *nameWatch) bool {
 		case <-stopRun:
 			return node.Shutdown
 		}
-		rctx, cancel := context.WithCancel(pctx)
+		rctx, cancel := context.WithCancel(context.WithValue(pctx, fenceKey{}, fence.Load()))
 		defer cancel()
 		go func() {
 			select {
@@ -309,6 +322,7 @@ func (s *Singleton) claimAndRun(ctx context.Context, w *nameWatch) bool {
 		<-returned
 		return false
 	}
+	fence.Store(reg.Fence)
 	inst := SingletonInstance{PID: pid, Fence: reg.Fence, Start: time.Now()}
 	s.mu.Lock()
 	s.current = &inst
