@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"errors"
+	"io"
 	"reflect"
 	"strings"
 	"testing"
@@ -237,5 +238,41 @@ func TestDispatchEnvelopeAllocs(t *testing.T) {
 	}
 	if !reflect.DeepEqual(&d.env, env) {
 		t.Fatalf("dispatched %+v, want %+v", d.env, *env)
+	}
+}
+
+// TestFrameReaderGrowKeepsBuffered: moving a reader from its handshake
+// buffer to the connection buffer loses none of the bytes already read
+// ahead.
+func TestFrameReaderGrowKeepsBuffered(t *testing.T) {
+	var stream []byte
+	for i := uint64(1); i <= 5; i++ {
+		stream, _ = appendEnvelope(stream, &Envelope{Kind: KindMessage, Ref: i, Body: bytes.Repeat([]byte{byte(i)}, 100)}, 1<<20)
+	}
+	fr := newFrameReaderSize(bytes.NewReader(stream), 1<<20, handshakeBufSize)
+	ft, body, _, err := fr.next()
+	if err != nil || ft != frameEnvelope {
+		t.Fatalf("first frame: %v %v", ft, err)
+	}
+	var env Envelope
+	if err := decodeEnvelope(body, &env, &interner{}, false); err != nil || env.Ref != 1 {
+		t.Fatalf("first frame: %+v %v", env, err)
+	}
+	if fr.br.Buffered() == 0 {
+		t.Fatal("test needs bytes buffered ahead")
+	}
+	fr.grow(connBufSize)
+	for want := uint64(2); want <= 5; want++ {
+		_, body, _, err := fr.next()
+		env = Envelope{}
+		if err == nil {
+			err = decodeEnvelope(body, &env, &interner{}, false)
+		}
+		if err != nil || env.Ref != want {
+			t.Fatalf("frame %d after grow: %+v %v", want, env, err)
+		}
+	}
+	if _, _, _, err := fr.next(); !errors.Is(err, io.EOF) {
+		t.Fatalf("after the last frame: %v", err)
 	}
 }
