@@ -40,6 +40,17 @@ type Message struct {
 	From PID `json:"from,omitempty"`
 	// Body is the message as JSON.
 	Body json.RawMessage `json:"body"`
+	// Call is set (and From and Body are empty) when the message is a call
+	// to answer with Processes.Reply.
+	Call *Call `json:"call,omitempty"`
+}
+
+// Call is a call an HTTP process received: answer it with
+// Processes.Reply(ctx, pid, Ref, reply).
+type Call struct {
+	Ref  string          `json:"ref"`
+	From PID             `json:"from,omitempty"`
+	Body json.RawMessage `json:"body"`
 }
 
 // Sent is the answer to a send by name: the owner the message went to,

@@ -99,6 +99,9 @@ type inbound struct {
 	// Body is the message as JSON (see render.go for how Go values and
 	// remote msgpack bodies become JSON).
 	Body json.RawMessage `json:"body"`
+	// Call is set instead when the message is a call to answer with
+	// POST /v1/processes/{pid}/replies/{ref} (http_calls.go).
+	Call *inboundCall `json:"-"`
 }
 
 // pidOrEmpty is a PID's JSON form: its string, "" for the zero PID.
@@ -109,6 +112,9 @@ type pidOrEmpty = string
 
 // MarshalJSON renders the message with its sender as a string.
 func (m inbound) MarshalJSON() ([]byte, error) {
+	if m.Call != nil {
+		return json.Marshal(map[string]*inboundCall{"call": m.Call})
+	}
 	type plain inbound
 	return json.Marshal(struct {
 		plain

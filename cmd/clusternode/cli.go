@@ -56,6 +56,7 @@ var cliCommands = map[string]cliCommand{
 		fs.BoolVar(&o.consistent, "consistent", false, "leader-verified read")
 	}},
 	"send": {summary: "send a JSON message to a global name", args: "NAME JSON", run: cliSend},
+	"call": {summary: "call a global name with a JSON request and print the reply", args: "NAME JSON", run: cliCall},
 	"watch": {summary: "stream global name events", run: cliWatch, flags: func(fs *flag.FlagSet, o *cliOpts) {
 		fs.StringVar(&o.prefix, "prefix", "", "only names starting with this")
 		fs.StringVar(&o.index, "index", "", "resume after this event id (I.n) or raft index (I)")

@@ -148,6 +148,24 @@ func cliSend(ctx context.Context, c *api.Client, o *cliOpts, args []string, w io
 	return err
 }
 
+// cliCall calls a global name; the agent waits up to -timeout for the
+// reply (the request's own deadline is a little longer).
+func cliCall(ctx context.Context, c *api.Client, o *cliOpts, args []string, w io.Writer) error {
+	if !json.Valid([]byte(args[1])) {
+		return usagef("call: %q is not valid JSON (quote strings: '\"hi\"')", safeText(args[1]))
+	}
+	timeout := min(o.timeout*9/10, maxCallTimeout) // answered before our own deadline
+	reply, err := c.Names().Call(ctx, args[0], json.RawMessage(args[1]), timeout)
+	if err != nil {
+		return err
+	}
+	if o.json {
+		return printJSON(w, reply)
+	}
+	_, err = fmt.Fprintln(w, safeText(string(reply)))
+	return err
+}
+
 func cliHealth(ctx context.Context, c *api.Client, o *cliOpts, _ []string, w io.Writer) error {
 	h, err := c.Health(ctx)
 	if err != nil {

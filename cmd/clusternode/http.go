@@ -91,16 +91,20 @@ func (s *apiServer) routes() []route {
 		{"/v1/processes/{pid}/messages", methods{
 			"POST": {processWrite(), s.sendProcess},
 			"GET":  {ownProcess(pathPID("pid")), s.receiveProcess}}},
+		{"/v1/processes/{pid}/call", methods{"POST": {processWrite(), s.callProcess}}},
+		{"/v1/processes/{pid}/replies/{ref}", methods{"POST": {ownProcess(pathPID("pid")), s.replyCall}}},
 		{"/v1/names", methods{"GET": {nameRead(queryValue("prefix")), s.listNames}}},
 		{"/v1/names/{name}", methods{
 			"PUT":    {nameWrite(name).owns(bodyPID), s.registerName},
 			"GET":    {nameRead(name), s.lookupName},
 			"DELETE": {nameWrite(name).owns(queryPID("pid")), s.unregisterName}}},
 		{"/v1/names/{name}/messages", methods{"POST": {nameWrite(name), s.sendName}}},
+		{"/v1/names/{name}/call", methods{"POST": {nameWrite(name), s.callName}}},
 		{"/v1/local/names/{key}", methods{
 			"PUT":    {nameWrite(key).owns(bodyPID), s.registerLocal},
 			"GET":    {nameRead(key), s.lookupLocal},
 			"DELETE": {nameWrite(key).owns(queryPID("pid")), s.unregisterLocal}}},
+		{"/v1/local/names/{key}/call", methods{"POST": {nameWrite(key), s.callLocal}}},
 		{"/v1/local/groups/{key}", methods{
 			"PUT":    {groupWrite(key).owns(bodyPID), s.joinGroup},
 			"GET":    {groupRead(key), s.groupMembers},
@@ -177,6 +181,14 @@ func (s *apiServer) writeError(w http.ResponseWriter, r *http.Request, err error
 		writeJSON(w, http.StatusConflict, apiError{Error: err.Error(), Code: "name_taken", Owner: &taken.Owner})
 	case errors.Is(err, errInvalidName):
 		writeErr(w, http.StatusBadRequest, "invalid_name", err.Error())
+	case errors.Is(err, errCallTimeout):
+		writeErr(w, http.StatusGatewayTimeout, "timeout", err.Error())
+	case errors.Is(err, errCalleeExited):
+		writeErr(w, http.StatusBadGateway, "callee_exited", err.Error())
+	case errors.Is(err, errStaleFence):
+		writeErr(w, http.StatusConflict, "stale_fence", err.Error())
+	case errors.Is(err, errUnknownCall):
+		writeErr(w, http.StatusNotFound, "unknown_call", err.Error())
 	case errors.Is(err, errNoProc):
 		writeErr(w, http.StatusNotFound, "noproc", err.Error())
 	case errors.Is(err, errNotFound):

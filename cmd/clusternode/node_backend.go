@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"sync"
 
 	"github.com/roster-dev/roster/global"
 	"github.com/roster-dev/roster/local"
@@ -21,21 +22,28 @@ type nodeBackend struct {
 	// mailbox bounds the mailboxes of processes Spawn starts (limits.go's
 	// mailboxBounder); zero: the node's default.
 	mailbox node.MailboxConfig
+	// calls holds the calls each HTTP process received and has not
+	// answered yet, by pid (node_backend_calls.go).
+	calls sync.Map // transport.PID -> *pendingCalls
 }
 
 var _ backend = (*nodeBackend)(nil)
 
 func (b *nodeBackend) Self() (transport.NodeID, uint64) { return b.n.ID(), b.n.Incarnation() }
 
-// nodeMailbox is a *node.Process seen as a mailbox.
-type nodeMailbox struct{ p *node.Process }
+// nodeMailbox is a *node.Process seen as a mailbox. Calls it receives are
+// kept in calls until the client replies (node_backend_calls.go).
+type nodeMailbox struct {
+	p     *node.Process
+	calls *pendingCalls
+}
 
 func (m nodeMailbox) Receive(ctx context.Context) (inbound, error) {
 	msg, err := m.p.Receive(ctx)
 	if err != nil {
 		return inbound{}, err
 	}
-	return toInbound(msg), nil
+	return m.toInbound(msg), nil
 }
 
 // TryReceive relies on node's Receive taking a queued message before it
@@ -50,7 +58,16 @@ func (m nodeMailbox) TryReceive() (inbound, bool) {
 	if err != nil {
 		return inbound{}, false
 	}
-	return toInbound(msg), true
+	return m.toInbound(msg), true
+}
+
+// toInbound renders msg; a call is remembered under a fresh ref.
+func (m nodeMailbox) toInbound(msg node.Message) inbound {
+	if msg.IsCall() && m.calls != nil {
+		in := toInbound(msg)
+		return inbound{From: msg.From, Call: &inboundCall{Ref: m.calls.add(msg.ReplyTo()), From: msg.From.String(), Body: in.Body}}
+	}
+	return toInbound(msg)
 }
 
 // toInbound renders a node message: a local body as is, a remote one from
@@ -88,7 +105,10 @@ func optional(s string) string {
 
 func (b *nodeBackend) Spawn(fn func(ctx context.Context, mb mailbox) error) (transport.PID, error) {
 	pid, err := b.n.Spawn(func(ctx context.Context, p *node.Process) error {
-		return fn(ctx, nodeMailbox{p})
+		pc := &pendingCalls{p: p}
+		b.calls.Store(p.PID(), pc)
+		defer b.calls.Delete(p.PID())
+		return fn(ctx, nodeMailbox{p: p, calls: pc})
 	}, node.WithMailbox(b.mailbox))
 	return pid, mapErr(err)
 }
