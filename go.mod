@@ -54,3 +54,11 @@ require (
 	golang.org/x/sys v0.47.0 // indirect
 	google.golang.org/protobuf v1.36.12 // indirect
 )
+
+// raft-wal's go.mod asks for go-msgpack v1.1.5, which decodes time.Time
+// differently from v0.5.5: raft-boltdb built with it cannot read log
+// entries (their AppendedAt) that raft-boltdb wrote with v0.5.5, so every
+// existing boltdb data dir would fail to open. raft-wal's own code does not
+// import go-msgpack; keep raft-boltdb's format. Programs embedding Roster
+// with LogStoreBoltDB data dirs need the same replace.
+replace github.com/hashicorp/go-msgpack => github.com/hashicorp/go-msgpack v0.5.5
