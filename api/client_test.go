@@ -264,3 +264,51 @@ func TestTokenSelf(t *testing.T) {
 		t.Fatalf("%+v %v", ti, err)
 	}
 }
+
+func TestGroups(t *testing.T) {
+	f, c := newFake(t)
+	f.handlers["PUT /v1/groups/g 1/members"] = answer(200, `{"pid":"n1.1.1","node":"n1","meta":{"w":1},"count":1}`)
+	f.handlers["GET /v1/groups/g 1"] = answer(200, `{"group":"g 1","members":[{"pid":"n1.1.1","node":"n1","count":1}],"truncated":true}`)
+	f.handlers["GET /v1/groups"] = answer(200, `{"groups":[{"name":"g 1","members":3,"local":1}],"next":"g 1"}`)
+	f.handlers["POST /v1/groups/g 1/messages"] = answer(200, `{"sent":3}`)
+	f.handlers["POST /v1/groups/g 1/call"] = answer(200, `{"replies":[{"pid":"n1.1.1","reply":"pong"},{"pid":"n2.1.1","error":"timeout"}]}`)
+	f.handlers["DELETE /v1/groups/g 1/members"] = answer(204, ``)
+	f.handlers["GET /v1/groups/watch"] = func(w http.ResponseWriter, r *http.Request) {
+		io.WriteString(w, ": watching groups\n\nevent: join\ndata: {\"type\":\"join\",\"group\":\"g 1\",\"pid\":\"n1.1.1\",\"count\":1}\n\n")
+		io.WriteString(w, "event: leave\ndata: {\"type\":\"leave\",\"group\":\"g 1\",\"pid\":\"n1.1.1\",\"reason\":\"process_exit\",\"exit_reason\":\"normal\"}\n\n")
+	}
+	ctx := context.Background()
+	m, err := c.Groups().Join(ctx, "g 1", "n1.1.1", map[string]int{"w": 1})
+	if err != nil || m.Count != 1 || !strings.Contains(f.lastBody, `"meta":{"w":1}`) {
+		t.Fatalf("join %+v %v %s", m, err, f.lastBody)
+	}
+	ms, more, err := c.Groups().Members(ctx, "g 1", 5)
+	if err != nil || len(ms) != 1 || !more || f.last.URL.Query().Get("limit") != "5" {
+		t.Fatalf("members %+v %v %v", ms, more, err)
+	}
+	p, err := c.Groups().List(ctx, ListOptions{Prefix: "g", Limit: 1})
+	if err != nil || p.Next != "g 1" || p.Groups[0].Members != 3 {
+		t.Fatalf("list %+v %v", p, err)
+	}
+	if n, err := c.Groups().Publish(ctx, "g 1", "hi"); err != nil || n != 3 {
+		t.Fatalf("publish %d %v", n, err)
+	}
+	rs, err := c.Groups().Call(ctx, "g 1", "ping", 2*time.Second)
+	if err != nil || len(rs) != 2 || string(rs[0].Reply) != `"pong"` || rs[1].Error != "timeout" || f.last.URL.Query().Get("timeout") != "2s" {
+		t.Fatalf("call %+v %v", rs, err)
+	}
+	if err := c.Groups().Leave(ctx, "g 1", "n1.1.1"); err != nil || f.last.URL.Query().Get("pid") != "n1.1.1" {
+		t.Fatalf("leave %v", err)
+	}
+	ch, err := c.Groups().Watch(ctx, "g")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var evs []GroupEvent
+	for ev := range ch {
+		evs = append(evs, ev)
+	}
+	if len(evs) != 3 || evs[0].Type != "join" || evs[1].ExitReason != "normal" || evs[2].Err == "" {
+		t.Fatalf("group events %+v", evs)
+	}
+}

@@ -3,6 +3,7 @@ package api
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"net/url"
 	"strconv"
 	"time"
@@ -134,4 +135,82 @@ func (g *Groups) Call(ctx context.Context, group string, req any, timeout time.D
 		return nil, err
 	}
 	return a.Replies, nil
+}
+
+// GroupPage is one page of groups.
+type GroupPage struct {
+	Groups []GroupInfo `json:"groups"`
+	// Next is the cursor of the next page, empty on the last one.
+	Next string `json:"next,omitempty"`
+}
+
+// List reads one page of groups (Prefix, Limit, After as for names).
+// GET /v1/groups.
+func (g *Groups) List(ctx context.Context, o ListOptions) (*GroupPage, error) {
+	var p GroupPage
+	if err := g.c.do(ctx, request{method: "GET", path: "/v1/groups", query: o.query()}, &p); err != nil {
+		return nil, err
+	}
+	if p.Groups == nil {
+		p.Groups = []GroupInfo{}
+	}
+	return &p, nil
+}
+
+// GroupEvent is one change to a group, from a groups watch.
+type GroupEvent struct {
+	// Type is join, leave or update.
+	Type  string          `json:"type"`
+	Group string          `json:"group,omitempty"`
+	PID   PID             `json:"pid,omitempty"`
+	Node  NodeID          `json:"node,omitempty"`
+	Meta  json.RawMessage `json:"meta,omitempty"`
+	Count int             `json:"count,omitempty"`
+	// Reason of a leave: leave, process_exit, node_down, node_left;
+	// ExitReason is the process's exit reason on process_exit.
+	Reason     string `json:"reason,omitempty"`
+	ExitReason string `json:"exit_reason,omitempty"`
+	// Err, when set, is the channel's last event: the agent ended the
+	// stream or the connection broke. List the groups again and re-watch.
+	Err string `json:"error,omitempty"`
+}
+
+// Watch streams the join, leave and update events of groups starting
+// with prefix (GET /v1/groups/watch), from now on. The channel closes when
+// ctx is done or the stream ends; a stream that ends for another reason
+// than ctx delivers a last event with Err set first.
+func (g *Groups) Watch(ctx context.Context, prefix string) (<-chan GroupEvent, error) {
+	q := url.Values{}
+	if prefix != "" {
+		q.Set("prefix", prefix)
+	}
+	body, err := g.c.openStream(ctx, "/v1/groups/watch", q)
+	if err != nil {
+		return nil, err
+	}
+	out := make(chan GroupEvent, watchBuffer)
+	go func() {
+		defer close(out)
+		defer body.Close()
+		err := readSSE(ctx, body, func(_ string, data []byte) (bool, error) {
+			var ev GroupEvent
+			if err := json.Unmarshal(data, &ev); err != nil {
+				return false, fmt.Errorf("api: bad group event %q: %w", data, err)
+			}
+			select {
+			case out <- ev:
+			case <-ctx.Done():
+				return false, ctx.Err()
+			}
+			return ev.Err != "", nil
+		})
+		if err == nil || ctx.Err() != nil {
+			return
+		}
+		select {
+		case out <- GroupEvent{Err: err.Error()}:
+		case <-ctx.Done():
+		}
+	}()
+	return out, nil
 }

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
 	"net/url"
 	"strings"
@@ -20,8 +21,8 @@ type WatchOptions struct {
 	Index string
 }
 
-// watchBuffer is the channel's capacity: a slow reader holds up only its
-// own stream (the agent ends a stream that falls too far behind).
+// watchBuffer is a watch channel's capacity: a slow reader holds up only
+// its own stream (the agent ends a stream that falls too far behind).
 const watchBuffer = 64
 
 // Watch streams global name events (GET /v1/watch, Server-Sent Events)
@@ -37,24 +38,27 @@ func (c *Client) Watch(ctx context.Context, o WatchOptions) (<-chan Event, error
 	if o.Index != "" {
 		q.Set("index", o.Index)
 	}
-	req, err := c.newRequest(ctx, request{method: "GET", path: "/v1/watch", query: q})
+	body, err := c.openStream(ctx, "/v1/watch", q)
 	if err != nil {
 		return nil, err
-	}
-	req.Header.Set("Accept", "text/event-stream")
-	resp, err := c.http.Do(req)
-	if err != nil {
-		return nil, fmt.Errorf("api: GET /v1/watch: %w", err)
-	}
-	if resp.StatusCode != http.StatusOK {
-		defer resp.Body.Close()
-		return nil, readError(resp)
 	}
 	out := make(chan Event, watchBuffer)
 	go func() {
 		defer close(out)
-		defer resp.Body.Close()
-		err := readEvents(ctx, bufio.NewScanner(resp.Body), out)
+		defer body.Close()
+		err := readSSE(ctx, body, func(id string, data []byte) (bool, error) {
+			var ev Event
+			if err := json.Unmarshal(data, &ev); err != nil {
+				return false, fmt.Errorf("api: bad watch event %q: %w", data, err)
+			}
+			ev.ID = id
+			select {
+			case out <- ev:
+			case <-ctx.Done():
+				return false, ctx.Err()
+			}
+			return ev.Err != "", nil
+		})
 		if err == nil || ctx.Err() != nil {
 			return
 		}
@@ -66,14 +70,35 @@ func (c *Client) Watch(ctx context.Context, o WatchOptions) (<-chan Event, error
 	return out, nil
 }
 
+// openStream opens an SSE endpoint; an answer other than 200 is its
+// *Error.
+func (c *Client) openStream(ctx context.Context, path string, q url.Values) (io.ReadCloser, error) {
+	req, err := c.newRequest(ctx, request{method: "GET", path: path, query: q})
+	if err != nil {
+		return nil, err
+	}
+	req.Header.Set("Accept", "text/event-stream")
+	resp, err := c.http.Do(req)
+	if err != nil {
+		return nil, fmt.Errorf("api: GET %s: %w", path, err)
+	}
+	if resp.StatusCode != http.StatusOK {
+		defer resp.Body.Close()
+		return nil, readError(resp)
+	}
+	return resp.Body, nil
+}
+
 // errStreamEnded: the agent closed the stream without an error event (it
 // is shutting down).
 var errStreamEnded = fmt.Errorf("%w: watch stream closed by the agent", ErrUnavailable)
 
-// readEvents parses SSE frames (id:, event:, data: lines, a blank line
-// ends one) and sends each event. It returns nil once it delivered an
-// event with Err (the agent's last word), or the read error.
-func readEvents(ctx context.Context, sc *bufio.Scanner, out chan<- Event) error {
+// readSSE parses Server-Sent Events (id:, data: lines; a blank line ends
+// one; comments and event: lines are skipped) and hands each event's id
+// and data to deliver. It returns nil once deliver says the event was the
+// stream's last word, deliver's error, or why the stream ended.
+func readSSE(ctx context.Context, r io.Reader, deliver func(id string, data []byte) (last bool, err error)) error {
+	sc := bufio.NewScanner(r)
 	sc.Buffer(make([]byte, 64<<10), 4<<20)
 	var id, data string
 	for sc.Scan() {
@@ -83,18 +108,9 @@ func readEvents(ctx context.Context, sc *bufio.Scanner, out chan<- Event) error 
 			if data == "" {
 				continue
 			}
-			var ev Event
-			if err := json.Unmarshal([]byte(data), &ev); err != nil {
-				return fmt.Errorf("api: bad watch event %q: %w", data, err)
-			}
-			ev.ID = id
-			select {
-			case out <- ev:
-			case <-ctx.Done():
-				return ctx.Err()
-			}
-			if ev.Err != "" {
-				return nil
+			last, err := deliver(id, []byte(data))
+			if err != nil || last {
+				return err
 			}
 			id, data = "", ""
 		case strings.HasPrefix(line, "id:"):
@@ -106,6 +122,9 @@ func readEvents(ctx context.Context, sc *bufio.Scanner, out chan<- Event) error 
 			}
 			data += d
 		}
+	}
+	if ctx.Err() != nil {
+		return ctx.Err()
 	}
 	if err := sc.Err(); err != nil {
 		return fmt.Errorf("api: watch stream: %w", err)

@@ -34,6 +34,7 @@ func TestProcHTTPContract(t *testing.T) {
 	t.Run("global_list_send", func(t *testing.T) { procContractGlobalListSend(t, c) })
 	t.Run("local_names", func(t *testing.T) { procContractLocalNames(t, c) })
 	t.Run("local_groups", func(t *testing.T) { procContractLocalGroups(t, c) })
+	t.Run("cluster_groups_api", func(t *testing.T) { procContractClusterGroupsAPI(t, c) })
 	t.Run("watch", func(t *testing.T) { procContractWatch(t, c) })
 	t.Run("watch_process_exit", func(t *testing.T) { procContractWatchExit(t, c) })
 	t.Run("watch_client_gone", func(t *testing.T) { procContractWatchGone(t, c) })
@@ -603,6 +604,68 @@ func TestProcCLI(t *testing.T) {
 			t.Errorf("keygen: %d bytes, %v; want 32 base64 bytes", len(key), err)
 		}
 	})
+}
+
+// procContractClusterGroupsAPI: the cluster-wide groups through the api
+// client: a join with meta on one node is seen from another (members and
+// list), shows in a groups watch, a publish from a third node reaches the
+// member, and the leave empties the group.
+func procContractClusterGroupsAPI(t *testing.T, c *procCluster) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	watch, err := c.API(2).Client().Groups().Watch(ctx, "cg.")
+	procMust(t, err)
+	pid := api.PID(procSpawnOn(t, c, 0))
+	m, err := c.API(0).Client().Groups().Join(ctx, "cg.workers", pid, map[string]int{"slot": 1})
+	procMust(t, err)
+	if m.PID != pid || m.Count != 1 {
+		t.Errorf("join answered %+v", m)
+	}
+	procMust(t, WaitFor(procContractWait, func() error {
+		ms, _, err := c.API(1).Client().Groups().Members(ctx, "cg.workers", 0)
+		if err != nil {
+			return err
+		}
+		if len(ms) != 1 || ms[0].PID != pid || string(ms[0].Node) != c.Name(0) || !procJSONEqual(ms[0].Meta, []byte(`{"slot":1}`)) {
+			return fmt.Errorf("members seen from %s: %+v", c.Name(1), ms)
+		}
+		page, err := c.API(1).Client().Groups().List(ctx, api.ListOptions{Prefix: "cg."})
+		if err != nil {
+			return err
+		}
+		if len(page.Groups) != 1 || page.Groups[0].Name != "cg.workers" || page.Groups[0].Members != 1 {
+			return fmt.Errorf("groups listed by %s: %+v", c.Name(1), page)
+		}
+		return nil
+	}))
+	select {
+	case ev := <-watch:
+		if ev.Type != "join" || ev.Group != "cg.workers" || ev.PID != pid {
+			t.Errorf("group watch: %+v, want the join", ev)
+		}
+	case <-time.After(procContractWait):
+		t.Error("no join event on the groups watch")
+	}
+	procMust(t, WaitFor(procContractWait, func() error {
+		n, err := c.API(2).Client().Groups().Publish(ctx, "cg.workers", map[string]string{"job": "x"})
+		if err != nil || n != 1 {
+			return fmt.Errorf("publish from %s reached %d: %v", c.Name(2), n, err)
+		}
+		return nil
+	}))
+	got, err := c.API(0).Client().Processes().Receive(ctx, pid, api.ReceiveOptions{Wait: 3 * time.Second})
+	procMust(t, err)
+	if len(got) != 1 || !procJSONEqual(got[0].Body, []byte(`{"job":"x"}`)) {
+		t.Errorf("member received %+v, want the publish", got)
+	}
+	procMust(t, c.API(0).Client().Groups().Leave(ctx, "cg.workers", pid))
+	procMust(t, WaitFor(procContractWait, func() error {
+		ms, _, err := c.API(1).Client().Groups().Members(ctx, "cg.workers", 0)
+		if err != nil || len(ms) != 0 {
+			return fmt.Errorf("after the leave %s sees %+v (%v)", c.Name(1), ms, err)
+		}
+		return nil
+	}))
 }
 
 // procNextAPIEvent reads the next event of an api watch, failing the test

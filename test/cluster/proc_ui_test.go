@@ -18,6 +18,7 @@ import (
 	"github.com/chromedp/cdproto/page"
 	"github.com/chromedp/cdproto/runtime"
 	"github.com/chromedp/chromedp"
+	"github.com/roster-dev/roster/api"
 )
 
 // artifactsDir is where browser tests leave screenshots (gitignored).
@@ -274,6 +275,22 @@ func TestProcConsole(t *testing.T) {
 		t.Error(err)
 	}
 	t.Logf("MEASURE name visible in list and feed %v after the register call returned", time.Since(registered).Round(time.Millisecond))
+	// A cluster-wide group joined through the API shows in the groups
+	// card and in the feed.
+	group := "console/group-" + strconv.FormatInt(time.Now().UnixNano(), 36)
+	member, err := c.API(served).spawn(ctx, 10*time.Minute)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.API(served).Client().Groups().Join(ctx, group, api.PID(member), nil); err != nil {
+		t.Fatal(err)
+	}
+	inGroups := `document.querySelector('#groups-card:not([hidden]) #groups tbody tr[data-group=` + jsString(group) + `]') !== null` +
+		` && document.querySelector('#feed li[data-type="group-join"][data-name=` + jsString(group) + `]') !== null`
+	if _, err := b.waitJS(5*time.Second, "the group in the groups card and the feed", inGroups); err != nil {
+		t.Error(err)
+	}
+
 	var buttons int
 	if err := b.eval(`document.querySelectorAll('#names button').length`, &buttons); err != nil || buttons != 0 {
 		t.Errorf("with a read-only token the console must offer no write: %d buttons (%v)", buttons, err)

@@ -23,6 +23,7 @@
     operator: false,  // the token given is an operator's: offer unregister
     prevCounters: null,
     namesTimer: 0,
+    groupsTimer: 0,
   };
 
   const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
@@ -149,6 +150,11 @@
     }));
   }
 
+  function scheduleGroups(delay) {
+    clearTimeout(st.groupsTimer);
+    st.groupsTimer = setTimeout(refreshGroups, delay);
+  }
+
   function scheduleNames(delay) {
     clearTimeout(st.namesTimer);
     st.namesTimer = setTimeout(refreshNames, delay);
@@ -189,11 +195,15 @@
       if (!g) return;
       const groups = g.groups || [];
       $('groups-card').hidden = false;
-      fill($('groups').tBodies[0], groups.map((x) => row([
-        el('span', x.name, 'mono'),
-        el('span', typeof x.members === 'number' ? x.members : (x.members || []).length, 'num'),
-        el('span', x.local === undefined ? '' : x.local, 'num'),
-      ])));
+      fill($('groups').tBodies[0], groups.map((x) => {
+        const tr = row([
+          el('span', x.name, 'mono'),
+          el('span', typeof x.members === 'number' ? x.members : (x.members || []).length, 'num'),
+          el('span', x.local === undefined ? '' : x.local, 'num'),
+        ]);
+        tr.dataset.group = x.name;
+        return tr;
+      }));
     } catch (err) {
       showError('groups', err);
     }
@@ -202,17 +212,18 @@
   // ---- live feed from the watch stream (fetch, so the token can be sent;
   // EventSource cannot set headers). Resumes after the last event id.
 
-  async function watchLoop() {
+  // stream reads one SSE endpoint until it ends, handing each frame's id
+  // and data to onEvent; it reconnects after a second, asking path() again
+  // (the names watch resumes after its last event id).
+  async function stream(path, onEvent, onGone) {
     for (;;) {
       try {
-        const q = st.lastEventId ? '?index=' + encodeURIComponent(st.lastEventId) : '';
-        const r = await fetch('/v1/watch' + q, { headers: headers({ Accept: 'text/event-stream' }) });
-        if (r.status === 410) {      // compacted: start from now and re-list
-          st.lastEventId = '';
-          scheduleNames(0);
+        const r = await fetch(path(), { headers: headers({ Accept: 'text/event-stream' }) });
+        if (r.status === 410 && onGone) {
+          onGone();
           continue;
         }
-        if (!r.ok) throw new Error('watch: HTTP ' + r.status);
+        if (!r.ok) throw new Error('HTTP ' + r.status);
         $('feed-state').textContent = '(live)';
         const reader = r.body.getReader();
         const dec = new TextDecoder();
@@ -223,8 +234,9 @@
           buf += dec.decode(value, { stream: true });
           let i;
           while ((i = buf.indexOf('\n\n')) >= 0) {
-            frame(buf.slice(0, i));
+            const f = parseFrame(buf.slice(0, i));
             buf = buf.slice(i + 2);
+            if (f) onEvent(f.id, f.ev);
           }
         }
       } catch (err) {
@@ -235,15 +247,38 @@
     }
   }
 
-  function frame(text) {
+  function parseFrame(text) {
     let id = '', data = '';
     for (const line of text.split('\n')) {
       if (line.startsWith('id:')) id = line.slice(3).trim();
       else if (line.startsWith('data:')) data += line.slice(5).replace(/^ /, '');
     }
-    if (!data) return;
-    let ev;
-    try { ev = JSON.parse(data); } catch (e) { return; }
+    if (!data) return null;
+    try { return { id, ev: JSON.parse(data) }; } catch (e) { return null; }
+  }
+
+  function watchNames() {
+    stream(
+      () => '/v1/watch' + (st.lastEventId ? '?index=' + encodeURIComponent(st.lastEventId) : ''),
+      nameEvent,
+      () => { st.lastEventId = ''; scheduleNames(0); }, // compacted: from now, and re-list
+    );
+  }
+
+  function watchGroups() {
+    stream(() => '/v1/groups/watch', (_, ev) => {
+      if (ev.error) { addFeed('group stream ended by the agent: ' + ev.error, 'bad'); return; }
+      const parts = [new Date().toLocaleTimeString(), 'group', ev.type, ev.group];
+      if (ev.pid) parts.push(ev.pid);
+      if (ev.reason) parts.push('(' + ev.reason + ')');
+      const li = addFeed(parts.join(' '), ev.type === 'join' ? 'ok' : '');
+      li.dataset.type = 'group-' + ev.type;
+      li.dataset.name = ev.group;
+      scheduleGroups(100);
+    });
+  }
+
+  function nameEvent(id, ev) {
     if (ev.error) {
       addFeed('stream ended by the agent: ' + ev.error, 'bad');
       return;
@@ -263,6 +298,7 @@
     const feed = $('feed');
     feed.insertBefore(li, feed.firstChild);
     while (feed.childElementCount > FEED_MAX) feed.removeChild(feed.lastChild);
+    return li;
   }
 
   // ---- this node's metrics (Prometheus text from /metrics)
@@ -369,7 +405,8 @@
       every(refreshNames, NAMES_EVERY);
       every(refreshMetrics, METRICS_EVERY);
       every(refreshGroups, NAMES_EVERY);
-      watchLoop();
+      watchNames();
+      if (st.features.groups) watchGroups();
     });
   }
 
