@@ -53,6 +53,12 @@ func RegisterType[T any](n *Node, name string) error {
 	return n.types.add(&msgType{name: name, typ: t, decode: decodeAs[T]()})
 }
 
+// MessageType returns the name msg's type is registered under
+// (RegisterType), or "" when it is not: what a send to another node puts
+// in transport.Envelope.Type. Code that encodes a message once for many
+// receivers (the cluster's group Publish) uses it to keep the type.
+func (n *Node) MessageType(msg any) string { return n.types.nameOf(msg) }
+
 // maxTypeName is the longest registered type name, in bytes.
 const maxTypeName = 255
 

@@ -67,6 +67,9 @@ func (s *GroupScope) publish(ctx context.Context, group string, msg any, remote 
 		return sent, fmt.Errorf("%w: %T: %w", node.ErrEncode, msg, err)
 	}
 	item := groupPubItem{Scope: s.name, Group: group, Body: body}
+	if tn, ok := s.e.rt.(interface{ MessageType(any) string }); ok {
+		item.Type = tn.MessageType(msg)
+	}
 	for _, t := range targets {
 		if err := t.l.publish(ctx, item); err != nil {
 			if ctx.Err() != nil {
@@ -171,7 +174,7 @@ func (e *groupEngine) acceptPublish(_ context.Context, from node.NodeID, body []
 			}
 		}
 		s.mu.RUnlock()
-		env.Body = it.Body
+		env.Body, env.Type = it.Body, it.Type
 		for _, serial := range serials {
 			env.To = node.PID{Node: e.self, Incarnation: e.inc, Serial: serial}
 			e.rt.HandleEnvelope(from, &env)

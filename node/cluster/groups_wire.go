@@ -166,6 +166,7 @@ type groupPubItem struct {
 	Scope    string   `msgpack:"sc"`
 	Group    string   `msgpack:"g"`
 	Body     []byte   `msgpack:"b"`
+	Type     string   `msgpack:"ty"` // the body's registered type name (node.RegisterType), "" for none
 }
 
 func encodeGroupMsg(v any) ([]byte, error) {
