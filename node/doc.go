@@ -41,11 +41,55 @@
 // message for a dead pid, or for a pid of an older incarnation of a node,
 // is dropped: a synchronous local send gets ErrNoProc.
 //
+// # Calls
+//
+// Call (Node.Call from plain Go code, Process.Call from a process) sends a
+// request to any Dest and waits for the callee's Reply; CallAs decodes the
+// reply into a type. The callee sees a message for which IsCall is true and
+// answers with Reply(ctx, m.ReplyTo(), reply); a ReplyTo is a plain value
+// it may hand to another process, on any node (OTP's From). For the call's
+// duration the callee is monitored: its exit (or absence: NoProc), its
+// node's loss (NoConnection, NodeDown) or a stale fence ends the call at
+// once with a *CallError or ErrStaleFence; ctx's end with ctx's error. The
+// caller waits on an alias (alias.go): once it gave up, the alias is gone
+// and a late reply is dropped, never delivered to a mailbox; a reply to a
+// caller that is gone is not an error, locally or remotely. Across nodes a
+// call is one KindCall envelope (request plus monitor) and one KindReply
+// (answer plus demonitor), like a send and its answer. Monitor also takes a
+// RemoteName, resolved by its node (Down with NoProc if the name is not
+// there).
+//
+// # Supervisors
+//
+// StartSupervisor runs a supervisor process over ChildSpecs: strategies
+// OneForOne, OneForAll, RestForOne and Dynamic (StartChild /
+// TerminateChild), restart types Permanent, Transient and Temporary, a
+// restart intensity (Intensity restarts in Period, then the supervisor
+// stops its children and exits with a *SupervisorError), ordered start and
+// reverse-ordered shutdown (Exit with Shutdown, then Killed after the
+// child's Shutdown time), supervisors as children (SupervisorBody). A child
+// may carry a local name, a via registration (any local.Registry) or a
+// global name (through a GlobalRegistrar, the clustered node); it is
+// registered on every start before its body runs, and before the
+// replacement starts the old body has returned (Wait) and, for a global
+// name, the old registration is gone.
+//
+// What a kill means in Go: after Exit(pid, Killed) the pid is dead and its
+// names are gone, but its goroutine runs until its function returns (its
+// ctx is cancelled and every runtime call fails with ErrExited). Wait and
+// Stop return only once the body returned.
+//
 // # Names
 //
 // Names() is a unique local.Registry and Groups() a duplicate one, both
 // bound to the node's processes (entries vanish when their process exits;
-// the node implements local.Owners). Send accepts a PID, a Name, a
+// the node implements local.Owners and local.ExitedOwners, so a name whose
+// owner has just died is free at once). Config.NameListeners and
+// GroupListeners hear their changes. WithName and WithVia register a new
+// process before it runs (an *AlreadyStartedError if taken); Via{Registry,
+// Key} addresses a process through any unique registry, and Pool{Registry,
+// Key, Strategy} one member of a group (RoundRobin, Random, LeastLoaded by
+// mailbox length, HashKey). Send accepts a PID, a Name, a
 // RemoteName, or a Global/GlobalFenced name once a GlobalResolver is wired
 // in (Config.Global or SetGlobal).
 //

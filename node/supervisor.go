@@ -339,14 +339,7 @@ func (s *Supervisor) Children(ctx context.Context) ([]ChildInfo, error) {
 // within its Shutdown) and waits for it to be gone, returning its exit
 // reason (Shutdown).
 func (s *Supervisor) Stop(ctx context.Context) (error, error) {
-	p := s.n.lookupAny(s.pid) // before the Exit: it may be gone by the time we look
-	if p == nil {
-		return NoProc, nil
-	}
-	if err := s.n.Exit(s.pid, Shutdown); err != nil {
-		return nil, err
-	}
-	return p.wait(ctx)
+	return s.n.Stop(ctx, s.pid, Shutdown)
 }
 
 // supReply is what the supervisor answers requests with: a value or an

@@ -44,8 +44,10 @@ func (p *Process) settle(body bool) {
 // overlap with the old body, such as a supervisor starting a replacement
 // with the same side effects, waits for it with Wait.
 //
-// A pid that names no process here (never existed, or gone long ago, its
-// reason forgotten) gives NoProc, as a monitor would. A pid of another node
+// A pid that names no process here (never existed, or already gone: its
+// reason is not kept) gives NoProc, as a monitor would; so Exit followed by
+// Wait may see NoProc if the process went in between: use Stop to signal
+// and wait without that race. A pid of another node
 // fails with ErrNotLocal. Wait returns ctx's error if ctx ends first. It is
 // for code outside the process: a process waiting for itself waits until
 // ctx ends.
@@ -116,4 +118,27 @@ func (n *Node) ProcessInfo(pid PID) (ProcessInfo, error) {
 		return ProcessInfo{}, fmt.Errorf("%w: %s", ErrNoProc, pid)
 	}
 	return info, nil
+}
+
+// Stop sends the exit signal reason to the local process pid (see Exit;
+// nil means Shutdown) and waits, like Wait, until it is gone: dead, names
+// removed, body returned. It returns the process's exit reason (a process
+// trapping exits may choose another, or ignore the signal: then Stop waits
+// until ctx ends). Unlike Exit followed by Wait it cannot miss a process
+// that goes before Wait looks: it holds the process from the start. A pid
+// that is not a live local process gives ErrNoProc (ErrNotLocal for
+// another node's).
+func (n *Node) Stop(ctx context.Context, pid PID, reason error) (exitReason error, err error) {
+	if reason == nil {
+		reason = Shutdown
+	}
+	if !pid.IsZero() && pid.Node != n.id {
+		return nil, fmt.Errorf("%w: stop %s", ErrNotLocal, pid)
+	}
+	p := n.lookup(pid)
+	if p == nil {
+		return nil, fmt.Errorf("%w: %s", ErrNoProc, pid)
+	}
+	p.signal(PID{}, reason, true)
+	return p.wait(ctx)
 }

@@ -49,8 +49,19 @@ func TestExitKilledAndWait(t *testing.T) {
 	if _, err := n.Wait(short, pid); !errors.Is(err, context.DeadlineExceeded) {
 		t.Fatalf("wait while the body runs: %v", err)
 	}
+	// Wait from before the body returns (a Wait that looks after the body
+	// returned finds nothing: NoProc, like a monitor of a gone pid); the
+	// short Wait above went through the same lookup.
+	held := n.lookupAny(pid)
+	type waited struct{ reason, err error }
+	res := make(chan waited, 1)
+	go func() {
+		reason, err := held.wait(callCtx(t))
+		res <- waited{reason, err}
+	}()
 	close(release)
-	reason, err := n.Wait(callCtx(t), pid)
+	w := <-res
+	reason, err := w.reason, w.err
 	if err != nil || !errors.Is(reason, Killed) {
 		t.Fatalf("wait: %v %v", reason, err)
 	}
@@ -64,13 +75,23 @@ func TestExitKilledAndWait(t *testing.T) {
 	if _, err := n.Wait(callCtx(t), PID{Node: "other", Incarnation: 1, Serial: 1}); !errors.Is(err, ErrNotLocal) {
 		t.Fatalf("wait on a remote pid: %v", err)
 	}
+	// Stop: the exit signal and the wait in one, without the race of an
+	// Exit then a Wait that looks too late.
+	pid = spawnWaiter(t, n)
+	if reason, err := n.Stop(callCtx(t), pid, nil); err != nil || !errors.Is(reason, Shutdown) {
+		t.Fatalf("stop: %v %v", reason, err)
+	}
+	if _, err := n.Stop(callCtx(t), pid, nil); !errors.Is(err, ErrNoProc) {
+		t.Fatalf("stop a gone pid: %v", err)
+	}
 	// A normal exit: Wait gives its reason.
 	pid = spawnWaiter(t, n)
+	held = n.lookupAny(pid)
 	boom := errors.New("boom")
 	if err := n.Send(context.Background(), pid, boom); err != nil {
 		t.Fatal(err)
 	}
-	if reason, err := n.Wait(callCtx(t), pid); err != nil || !errors.Is(reason, boom) {
+	if reason, err := held.wait(callCtx(t)); err != nil || !errors.Is(reason, boom) {
 		t.Fatalf("wait: %v %v", reason, err)
 	}
 }
