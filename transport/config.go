@@ -118,8 +118,8 @@ type Config struct {
 
 // DefaultConfig returns a Config with every default filled in; set NodeID
 // and Incarnation before use.
-func DefaultConfig() *Config {
-	return &Config{
+func DefaultConfig() Config {
+	return Config{
 		ClusterID:                 "roster",
 		BindAddr:                  "127.0.0.1:0",
 		MaxFrameSize:              DefaultMaxFrameSize,
@@ -138,7 +138,7 @@ func DefaultConfig() *Config {
 
 // DefaultLocalConfig is DefaultConfig tuned for tests on one machine:
 // short timeouts and backoff.
-func DefaultLocalConfig() *Config {
+func DefaultLocalConfig() Config {
 	c := DefaultConfig()
 	c.HandshakeTimeout = time.Second
 	c.DialTimeout = time.Second
@@ -147,8 +147,9 @@ func DefaultLocalConfig() *Config {
 	return c
 }
 
-// Validate checks c and returns an error wrapping ErrBadConfig.
-func (c *Config) Validate() error {
+// Validate checks c, without changing it, and returns an error wrapping
+// ErrBadConfig.
+func (c Config) Validate() error {
 	bad := func(format string, args ...any) error {
 		return fmt.Errorf("%w: "+format, append([]any{ErrBadConfig}, args...)...)
 	}

@@ -28,7 +28,7 @@ type tcpHarness struct{}
 
 func (tcpHarness) make(t *testing.T, cfg *Config, h Handler) testTransport {
 	t.Helper()
-	tr, err := NewTCPTransport(cfg)
+	tr, err := NewTCPTransport(*cfg)
 	if err != nil {
 		t.Fatalf("NewTCPTransport: %v", err)
 	}
@@ -44,7 +44,7 @@ type inmemHarness struct{ net *InmemNetwork }
 
 func (ih inmemHarness) make(t *testing.T, cfg *Config, h Handler) testTransport {
 	t.Helper()
-	tr, err := ih.net.NewTransport(cfg)
+	tr, err := ih.net.NewTransport(*cfg)
 	if err != nil {
 		t.Fatalf("NewTransport: %v", err)
 	}
@@ -63,7 +63,7 @@ func testConfig(t testing.TB, id NodeID, inc uint64) *Config {
 	cfg.ClusterID = "test"
 	cfg.ClusterKey = []byte("0123456789abcdef0123456789abcdef")
 	cfg.Logger = testLogger(t)
-	return cfg
+	return &cfg
 }
 
 // TestConformance runs one suite against both implementations.

@@ -79,7 +79,7 @@ func checkEnvelopeRoundTrip(t *testing.T, body []byte) {
 func testConfigNoLog(id NodeID) *Config {
 	c := DefaultConfig()
 	c.NodeID, c.Incarnation = id, 1
-	return c
+	return &c
 }
 
 // FuzzDecodeHandshake feeds arbitrary bytes to the acceptor's side of the

@@ -54,7 +54,7 @@ type inmemCall struct {
 
 // NewTransport adds a node to the network. The node id must not belong to
 // a transport that is still open.
-func (n *InmemNetwork) NewTransport(cfg *Config) (*InmemTransport, error) {
+func (n *InmemNetwork) NewTransport(cfg Config) (*InmemTransport, error) {
 	c := cfg.clone()
 	if err := c.Validate(); err != nil {
 		return nil, err

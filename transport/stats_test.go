@@ -30,7 +30,7 @@ func TestDroppedEnvelopesCounted(t *testing.T) {
 		})
 	})
 	t.Run("tcp no handler", func(t *testing.T) {
-		srv, err := NewTCPTransport(testConfig(t, "srv", 1))
+		srv, err := NewTCPTransport(*testConfig(t, "srv", 1))
 		if err != nil {
 			t.Fatal(err)
 		}

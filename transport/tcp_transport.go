@@ -54,7 +54,7 @@ type TCPTransport struct {
 
 // NewTCPTransport validates a copy of cfg and binds the listener (so Addr
 // is known at once); Start begins accepting.
-func NewTCPTransport(cfg *Config) (*TCPTransport, error) {
+func NewTCPTransport(cfg Config) (*TCPTransport, error) {
 	c := cfg.clone()
 	if err := c.Validate(); err != nil {
 		return nil, err

@@ -119,11 +119,11 @@ func TestTLSMutual(t *testing.T) {
 func TestTLSConfigErrors(t *testing.T) {
 	cfg := testConfig(t, "a", 1)
 	cfg.CAFile, cfg.CertFile, cfg.KeyFile = "missing-ca.pem", "missing.pem", "missing-key.pem"
-	if _, err := NewTCPTransport(cfg); err == nil {
+	if _, err := NewTCPTransport(*cfg); err == nil {
 		t.Fatal("missing PEM files must fail NewTCPTransport")
 	}
 	cfg.CAFile = ""
-	if _, err := NewTCPTransport(cfg); !errors.Is(err, ErrBadConfig) {
+	if _, err := NewTCPTransport(*cfg); !errors.Is(err, ErrBadConfig) {
 		t.Fatalf("CertFile without CAFile: want ErrBadConfig, got %v", err)
 	}
 }
