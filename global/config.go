@@ -182,29 +182,29 @@ func DefaultLocalConfig() Config {
 
 // Validate reports the first problem with c. Zero numeric fields are
 // invalid: start from DefaultConfig.
-func (c *Config) Validate() error {
+func (c Config) Validate() error {
 	if err := transport.ValidateNodeID(c.NodeID); err != nil {
-		return fmt.Errorf("%w: NodeID: %w", ErrInvalidConfig, err)
+		return fmt.Errorf("%w: NodeID: %w", ErrBadConfig, err)
 	}
 	switch {
 	case c.DataDir == "" && !c.InmemStore:
-		return fmt.Errorf("%w: DataDir is required unless InmemStore is set", ErrInvalidConfig)
+		return fmt.Errorf("%w: DataDir is required unless InmemStore is set", ErrBadConfig)
 	case c.StreamLayer == nil && c.RaftBind == "":
-		return fmt.Errorf("%w: RaftBind is required without a StreamLayer", ErrInvalidConfig)
+		return fmt.Errorf("%w: RaftBind is required without a StreamLayer", ErrBadConfig)
 	case !c.InmemStore && c.LogStore != LogStoreWAL && c.LogStore != LogStoreBoltDB:
-		return fmt.Errorf("%w: LogStore %q (want wal or boltdb)", ErrInvalidConfig, c.LogStore)
+		return fmt.Errorf("%w: LogStore %q (want wal or boltdb)", ErrBadConfig, c.LogStore)
 	case c.Timing > TimingFast:
-		return fmt.Errorf("%w: unknown Timing %d", ErrInvalidConfig, c.Timing)
+		return fmt.Errorf("%w: unknown Timing %d", ErrBadConfig, c.Timing)
 	case c.HoldWindow <= 0 || c.ForwardTimeout <= 0:
-		return fmt.Errorf("%w: HoldWindow and ForwardTimeout must be positive", ErrInvalidConfig)
+		return fmt.Errorf("%w: HoldWindow and ForwardTimeout must be positive", ErrBadConfig)
 	case c.MaxBatch <= 0 || c.MaxBatch > maxEntryCommands || c.MaxInflight <= 0 || c.MaxForwardInflight <= 0:
-		return fmt.Errorf("%w: MaxBatch must be in 1..65535, MaxInflight and MaxForwardInflight positive", ErrInvalidConfig)
+		return fmt.Errorf("%w: MaxBatch must be in 1..65535, MaxInflight and MaxForwardInflight positive", ErrBadConfig)
 	case c.SnapshotThreshold == 0 || c.SnapshotInterval <= 0 || c.SnapshotRetain <= 0:
-		return fmt.Errorf("%w: snapshot settings must be positive", ErrInvalidConfig)
+		return fmt.Errorf("%w: snapshot settings must be positive", ErrBadConfig)
 	case c.LogCacheSize <= 0:
-		return fmt.Errorf("%w: LogCacheSize must be positive", ErrInvalidConfig)
+		return fmt.Errorf("%w: LogCacheSize must be positive", ErrBadConfig)
 	case c.StaleAfter < 0 || c.BatchLinger < 0:
-		return fmt.Errorf("%w: StaleAfter and BatchLinger must not be negative", ErrInvalidConfig)
+		return fmt.Errorf("%w: StaleAfter and BatchLinger must not be negative", ErrBadConfig)
 	}
 	return nil
 }
@@ -230,7 +230,7 @@ func (c *Config) raftConfig(logger hclog.Logger) (*raft.Config, error) {
 		c.RaftOverrides(rc)
 	}
 	if err := raft.ValidateConfig(rc); err != nil {
-		return nil, fmt.Errorf("%w: raft: %w", ErrInvalidConfig, err)
+		return nil, fmt.Errorf("%w: raft: %w", ErrBadConfig, err)
 	}
 	return rc, nil
 }

@@ -36,7 +36,7 @@ var (
 	ErrHasState           = errors.New("global: raft state exists, refusing to bootstrap")
 	ErrBadCommand         = errors.New("global: malformed command")
 	ErrUnsupportedVersion = errors.New("global: unsupported command version")
-	ErrInvalidConfig      = errors.New("global: invalid config")
+	ErrBadConfig          = errors.New("global: invalid config")
 	ErrBadLimit           = errors.New("global: page limit out of range")
 	ErrCorruptDataDir     = errors.New("global: data dir is damaged")
 	ErrLogStoreMismatch   = errors.New("global: data dir holds another log store")

@@ -28,7 +28,7 @@ func ParseLogStore(s string) (LogStore, error) {
 	case LogStoreWAL, LogStoreBoltDB:
 		return l, nil
 	}
-	return "", fmt.Errorf("%w: unknown log store %q (want wal or boltdb)", ErrInvalidConfig, s)
+	return "", fmt.Errorf("%w: unknown log store %q (want wal or boltdb)", ErrBadConfig, s)
 }
 
 // Files of a data dir.

@@ -99,10 +99,10 @@ func TestConfigValidate(t *testing.T) {
 	} {
 		c := good
 		mut(&c)
-		if err := c.Validate(); !errors.Is(err, ErrInvalidConfig) {
+		if err := c.Validate(); !errors.Is(err, ErrBadConfig) {
 			t.Errorf("%s: %v", name, err)
 		}
-		if _, err := New(c); !errors.Is(err, ErrInvalidConfig) {
+		if _, err := New(c); !errors.Is(err, ErrBadConfig) {
 			t.Errorf("New with %s: %v", name, err)
 		}
 	}

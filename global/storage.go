@@ -204,7 +204,7 @@ func newRaftTransport(c *Config, logger hclog.Logger) (*raft.NetworkTransport, e
 	if c.RaftAdvertise != "" {
 		a, err := net.ResolveTCPAddr("tcp", c.RaftAdvertise)
 		if err != nil {
-			return nil, fmt.Errorf("%w: RaftAdvertise: %w", ErrInvalidConfig, err)
+			return nil, fmt.Errorf("%w: RaftAdvertise: %w", ErrBadConfig, err)
 		}
 		adv = a
 	}

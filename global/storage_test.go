@@ -114,7 +114,7 @@ func TestParseLogStore(t *testing.T) {
 			t.Errorf("ParseLogStore(%q) = %q, %v", in, got, err)
 		}
 	}
-	if _, err := ParseLogStore("bolt"); !errors.Is(err, ErrInvalidConfig) {
+	if _, err := ParseLogStore("bolt"); !errors.Is(err, ErrBadConfig) {
 		t.Errorf("ParseLogStore(bolt) = %v", err)
 	}
 }

@@ -83,7 +83,7 @@ func DefaultConfig[P comparable]() Config[P] {
 
 // Validate reports the first problem with c, wrapping ErrBadConfig (or
 // ErrNilFunc for a nil listener).
-func (c *Config[P]) Validate() error {
+func (c Config[P]) Validate() error {
 	if len(c.Name) > MaxKeyLen {
 		return fmt.Errorf("%w: name is %d bytes (max %d)", ErrBadConfig, len(c.Name), MaxKeyLen)
 	}

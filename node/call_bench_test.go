@@ -106,7 +106,7 @@ func BenchmarkCallLocal(b *testing.B) {
 // goal: call within 1.3x of send+receive.
 func BenchmarkCallRemoteTCP(b *testing.B) {
 	ns := clusterOf(b, func(cfg *transport.Config) addrTransport {
-		tr, err := transport.NewTCPTransport(cfg)
+		tr, err := transport.NewTCPTransport(*cfg)
 		if err != nil {
 			b.Fatal(err)
 		}

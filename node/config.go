@@ -77,8 +77,8 @@ type Config struct {
 
 // DefaultConfig returns a Config for a single node named after the host,
 // with a random incarnation, no transport and unbounded mailboxes.
-func DefaultConfig() *Config {
-	return &Config{NodeID: hostNodeID(), RegistryPartitions: 1}
+func DefaultConfig() Config {
+	return Config{NodeID: hostNodeID(), RegistryPartitions: 1}
 }
 
 // hostNodeID derives a valid NodeID from the host name ("node" if none).
@@ -97,12 +97,9 @@ func hostNodeID() NodeID {
 	return NodeID(b.String())
 }
 
-// Validate checks the fields. It does not resolve defaults taken from the
-// transport; New does.
-func (c *Config) Validate() error {
-	if c == nil {
-		return fmt.Errorf("%w: nil config", ErrBadConfig)
-	}
+// Validate checks the fields without changing them. It does not resolve
+// defaults taken from the transport; New does, on its copy.
+func (c Config) Validate() error {
 	if c.NodeID != "" || c.Transport == nil {
 		if err := transport.ValidateNodeID(c.NodeID); err != nil {
 			return fmt.Errorf("%w: %w", ErrBadConfig, err)

@@ -66,11 +66,11 @@ type Node struct {
 
 // New builds a node from a copy of cfg. Local processes can be spawned at
 // once; Start connects the transport.
-func New(cfg *Config) (*Node, error) {
+func New(cfg Config) (*Node, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	c := *cfg
+	c := cfg
 	if err := c.resolve(); err != nil {
 		return nil, err
 	}

@@ -20,7 +20,7 @@ func clusterOf(t testing.TB, mk func(cfg *transport.Config) addrTransport, ids .
 		cfg.NodeID = id
 		cfg.Incarnation = uint64(100 + i)
 		cfg.Logger = testLogger(t)
-		trs[i] = mk(cfg)
+		trs[i] = mk(&cfg)
 		nodes[i] = newTestNode(t, "", trs[i]) // starts the transport
 	}
 	for i := range ids {
@@ -41,7 +41,7 @@ type addrTransport interface {
 
 func inmemCluster(t testing.TB, net *transport.InmemNetwork, ids ...NodeID) []*Node {
 	return clusterOf(t, func(cfg *transport.Config) addrTransport {
-		tr, err := net.NewTransport(cfg)
+		tr, err := net.NewTransport(*cfg)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -115,7 +115,7 @@ func TestInmemTransportSendMonitorPartition(t *testing.T) {
 // at least the job, its slice and its string.
 func BenchmarkRemoteSendTCP(b *testing.B) {
 	ns := clusterOf(b, func(cfg *transport.Config) addrTransport {
-		tr, err := transport.NewTCPTransport(cfg)
+		tr, err := transport.NewTCPTransport(*cfg)
 		if err != nil {
 			b.Fatal(err)
 		}

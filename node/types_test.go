@@ -24,7 +24,7 @@ func inmemPair(t *testing.T) (*Node, *Node, *transport.InmemTransport) {
 	net := transport.NewInmemNetwork(1)
 	var trA *transport.InmemTransport
 	ns := clusterOf(t, func(cfg *transport.Config) addrTransport {
-		tr, err := net.NewTransport(cfg)
+		tr, err := net.NewTransport(*cfg)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -118,7 +118,7 @@ type Config struct {
 // 1) named after the host, on loopback with free ports; set DataDir (or
 // InmemStore).
 func DefaultConfig() Config {
-	return Config{Config: *node.DefaultConfig(), ClusterID: "roster", BindAddr: "127.0.0.1",
+	return Config{Config: node.DefaultConfig(), ClusterID: "roster", BindAddr: "127.0.0.1",
 		Role: membership.RoleServer, Profile: ProfileLAN, BootstrapExpect: 1}
 }
 

@@ -23,6 +23,26 @@
 // node.PeerObserver (this package's linkWatch); gossip's verdict that a
 // node is dead reaches it as Node.NodeDown.
 //
+// # Conventions
+//
+// Config: every package's New takes its Config by value (start from
+// DefaultConfig(), which returns a value), Validate is pure (a value
+// receiver; it never fills anything in), and New fills defaults on its own
+// copy, so the caller's Config is never changed (global.Config is the
+// exception that fills nothing: its zero numbers are invalid, so start
+// from global.DefaultConfig()). Invalid configs fail with the package's
+// ErrBadConfig.
+//
+// Lifecycle: New builds; Start(ctx) starts (idempotent; ctx bounds only
+// what Start itself waits for, here the initial join); Shutdown(ctx) stops,
+// is idempotent, and waits for everything it started or for ctx's end,
+// whichever comes first; Leave(ctx) is the graceful Shutdown. node.Node
+// and cluster.Node follow it. The inner pieces keep their libraries'
+// shapes for now: global.Table starts in New and has Shutdown() (Raft's
+// shutdown is not cancellable), membership.Membership starts in New and
+// has Shutdown() and Leave(ctx), and a transport.Transport has Start() and
+// Close().
+//
 // # What runs
 //
 //   - The controller (controller*.go) owns membership events: it
@@ -32,6 +52,18 @@
 //     fires NodeDown, and, on the leader, purges the names of dead, departed
 //     and restarted nodes (conditional on their incarnation) plus a
 //     periodic reconcile. Its state belongs to one goroutine.
+//     Dead-voter cleanup is our own logic (reapDeadServers in
+//     controller_actions.go), not hashicorp/raft-autopilot v0.3.0, which was
+//     read for the purpose: autopilot drives a *raft.Raft directly (the
+//     table keeps its Raft private), needs an RPC to every server for its
+//     health stats (FetchServerStats), and its StablePromoter makes every
+//     stable non-voter a voter, while Roster caps voters at
+//     bootstrap-expect and keeps further servers as non-voters, so it would
+//     need a custom Promoter too; and it brings armon/go-metrics beside our
+//     hashicorp/go-metrics. Our rule is small: remove one voter at a time,
+//     only once it has been dead for DeadServerGrace (or left), only while
+//     the remaining voters keep a live quorum, then promote an alive
+//     non-voter if voters fell below bootstrap-expect.
 //   - ownedNames (ownership.go) follows the table's watch stream and tells
 //     a local process when it loses a global name it did not give up
 //     (GlobalNameLost), and, while this node is cut off from the leader

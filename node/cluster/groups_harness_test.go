@@ -84,7 +84,7 @@ func (c *groupTestCluster) start(i int) {
 	if err != nil {
 		c.t.Fatal(err)
 	}
-	rt, err := node.New(&node.Config{NodeID: gn.id, Transport: tr, RegistryPartitions: 1, Logger: groupTestLogger(c.t)})
+	rt, err := node.New(node.Config{NodeID: gn.id, Transport: tr, RegistryPartitions: 1, Logger: groupTestLogger(c.t)})
 	if err != nil {
 		c.t.Fatal(err)
 	}

@@ -78,7 +78,7 @@ func newTransport(c *Config, h testhook.Cluster) (transport.Transport, error) {
 		tc.RedialMin, tc.RedialMax = fast.RedialMin, fast.RedialMax
 	}
 	if h.Transport != nil {
-		h.Transport(tc)
+		h.Transport(&tc)
 	}
 	tr, err := transport.NewTCPTransport(tc)
 	if err != nil {
@@ -136,7 +136,7 @@ func newNode(cfg Config, h testhook.Cluster) (*Node, error) {
 	rc := c.Config
 	router := &rpcRouter{t: t}
 	rc.Transport, rc.Global, rc.Requests, rc.Peers = tr, t, router, n.links
-	if n.Node, err = node.New(&rc); err != nil {
+	if n.Node, err = node.New(rc); err != nil {
 		return nil, errors.Join(err, t.Shutdown(), tr.Close())
 	}
 	if n.groups, err = newGroupEngine(n.ID(), n.Incarnation(), n.Node, tr, c.groupConfig(), c.Logger); err != nil {
@@ -210,7 +210,7 @@ func (n *Node) newMembership() (*membership.Membership, error) {
 	mc.Memberlist, mc.RejoinInterval = cc.Profile.memberlist(), cc.Profile.timings().rejoin
 	mc.Resolver = cc.Resolver
 	if n.hooks.Gossip != nil {
-		n.hooks.Gossip(mc)
+		n.hooks.Gossip(&mc)
 	}
 	ml, err := membership.New(mc)
 	if err != nil {

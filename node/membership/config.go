@@ -60,37 +60,18 @@ type Config struct {
 }
 
 // DefaultConfig returns a Config for memberlist's LAN timings on loopback.
-func DefaultConfig() *Config {
-	return &Config{BindAddr: "127.0.0.1", EventBuffer: 1024}
+func DefaultConfig() Config {
+	return Config{BindAddr: "127.0.0.1", EventBuffer: 1024}
 }
 
-// Validate checks c and fills defaults. It is called by New on its copy.
-func (c *Config) Validate() error {
+// setDefaults fills the empty fields that have a default (New does, on
+// its copy).
+func (c *Config) setDefaults() {
 	if c.BindAddr == "" {
 		c.BindAddr = "127.0.0.1"
 	}
-	if net.ParseIP(c.BindAddr) == nil {
-		return fmt.Errorf("%w: bind address %q is not an IP", ErrInvalidConfig, c.BindAddr)
-	}
-	if c.BindPort < 0 || c.BindPort > 65535 || c.AdvertisePort < 0 || c.AdvertisePort > 65535 {
-		return fmt.Errorf("%w: port out of range", ErrInvalidConfig)
-	}
-	switch len(c.Key) {
-	case 0, 16, 24, 32:
-	default:
-		return fmt.Errorf("%w: got %d", ErrBadKey, len(c.Key))
-	}
-	if c.Meta.Cluster == "" {
-		return fmt.Errorf("%w: empty cluster id", ErrInvalidConfig)
-	}
 	if c.Meta.Proto == 0 {
 		c.Meta.Proto = ProtocolVersion
-	}
-	if _, err := c.Meta.encode(); err != nil {
-		return err
-	}
-	if _, err := decodeMeta(mustEncode(&c.Meta)); err != nil {
-		return fmt.Errorf("%w: %w", ErrInvalidConfig, err)
 	}
 	if c.RejoinInterval == 0 {
 		c.RejoinInterval = 5 * time.Second
@@ -103,6 +84,32 @@ func (c *Config) Validate() error {
 	}
 	if c.Resolver == nil {
 		c.Resolver = net.DefaultResolver
+	}
+}
+
+// Validate checks c without changing it; empty fields that have a default
+// are valid.
+func (c Config) Validate() error {
+	c.setDefaults()
+	if net.ParseIP(c.BindAddr) == nil {
+		return fmt.Errorf("%w: bind address %q is not an IP", ErrBadConfig, c.BindAddr)
+	}
+	if c.BindPort < 0 || c.BindPort > 65535 || c.AdvertisePort < 0 || c.AdvertisePort > 65535 {
+		return fmt.Errorf("%w: port out of range", ErrBadConfig)
+	}
+	switch len(c.Key) {
+	case 0, 16, 24, 32:
+	default:
+		return fmt.Errorf("%w: got %d", ErrBadKey, len(c.Key))
+	}
+	if c.Meta.Cluster == "" {
+		return fmt.Errorf("%w: empty cluster id", ErrBadConfig)
+	}
+	if _, err := c.Meta.encode(); err != nil {
+		return err
+	}
+	if _, err := decodeMeta(mustEncode(&c.Meta)); err != nil {
+		return fmt.Errorf("%w: %w", ErrBadConfig, err)
 	}
 	return nil
 }

@@ -11,6 +11,6 @@ var (
 	ErrBadKey        = errors.New("membership: gossip key must be 16, 24 or 32 bytes")
 	ErrNoSeedsJoined = errors.New("membership: could not join any seed")
 	ErrShutdown      = errors.New("membership: shut down")
-	ErrInvalidConfig = errors.New("membership: invalid config")
+	ErrBadConfig     = errors.New("membership: invalid config")
 	ErrNameMismatch  = errors.New("membership: gossip name differs from meta node id")
 )

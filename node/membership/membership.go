@@ -40,11 +40,12 @@ type Membership struct {
 
 // New starts gossip on the configured address. It does not join anyone:
 // call Join.
-func New(cfg *Config) (*Membership, error) {
-	c := *cfg
-	if err := c.Validate(); err != nil {
+func New(cfg Config) (*Membership, error) {
+	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
+	c := cfg
+	c.setDefaults()
 	m := &Membership{
 		cfg:     c,
 		log:     c.Logger.Named("membership"),
