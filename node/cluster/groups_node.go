@@ -123,10 +123,7 @@ func (e *groupEngine) metrics() GroupMetrics {
 // groupConfig is Config.Groups with the profile's defaults.
 func (c *Config) groupConfig() GroupConfig {
 	g := c.Groups
-	d := DefaultGroupConfig()
-	if c.Profile == ProfileFast {
-		d = FastGroupConfig()
-	}
+	d := c.Profile.timings().groups
 	if g.Linger <= 0 {
 		g.Linger = d.Linger
 	}

@@ -37,15 +37,8 @@ type leaseTiming struct {
 	ClockRate float64       // ρ
 }
 
-// leaseTimingFor maps a profile to its lease timing. Length stays below the
-// profile's fastest purge (fast: ~1.2 s detection + 250 ms grace; lan:
-// ~5 s + 2 s), so the lease wait never delays a purge in practice.
-func leaseTimingFor(p Profile) leaseTiming {
-	if p == ProfileFast {
-		return leaseTiming{Length: time.Second, Renew: 200 * time.Millisecond, Stop: 250 * time.Millisecond, ClockRate: 0.01}
-	}
-	return leaseTiming{Length: 4 * time.Second, Renew: 800 * time.Millisecond, Stop: time.Second, ClockRate: 0.01}
-}
+// leaseTimingFor is the profile's lease timing (profile.go).
+func leaseTimingFor(p Profile) leaseTiming { return p.timings().lease }
 
 // successorWait is how long after a node's last lease grant the leader
 // waits before purging its names.

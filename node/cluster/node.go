@@ -70,12 +70,8 @@ func newTransport(c *Config, h testhook.Cluster) (transport.Transport, error) {
 	}
 	tc.CAFile, tc.CertFile, tc.KeyFile = c.TLSCAFile, c.TLSCertFile, c.TLSKeyFile
 	tc.Logger = c.Logger
-	if c.Profile == ProfileFast {
-		// One host or rack: redial a healed peer within 100 ms rather than
-		// up to 5 s, so that group views (and forwarded writes) resume
-		// within the fast profile's bounds.
-		fast := transport.DefaultLocalConfig()
-		tc.RedialMin, tc.RedialMax = fast.RedialMin, fast.RedialMax
+	if t := c.Profile.timings(); t.redialMax > 0 {
+		tc.RedialMin, tc.RedialMax = t.redialMin, t.redialMax
 	}
 	if h.Transport != nil {
 		h.Transport(&tc)

@@ -67,6 +67,19 @@ type timings struct {
 	hintWindow        time.Duration
 	opTimeout         time.Duration
 
+	// Singleton and leader-election leases (lease.go). Length stays below
+	// the profile's fastest purge (fast: ~1.2 s detection + 250 ms grace;
+	// lan: ~5 s + 2 s), so the lease wait never delays a purge in practice.
+	lease leaseTiming
+
+	// Process groups' defaults (GroupConfig: linger, heartbeat, ...).
+	groups GroupConfig
+
+	// Transport redial backoff; 0: the transport's default (50 ms..5 s).
+	// Fast redials a healed peer within 100 ms, so that group views and
+	// forwarded writes resume within the fast profile's bounds.
+	redialMin, redialMax time.Duration
+
 	// heartbeatSlack is how long without leader contact is still normal
 	// before a node counts itself cut off (suspect.go): a few Raft
 	// heartbeats (raft's heartbeat timeout is 1 s for lan, 300 ms fast).
@@ -83,6 +96,9 @@ func (p Profile) timings() timings {
 			reconcileGrace: 3 * time.Second, deadServerGrace: time.Minute, unseenGrace: 9 * time.Second,
 			settleTime: 500 * time.Millisecond, hintWindow: 5 * time.Second, opTimeout: 5 * time.Second,
 			heartbeatSlack: 500 * time.Millisecond,
+			lease:          leaseTiming{Length: time.Second, Renew: 200 * time.Millisecond, Stop: 250 * time.Millisecond, ClockRate: 0.01},
+			groups:         FastGroupConfig(),
+			redialMin:      5 * time.Millisecond, redialMax: 100 * time.Millisecond,
 		}
 	}
 	return timings{
@@ -92,6 +108,8 @@ func (p Profile) timings() timings {
 		reconcileGrace: 10 * time.Second, deadServerGrace: 10 * time.Minute, unseenGrace: 30 * time.Second,
 		settleTime: 2 * time.Second, hintWindow: 30 * time.Second, opTimeout: 5 * time.Second,
 		heartbeatSlack: 2 * time.Second,
+		lease:          leaseTiming{Length: 4 * time.Second, Renew: 800 * time.Millisecond, Stop: time.Second, ClockRate: 0.01},
+		groups:         DefaultGroupConfig(),
 	}
 }
 
