@@ -31,7 +31,7 @@ func startSingle() (*global.Table, error) {
 	for !t.IsLeader() {
 		select {
 		case <-deadline:
-			return nil, errors.Join(errors.New("no leader after 10s"), t.Shutdown())
+			return nil, errors.Join(errors.New("no leader after 10s"), t.Shutdown(context.Background()))
 		case <-tick.C:
 		}
 	}
@@ -44,7 +44,7 @@ func ExampleTable_Register() {
 		fmt.Println(err)
 		return
 	}
-	defer t.Shutdown()
+	defer t.Shutdown(context.Background())
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 
@@ -80,7 +80,7 @@ func ExampleTable_Watch() {
 		fmt.Println(err)
 		return
 	}
-	defer t.Shutdown()
+	defer t.Shutdown(context.Background())
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 

@@ -140,7 +140,7 @@ func (c *testCluster) stop(i int) {
 	c.net.mu.Lock()
 	delete(c.net.tables, c.cfgs[i].NodeID)
 	c.net.mu.Unlock()
-	if err := c.tables[i].Shutdown(); err != nil {
+	if err := c.tables[i].Shutdown(context.Background()); err != nil {
 		c.tb.Fatal(err)
 	}
 }
@@ -148,7 +148,7 @@ func (c *testCluster) stop(i int) {
 func (c *testCluster) shutdownAll() {
 	for _, t := range c.tables {
 		if t != nil {
-			_ = t.Shutdown()
+			_ = t.Shutdown(context.Background())
 		}
 	}
 }

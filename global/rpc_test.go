@@ -58,10 +58,10 @@ func TestBootstrapRefusedWithState(t *testing.T) {
 	if !errors.Is(err, ErrHasState) {
 		t.Fatalf("second bootstrap: %v", err)
 	}
-	if err := c.tables[0].Shutdown(); err != nil {
+	if err := c.tables[0].Shutdown(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	if err := c.tables[0].Shutdown(); err != nil { // idempotent
+	if err := c.tables[0].Shutdown(context.Background()); err != nil { // idempotent
 		t.Fatal(err)
 	}
 	if _, err := c.tables[0].Register(context.Background(), "x", pid("n1", 1, 1), nil); !errors.Is(err, ErrShutdown) {

@@ -1,6 +1,7 @@
 package global
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"os"
@@ -26,7 +27,7 @@ func oneNode(t *testing.T, dir string, store LogStore, n int, mod func(*Config))
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { _ = tb.Shutdown() })
+	t.Cleanup(func() { _ = tb.Shutdown(context.Background()) })
 	if !tb.HasState() {
 		if err := tb.Bootstrap([]Server{{ID: "n1", Address: tb.RaftAddr()}}); err != nil {
 			t.Fatal(err)
@@ -58,7 +59,7 @@ func openOnly(t *testing.T, dir string, store LogStore, mod func(*Config)) error
 	}
 	tb, err := New(cfg)
 	if err == nil {
-		_ = tb.Shutdown()
+		_ = tb.Shutdown(context.Background())
 	}
 	return err
 }
@@ -68,7 +69,7 @@ func TestLogStoreRestartKeepsNames(t *testing.T) {
 		t.Run(string(store), func(t *testing.T) {
 			dir := t.TempDir()
 			tb := oneNode(t, dir, store, 20, nil)
-			if err := tb.Shutdown(); err != nil {
+			if err := tb.Shutdown(context.Background()); err != nil {
 				t.Fatal(err)
 			}
 			tb = oneNode(t, dir, store, 0, nil)
@@ -85,7 +86,7 @@ func TestLogStoreRestartKeepsNames(t *testing.T) {
 func TestLogStoreMismatchRefused(t *testing.T) {
 	for _, c := range []struct{ have, want LogStore }{{LogStoreWAL, LogStoreBoltDB}, {LogStoreBoltDB, LogStoreWAL}} {
 		dir := t.TempDir()
-		if err := oneNode(t, dir, c.have, 1, nil).Shutdown(); err != nil {
+		if err := oneNode(t, dir, c.have, 1, nil).Shutdown(context.Background()); err != nil {
 			t.Fatal(err)
 		}
 		if err := openOnly(t, dir, c.want, nil); !errors.Is(err, ErrLogStoreMismatch) {
@@ -94,7 +95,7 @@ func TestLogStoreMismatchRefused(t *testing.T) {
 	}
 	// A dir written before the log store was recorded holds boltdb.
 	dir := t.TempDir()
-	if err := oneNode(t, dir, LogStoreBoltDB, 1, nil).Shutdown(); err != nil {
+	if err := oneNode(t, dir, LogStoreBoltDB, 1, nil).Shutdown(context.Background()); err != nil {
 		t.Fatal(err)
 	}
 	if err := os.Remove(filepath.Join(dir, logStoreFile)); err != nil {
@@ -130,7 +131,7 @@ func stopped(t *testing.T, store LogStore, snap bool) string {
 			t.Fatal(err)
 		}
 	}
-	if err := tb.Shutdown(); err != nil {
+	if err := tb.Shutdown(context.Background()); err != nil {
 		t.Fatal(err)
 	}
 	return dir

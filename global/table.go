@@ -61,6 +61,7 @@ type Table struct {
 	shutdownCh   chan struct{}
 	shutdownOnce sync.Once
 	shutdownErr  error
+	shutdownDone chan struct{} // closed when shutdown has finished
 	wg           sync.WaitGroup
 }
 
@@ -81,7 +82,7 @@ func New(cfg Config) (*Table, error) {
 	}
 	t := &Table{
 		cfg: cfg, logger: logger, fsm: newFSM(logger), staleAfter: cfg.staleAfter(rc),
-		leaderCh: make(chan bool, 1), shutdownCh: make(chan struct{}),
+		leaderCh: make(chan bool, 1), shutdownCh: make(chan struct{}), shutdownDone: make(chan struct{}),
 	}
 	t.baseCtx, t.cancelBase = context.WithCancel(context.Background())
 	var seed [8]byte
@@ -123,9 +124,27 @@ func (t *Table) goFn(fn func()) {
 }
 
 // Shutdown stops raft, closes watchers (with ErrShutdown), the transport
-// and storage. It is idempotent and returns the first call's error.
-func (t *Table) Shutdown() error {
+// and storage, and waits for that or for ctx's end (the shutdown then goes
+// on in the background). It is idempotent; later calls wait for the first
+// and return its error.
+func (t *Table) Shutdown(ctx context.Context) error {
 	t.shutdownOnce.Do(func() {
+		go func() {
+			defer close(t.shutdownDone)
+			t.shutdownErr = t.shutdown()
+		}()
+	})
+	select {
+	case <-t.shutdownDone:
+		return t.shutdownErr
+	case <-ctx.Done():
+		return fmt.Errorf("global: shutdown: %w", ctx.Err())
+	}
+}
+
+// shutdown does the work of Shutdown.
+func (t *Table) shutdown() error {
+	{
 		close(t.shutdownCh)
 		t.cancelBase()
 		errs := []error{t.raft.Shutdown().Error()}
@@ -137,9 +156,8 @@ func (t *Table) Shutdown() error {
 		t.fsm.mu.Unlock()
 		t.fsm.wg.Wait()
 		errs = append(errs, t.stores.close())
-		t.shutdownErr = errors.Join(errs...)
-	})
-	return t.shutdownErr
+		return errors.Join(errs...)
+	}
 }
 
 func (t *Table) isShutdown() bool {

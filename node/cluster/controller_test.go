@@ -186,7 +186,7 @@ func startNode(t *testing.T, id string, inc uint64, expect int, table *fakeTable
 	return n
 }
 
-func (n *testNode) stop() { n.c.Stop(); n.m.Shutdown() }
+func (n *testNode) stop() { n.c.Stop(); n.m.Shutdown(context.Background()) }
 
 func joinAll(t *testing.T, seed *testNode, nodes ...*testNode) {
 	t.Helper()
@@ -433,7 +433,7 @@ func TestTransportBreakStartsPurgeGraceEarly(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { m.Shutdown() })
+	t.Cleanup(func() { m.Shutdown(context.Background()) })
 	c, err := newController(m, controllerConfig{Self: "a", Profile: ProfileFast, Expect: 1, Table: lt, Hooks: lt, Logger: cfg.Logger,
 		PurgeGrace: grace, ReconcileInterval: time.Hour})
 	if err != nil {

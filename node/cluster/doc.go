@@ -36,12 +36,11 @@
 // Lifecycle: New builds; Start(ctx) starts (idempotent; ctx bounds only
 // what Start itself waits for, here the initial join); Shutdown(ctx) stops,
 // is idempotent, and waits for everything it started or for ctx's end,
-// whichever comes first; Leave(ctx) is the graceful Shutdown. node.Node
-// and cluster.Node follow it. The inner pieces keep their libraries'
-// shapes for now: global.Table starts in New and has Shutdown() (Raft's
-// shutdown is not cancellable), membership.Membership starts in New and
-// has Shutdown() and Leave(ctx), and a transport.Transport has Start() and
-// Close().
+// whichever comes first; Leave(ctx) is the graceful Shutdown. node.Node,
+// cluster.Node, global.Table and membership.Membership have Shutdown(ctx)
+// (the table and gossip start in New: there is nothing to Start). The one
+// exception is transport.Transport, which keeps Start() and Close(): the
+// runtime owns it and calls both, bounded by its own Start and Shutdown.
 //
 // # What runs
 //

@@ -133,10 +133,10 @@ func newNode(cfg Config, h testhook.Cluster) (*Node, error) {
 	router := &rpcRouter{t: t}
 	rc.Transport, rc.Global, rc.Requests, rc.Peers = tr, t, router, n.links
 	if n.Node, err = node.New(rc); err != nil {
-		return nil, errors.Join(err, t.Shutdown(), tr.Close())
+		return nil, errors.Join(err, t.Shutdown(context.Background()), tr.Close())
 	}
 	if n.groups, err = newGroupEngine(n.ID(), n.Incarnation(), n.Node, tr, c.groupConfig(), c.Logger); err != nil {
-		return nil, errors.Join(err, t.Shutdown(), tr.Close())
+		return nil, errors.Join(err, t.Shutdown(context.Background()), tr.Close())
 	}
 	router.groups = n.groups // before Start: no request arrives earlier
 	n.owned = newOwnedNames(n)
@@ -145,7 +145,7 @@ func newNode(cfg Config, h testhook.Cluster) (*Node, error) {
 	n.singletons = make(map[string]*Singleton)
 	n.leaderships = make(map[*Leadership]struct{})
 	if n.ml, err = n.newMembership(); err != nil {
-		return nil, errors.Join(err, t.Shutdown(), tr.Close())
+		return nil, errors.Join(err, t.Shutdown(context.Background()), tr.Close())
 	}
 	n.ctl, err = newController(n.ml, controllerConfig{
 		Self: n.ID(), Expect: c.BootstrapExpect, PurgeGrace: c.PurgeGrace,
@@ -155,7 +155,7 @@ func newNode(cfg Config, h testhook.Cluster) (*Node, error) {
 		Logger: c.Logger,
 	})
 	if err != nil {
-		return nil, errors.Join(err, n.ml.Shutdown(), t.Shutdown(), tr.Close())
+		return nil, errors.Join(err, n.ml.Shutdown(context.Background()), t.Shutdown(context.Background()), tr.Close())
 	}
 	return n, nil
 }
@@ -292,10 +292,10 @@ func (n *Node) stop() {
 		n.ctl.Stop()
 		n.wg.Wait()
 		n.groups.close()
-		if err := n.ml.Shutdown(); err != nil {
+		if err := n.ml.Shutdown(context.Background()); err != nil {
 			n.Logger().Warn("gossip shutdown", "error", err)
 		}
-		if err := n.table.Shutdown(); err != nil {
+		if err := n.table.Shutdown(context.Background()); err != nil {
 			n.Logger().Warn("global table shutdown", "error", err)
 		}
 	})

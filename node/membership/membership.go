@@ -33,6 +33,8 @@ type Membership struct {
 
 	stopOnce sync.Once
 	stopCh   chan struct{}
+	stopped  chan struct{} // closed when Shutdown's work is done
+	stopErr  error
 	stopCtx  context.Context // cancelled with stopCh closing (DNS lookups)
 	cancel   context.CancelFunc
 	wg       sync.WaitGroup
@@ -54,7 +56,7 @@ func New(cfg Config) (*Membership, error) {
 		metaB:   mustEncode(&c.Meta),
 		seen:    make(map[transport.NodeID]string),
 		members: make(map[transport.NodeID]Member),
-		stopCh:  make(chan struct{}),
+		stopCh:  make(chan struct{}), stopped: make(chan struct{}),
 	}
 	m.stopCtx, m.cancel = context.WithCancel(context.Background())
 	mc, err := m.memberlistConfig()
@@ -222,17 +224,26 @@ func (m *Membership) Leave(ctx context.Context) error {
 }
 
 // Shutdown stops gossip without telling anyone (peers will see this node
-// die unless Leave was called first). It is idempotent.
-func (m *Membership) Shutdown() error {
-	var err error
+// die unless Leave was called first) and waits for that or for ctx's end
+// (the shutdown then goes on in the background). It is idempotent; later
+// calls wait for the first and return its error.
+func (m *Membership) Shutdown(ctx context.Context) error {
 	m.stopOnce.Do(func() {
-		close(m.stopCh)
-		m.cancel()
-		err = m.ml.Shutdown()
-		m.wg.Wait()
-		m.events.close()
+		go func() {
+			defer close(m.stopped)
+			close(m.stopCh)
+			m.cancel()
+			m.stopErr = m.ml.Shutdown()
+			m.wg.Wait()
+			m.events.close()
+		}()
 	})
-	return err
+	select {
+	case <-m.stopped:
+		return m.stopErr
+	case <-ctx.Done():
+		return fmt.Errorf("membership: shutdown: %w", ctx.Err())
+	}
 }
 
 func (m *Membership) goTracked(fn func()) {

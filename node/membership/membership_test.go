@@ -28,7 +28,7 @@ func start(t *testing.T, id, cluster string, key []byte) *Membership {
 	if err != nil {
 		t.Fatalf("New(%s): %v", id, err)
 	}
-	t.Cleanup(func() { m.Shutdown() })
+	t.Cleanup(func() { m.Shutdown(context.Background()) })
 	return m
 }
 
@@ -124,11 +124,11 @@ func TestJoinMetaLeaveAndDeath(t *testing.T) {
 		t.Fatal(err)
 	}
 	nextEvent(t, a, EventLeave, "c")
-	c.Shutdown()
+	c.Shutdown(context.Background())
 
 	// A silent stop is a death.
 	start := time.Now()
-	b.Shutdown()
+	b.Shutdown(context.Background())
 	ev := nextEvent(t, a, EventDead, "b")
 	t.Logf("fast profile detected death in %v", ev.At.Sub(start))
 }

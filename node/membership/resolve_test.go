@@ -109,7 +109,7 @@ func startAt(t *testing.T, id, bind string, port int, r Resolver) *Membership {
 	if err != nil {
 		t.Fatalf("New(%s): %v", id, err)
 	}
-	t.Cleanup(func() { m.Shutdown() })
+	t.Cleanup(func() { m.Shutdown(context.Background()) })
 	return m
 }
 
