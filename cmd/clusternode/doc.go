@@ -20,6 +20,13 @@
 // process exits with an error reason, and its names go with it like any
 // process's.
 //
+// Calls (http_calls.go): POST .../call makes a node.Call from plain Go code
+// (no process per request) and answers with the reply. A call that reaches
+// an HTTP process shows in its long-poll as {"call":{"ref","from","body"}};
+// the mailbox adapter keeps the call's node.ReplyTo under ref (at most
+// maxPendingCalls per process, the oldest evicted) until POST
+// .../replies/{ref} answers it.
+//
 // # ACL rules: every route declares one
 //
 // Every endpoint is registered in apiServer.routes (http.go) together with
