@@ -152,6 +152,22 @@ func TestGroupSendToMemberStrategies(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	// The local pool strategies work on groups too.
+	shared := GroupStrategyOf(node.NewRoundRobin(), c.nodes[0].rt)
+	seenShared := map[node.PID]int{}
+	for i := 0; i < 4; i++ {
+		p, err := s0.SendToMember(ctx, "pool", shared, "", "x")
+		if err != nil {
+			t.Fatal(err)
+		}
+		seenShared[p]++
+	}
+	if len(seenShared) != 4 {
+		t.Fatalf("node.RoundRobin over the group: %v", seenShared)
+	}
+	if p, _ := s0.SendToMember(ctx, "pool", GroupStrategyOf(node.LeastLoaded{}, c.nodes[0].rt), "", "x"); p.Node == "" {
+		t.Fatal("node.LeastLoaded picked nothing")
+	}
 	if _, err := s0.SendToMember(ctx, "empty", rr, "", "x"); !errors.Is(err, ErrGroupNoMembers) {
 		t.Fatalf("empty group: %v", err)
 	}
@@ -165,7 +181,7 @@ func TestGroupSendToMemberStrategies(t *testing.T) {
 		for _, p := range pids {
 			total += len(chans[p])
 		}
-		if total != 8+6+1+1+20 {
+		if total != 8+6+1+1+20+4+1 {
 			return fmt.Errorf("%d delivered", total)
 		}
 		return nil

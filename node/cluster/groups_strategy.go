@@ -6,6 +6,7 @@ import (
 	"math/rand/v2"
 	"sync/atomic"
 
+	"github.com/roster-dev/roster/local"
 	"github.com/roster-dev/roster/node"
 )
 
@@ -119,4 +120,41 @@ func (s *GroupScope) SendToMember(ctx context.Context, group string, strategy Gr
 	}
 	pid := members[i].PID
 	return pid, s.e.rt.Send(ctx, pid, msg)
+}
+
+// GroupStrategyOf makes a local pool strategy (node.Strategy:
+// node.RoundRobin, node.Random, node.LeastLoaded, node.HashKey) pick among
+// a group's members, so one strategy value serves a local pool and a
+// cluster-wide group alike. Members are passed as local entries (pid, meta
+// as the value); queueLen is this node's mailbox length for a local member
+// (from node.Node.ProcessInfo), -1 for a dead one and 0 for another
+// node's, as node.Strategy expects. Note that node.HashKey hashes with a
+// per-process seed: use GroupHash for a key-to-member choice that every
+// node makes alike.
+func GroupStrategyOf(s node.Strategy, rt *node.Node) GroupStrategy {
+	return groupLocalStrategy{s: s, rt: rt}
+}
+
+type groupLocalStrategy struct {
+	s  node.Strategy
+	rt *node.Node
+}
+
+func (g groupLocalStrategy) Pick(members []GroupMember, _ string) int {
+	entries := make([]local.Entry[node.PID], len(members))
+	for i, m := range members {
+		entries[i] = local.Entry[node.PID]{PID: m.PID, Value: m.Meta}
+	}
+	return g.s.Pick(entries, g.queueLen)
+}
+
+func (g groupLocalStrategy) queueLen(pid node.PID) int {
+	if g.rt == nil || pid.Node != g.rt.ID() {
+		return 0
+	}
+	info, err := g.rt.ProcessInfo(pid)
+	if err != nil {
+		return -1
+	}
+	return info.MessageQueueLen
 }
