@@ -11,6 +11,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -311,4 +312,43 @@ func TestGroups(t *testing.T) {
 	if len(evs) != 3 || evs[0].Type != "join" || evs[1].ExitReason != "normal" || evs[2].Err == "" {
 		t.Fatalf("group events %+v", evs)
 	}
+}
+
+// TestEveryAgentCodeHasASentinel: each error code the agent answers with
+// (its source, read here) matches a sentinel by code or by status.
+func TestEveryAgentCodeHasASentinel(t *testing.T) {
+	files, err := filepath.Glob("../cmd/clusternode/*.go")
+	if err != nil || len(files) == 0 {
+		t.Skip("the agent's source is not beside this package")
+	}
+	re := regexp.MustCompile(`http\.Status([A-Za-z]+), "([a-z_]+)"`)
+	status := map[string]int{}
+	for _, f := range files {
+		if strings.HasSuffix(f, "_test.go") {
+			continue
+		}
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, m := range re.FindAllStringSubmatch(string(b), -1) {
+			status[m[2]] = statusCodes[m[1]]
+		}
+	}
+	for code, st := range status {
+		if code == "internal" || st == 0 {
+			continue
+		}
+		if _, ok := codeErrors[code]; !ok && statusErrors[st] == nil {
+			t.Errorf("code %q (HTTP %d) matches no sentinel", code, st)
+		}
+	}
+}
+
+var statusCodes = map[string]int{
+	"BadRequest": 400, "Unauthorized": 401, "Forbidden": 403, "NotFound": 404, "MethodNotAllowed": 405,
+	"RequestTimeout": 408, "Conflict": 409, "Gone": 410, "RequestEntityTooLarge": 413,
+	"UnsupportedMediaType": 415, "MisdirectedRequest": 421, "TooManyRequests": 429,
+	"InternalServerError": 500, "NotImplemented": 501, "BadGateway": 502, "ServiceUnavailable": 503,
+	"GatewayTimeout": 504,
 }

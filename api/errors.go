@@ -50,6 +50,17 @@ var (
 	ErrForbidden = errors.New("api: permission denied")
 	// ErrMethodNotAllowed: 405 method_not_allowed.
 	ErrMethodNotAllowed = errors.New("api: method not allowed")
+	// ErrCalleeExited: 502 callee_exited (the callee of a call died before
+	// it replied).
+	ErrCalleeExited = errors.New("api: callee exited")
+	// ErrStaleFence: 409 stale_fence (a send carried an older fence than
+	// the name's current registration).
+	ErrStaleFence = errors.New("api: stale fence")
+	// ErrUnknownCall: 404 unknown_call (a reply to a call that is not
+	// pending: answered already, timed out, or never made).
+	ErrUnknownCall = errors.New("api: no such call")
+	// ErrNotImplemented: 501 not_implemented (the agent lacks the feature).
+	ErrNotImplemented = errors.New("api: not implemented")
 )
 
 // codeErrors maps the API's codes to sentinels.
@@ -72,6 +83,18 @@ var codeErrors = map[string]error{
 	"invalid_token":      ErrUnauthorized,
 	"permission_denied":  ErrForbidden,
 	"method_not_allowed": ErrMethodNotAllowed,
+	"callee_exited":      ErrCalleeExited,
+	"stale_fence":        ErrStaleFence,
+	"unknown_call":       ErrUnknownCall,
+	"not_implemented":    ErrNotImplemented,
+	"invalid_group":      ErrInvalidName,
+	"not_process_owner":  ErrForbidden,
+	"cross_origin":       ErrForbidden,
+	"host_not_allowed":   ErrForbidden,
+	// A client error: the request lacked Content-Type: application/json.
+	"unsupported_media_type": ErrBadRequest,
+	// The request's body did not arrive in time.
+	"body_timeout": ErrTimeout,
 }
 
 // statusErrors is the fallback by HTTP status.
