@@ -42,6 +42,23 @@
 // offending names' operations; porcupine's HTML visualisation is written
 // under artifacts/ (gitignored).
 //
+// # Your own service under faults
+//
+// The same harness runs a user's code. New gives a cluster whose nodes
+// (Node(i)) the test spawns processes, singletons and groups on; a
+// Schedule of steps — Partition, Isolate(LeaderNode()), OneWay, Freeze,
+// Kill, Restart, Heal, on fixed nodes (Nodes), the leader or a name's
+// owner (OwnerOf) at the time the step runs — is scripted or drawn from a
+// seed (RandomSchedule), and Cluster.RunSchedule applies it, heals, and
+// returns a log with the seed. A FencedStore stands in for the external
+// resource a fenced owner writes to (it rejects older fences and records
+// every write); CheckFenced checks those writes for "one owner at a time,
+// fenced", and FormatWrites prints them as a history. For a model of your
+// own, record operations in a History-like log and check them with
+// porcupine (see NameModel and CheckLinearizable). partitionlab_test.go is
+// the worked example: a fenced singleton that passes, and an unfenced one
+// the check catches.
+//
 // # Concurrency
 //
 // Cluster's methods are safe for concurrent use; Cluster.mu guards the

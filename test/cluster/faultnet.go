@@ -31,13 +31,16 @@ type Net struct {
 	// links are node pairs that reach each other across a partition (a
 	// bridge node links to both sides that cannot reach each other).
 	links map[[2]transport.NodeID]bool
+	// oneway are directed losses: oneway[{a, b}] drops what a sends to b
+	// (see OneWay).
+	oneway map[[2]transport.NodeID]bool
 }
 
 // NewNet returns a fully connected network.
 func NewNet() *Net {
 	return &Net{addrs: map[string]transport.NodeID{}, group: map[transport.NodeID]int{},
 		frozen: map[transport.NodeID]bool{}, conns: map[*faultConn]struct{}{},
-		links: map[[2]transport.NodeID]bool{}}
+		links: map[[2]transport.NodeID]bool{}, oneway: map[[2]transport.NodeID]bool{}}
 }
 
 // Register says that addr (host:port, TCP or UDP) belongs to node.
@@ -68,8 +71,21 @@ func (n *Net) Heal() {
 	n.mu.Lock()
 	clear(n.group)
 	clear(n.links)
+	clear(n.oneway)
 	n.cut = false
 	n.mu.Unlock()
+}
+
+// OneWay makes what from sends to to get lost, while to's traffic to from
+// still arrives (until Heal): gossip datagrams are dropped in that
+// direction only. A TCP stream needs both directions (its data or its
+// acknowledgements are lost), so streams between the two break and new
+// ones are refused, as on a real network with one-way loss.
+func (n *Net) OneWay(from, to transport.NodeID) {
+	n.mu.Lock()
+	n.oneway[[2]transport.NodeID{from, to}] = true
+	n.mu.Unlock()
+	n.closeCut()
 }
 
 // Link lets a and b reach each other across the current partition (until
@@ -105,14 +121,45 @@ func (n *Net) Reachable(a, b transport.NodeID) bool {
 	return n.reachableLocked(a, b)
 }
 
+// reachableLocked is whether a stream between a and b works: both
+// directions must deliver.
 func (n *Net) reachableLocked(a, b transport.NodeID) bool {
-	if a == b {
+	return n.deliversLocked(a, b) && n.deliversLocked(b, a)
+}
+
+// deliversLocked is whether what from sends to to arrives (datagrams).
+func (n *Net) deliversLocked(from, to transport.NodeID) bool {
+	if from == to {
 		return true
 	}
-	if n.frozen[a] || n.frozen[b] {
+	if n.frozen[from] || n.frozen[to] || n.oneway[[2]transport.NodeID{from, to}] {
 		return false
 	}
-	return !n.cut || n.group[a] == n.group[b] || n.links[[2]transport.NodeID{a, b}]
+	return !n.cut || n.group[from] == n.group[to] || n.links[[2]transport.NodeID{from, to}]
+}
+
+// delivers reports whether a datagram from the node at fromAddr (self
+// when fromAddr is "") reaches the node at toAddr; unknown addresses
+// always deliver.
+func (n *Net) delivers(self transport.NodeID, fromAddr, toAddr string) bool {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	from, to := self, self
+	if fromAddr != "" {
+		id, ok := n.addrs[fromAddr]
+		if !ok {
+			return true
+		}
+		from = id
+	}
+	if toAddr != "" {
+		id, ok := n.addrs[toAddr]
+		if !ok {
+			return true
+		}
+		to = id
+	}
+	return n.deliversLocked(from, to)
 }
 
 // nodeOf maps an address to its node ("" if unknown: always reachable).

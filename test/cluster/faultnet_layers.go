@@ -83,7 +83,7 @@ func (g *GossipTransport) filterPackets() {
 			if !ok {
 				return
 			}
-			if !g.net.allowed(g.self, p.From.String()) {
+			if !g.net.delivers(g.self, p.From.String(), "") {
 				continue
 			}
 			select {
@@ -99,7 +99,7 @@ func (g *GossipTransport) FinalAdvertiseAddr(ip string, port int) (net.IP, int, 
 }
 
 func (g *GossipTransport) WriteTo(b []byte, addr string) (time.Time, error) {
-	if !g.net.allowed(g.self, addr) {
+	if !g.net.delivers(g.self, "", addr) {
 		return time.Now(), nil // dropped on the floor, like UDP
 	}
 	return g.inner.WriteTo(b, addr)

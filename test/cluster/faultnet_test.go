@@ -83,3 +83,31 @@ func TestNetCutsAndHeals(t *testing.T) {
 		t.Fatal("thawed node unreachable")
 	}
 }
+
+// TestNetOneWay: a one-way loss drops datagrams in one direction only and
+// breaks streams both ways; Heal ends it.
+func TestNetOneWay(t *testing.T) {
+	n := NewNet()
+	n.Register("a", "127.0.0.1:1001")
+	n.Register("b", "127.0.0.1:1002")
+	n.OneWay("a", "b")
+	if n.delivers("a", "", "127.0.0.1:1002") {
+		t.Fatal("a's datagram to b delivered across a one-way loss")
+	}
+	if !n.delivers("b", "", "127.0.0.1:1001") || !n.delivers("a", "127.0.0.1:1002", "") {
+		t.Fatal("b's datagrams to a must still arrive")
+	}
+	if n.delivers("b", "127.0.0.1:1001", "") {
+		t.Fatal("b received a datagram from a across a one-way loss")
+	}
+	if n.Reachable("a", "b") || n.Reachable("b", "a") {
+		t.Fatal("a stream needs both directions")
+	}
+	if !n.Reachable("a", "c") {
+		t.Fatal("a one-way loss cuts only its pair")
+	}
+	n.Heal()
+	if !n.delivers("a", "", "127.0.0.1:1002") || !n.Reachable("a", "b") {
+		t.Fatal("heal must end a one-way loss")
+	}
+}
