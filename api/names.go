@@ -4,6 +4,7 @@ import (
 	"context"
 	"net/url"
 	"strconv"
+	"time"
 )
 
 // Names are the cluster-wide names (the Raft-replicated table).
@@ -23,6 +24,23 @@ func (n *Names) Register(ctx context.Context, name string, pid PID, meta any) (*
 	}
 	var reg Registration
 	if err := n.c.do(ctx, request{method: "PUT", path: namePath(name), body: body}, &reg); err != nil {
+		return nil, err
+	}
+	return &reg, nil
+}
+
+// RegisterWait is a blocking register (PUT /v1/names/{name}?wait=): while
+// another process holds name, the agent waits up to wait (at most 60 s)
+// for it to be free and registers then; when wait runs out the error is
+// ErrNameTaken with the owner. A campaign: loop on it until it succeeds.
+func (n *Names) RegisterWait(ctx context.Context, name string, pid PID, meta any, wait time.Duration) (*Registration, error) {
+	body := map[string]any{"pid": pid}
+	if meta != nil {
+		body["meta"] = meta
+	}
+	q := url.Values{"wait": {durationString(wait)}}
+	var reg Registration
+	if err := n.c.do(ctx, request{method: "PUT", path: namePath(name), query: q, body: body}, &reg); err != nil {
 		return nil, err
 	}
 	return &reg, nil

@@ -24,6 +24,9 @@ type cliCommand struct {
 	// flags adds command-specific flags.
 	flags func(fs *flag.FlagSet, o *cliOpts)
 	run   func(ctx context.Context, c *api.Client, o *cliOpts, args []string, stdout io.Writer) error
+	// long commands run until interrupted: -timeout bounds each request
+	// they make, not the command.
+	long bool
 }
 
 // cliOpts are the parsed flags of a client command.
@@ -37,6 +40,7 @@ type cliOpts struct {
 	limit      int    // names: one page of this many (0: every page)
 	after      string // names: start after this name (a page's next)
 	index      string
+	meta       string // campaign: JSON stored with the name
 	timeout    time.Duration
 }
 
@@ -101,7 +105,7 @@ func runCLI(ctx context.Context, name string, c cliCommand, args []string, stdou
 	if err != nil {
 		return usagef("%v", err)
 	}
-	if name != "watch" {
+	if name != "watch" && !c.long {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(ctx, o.timeout)
 		defer cancel()

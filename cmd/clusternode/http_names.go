@@ -1,11 +1,15 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
+	"errors"
 	"net/http"
 	"strconv"
+	"time"
 
 	"github.com/roster-dev/roster/global"
+	"github.com/roster-dev/roster/transport"
 )
 
 // registerBody is the body of PUT /v1/names/{name}.
@@ -33,12 +37,83 @@ func (s *apiServer) registerName(w http.ResponseWriter, r *http.Request) {
 	if len(b.Meta) > 0 && string(b.Meta) == "null" {
 		b.Meta = nil
 	}
-	reg, err := s.be.RegisterGlobal(r.Context(), name, pid, b.Meta)
+	wait, err := waitParam(r)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	reg, err := s.registerWaiting(r.Context(), name, pid, b.Meta, wait)
 	if err != nil {
 		s.writeError(w, r, err)
 		return
 	}
 	writeJSON(w, http.StatusCreated, reg)
+}
+
+// waitParam reads ?wait= of a blocking register (default 0: fail at once
+// with name_taken; capped at maxWait).
+func waitParam(r *http.Request) (time.Duration, error) {
+	v := r.URL.Query().Get("wait")
+	if v == "" {
+		return 0, nil
+	}
+	d, err := time.ParseDuration(v)
+	if err != nil || d < 0 {
+		return 0, badReq("bad_duration", "wait=%q: want a non-negative Go duration like 30s", v)
+	}
+	return min(d, maxWait), nil
+}
+
+// registerWaiting registers name for pid; while another process holds it
+// and wait has not run out, it waits for the name to be free (the watch
+// stream, and a lookup every second in case an event was missed) and
+// tries again: a campaign any HTTP client can run. When wait runs out it
+// returns the last name_taken.
+func (s *apiServer) registerWaiting(ctx context.Context, name string, pid transport.PID, meta json.RawMessage, wait time.Duration) (registration, error) {
+	reg, err := s.be.RegisterGlobal(ctx, name, pid, meta)
+	var taken *nameTakenError
+	if wait <= 0 || !errors.As(err, &taken) {
+		return reg, err
+	}
+	lastTaken := err
+	ctx, cancel := context.WithTimeout(ctx, wait)
+	defer cancel()
+	evs, werr := s.be.WatchGlobal(ctx, name, 0)
+	if werr != nil {
+		evs = nil // fall back to the lookups
+	}
+	for {
+		if !s.waitNameFree(ctx, name, evs) {
+			return registration{}, lastTaken
+		}
+		reg, err = s.be.RegisterGlobal(ctx, name, pid, meta)
+		if !errors.As(err, &taken) {
+			return reg, err
+		}
+		lastTaken = err
+	}
+}
+
+// waitNameFree waits until name is not in the local replica (a miss is
+// checked with the leader) or ctx ends (false).
+func (s *apiServer) waitNameFree(ctx context.Context, name string, evs <-chan nameEvent) bool {
+	for {
+		if _, err := s.be.LookupGlobal(ctx, name, false); errors.Is(err, errNotFound) {
+			return true
+		}
+		tick := time.NewTimer(time.Second)
+		select {
+		case <-ctx.Done():
+			tick.Stop()
+			return false
+		case <-tick.C:
+		case _, ok := <-evs:
+			tick.Stop()
+			if !ok {
+				evs = nil
+			}
+		}
+	}
 }
 
 func (s *apiServer) lookupName(w http.ResponseWriter, r *http.Request) {

@@ -32,6 +32,8 @@ func TestProcHTTPContract(t *testing.T) {
 	t.Run("messages", func(t *testing.T) { procContractMessages(t, c) })
 	t.Run("global_names", func(t *testing.T) { procContractGlobalNames(t, c) })
 	t.Run("global_list_send", func(t *testing.T) { procContractGlobalListSend(t, c) })
+	t.Run("blocking_register", func(t *testing.T) { procContractBlockingRegister(t, c) })
+	t.Run("cli_campaign", func(t *testing.T) { procContractCLICampaign(t, c) })
 	t.Run("local_names", func(t *testing.T) { procContractLocalNames(t, c) })
 	t.Run("local_groups", func(t *testing.T) { procContractLocalGroups(t, c) })
 	t.Run("cluster_groups_api", func(t *testing.T) { procContractClusterGroupsAPI(t, c) })
