@@ -2,6 +2,7 @@ package node
 
 import (
 	"context"
+	"errors"
 	"fmt"
 
 	"github.com/roster-dev/roster/transport"
@@ -33,7 +34,9 @@ type monKey struct {
 
 // Monitor makes p watch target (a PID, or a Dest that names one): when
 // the target exits p gets a Down message with its reason. A target that is
-// already dead (or unknown) gives an immediate Down with NoProc; a target
+// already dead or unknown (a pid, or a Name or Global nobody holds; the
+// Down's PID then has only Node and Incarnation set) gives an immediate
+// Down with NoProc, never an error; a target
 // on an unreachable node gives Down with NoConnection. A RemoteName is
 // resolved by its node (Erlang's monitor(process, {Name, Node})): a name not
 // registered there gives Down with NoProc, whose PID then has only Node and
@@ -62,6 +65,12 @@ func (n *Node) Monitor(watcher PID, target Dest) (Ref, error) {
 	pid, err := n.resolve(context.Background(), target)
 	if rn, ok := target.(RemoteName); ok && rn.Node != n.id {
 		pid, name, err = PID{Node: rn.Node}, rn.Name, nil
+	}
+	if errors.Is(err, ErrNotFound) {
+		// A name nobody holds (local or global): an immediate Down with
+		// NoProc, as for a dead pid (Erlang's monitor of a registered
+		// name that is not there).
+		pid, err = PID{Node: n.id, Incarnation: n.inc}, nil
 	}
 	if err != nil {
 		return 0, err

@@ -68,8 +68,13 @@ func TestNamesSendAndVanish(t *testing.T) {
 	if err := n.Send(ctx, Name("worker"), "x"); !errors.Is(err, ErrNotFound) {
 		t.Fatalf("send to vanished name: %v", err)
 	}
-	if _, err := watch.p.Monitor(Name("worker")); !errors.Is(err, ErrNotFound) {
+	// Like Erlang's monitor(process, Name): an unregistered name gives an
+	// immediate Down with NoProc (Process.Monitor's doc), not an error.
+	if _, err := watch.p.Monitor(Name("worker")); err != nil {
 		t.Fatalf("monitor vanished name: %v", err)
+	}
+	if d := watch.down(t); !errors.Is(d.Reason, NoProc) {
+		t.Fatalf("monitor vanished name: Down %+v, want NoProc", d)
 	}
 	if err := n.Register("ghost", pr.pid); !errors.Is(err, local.ErrNoProc) {
 		t.Fatalf("register dead pid: %v", err)
