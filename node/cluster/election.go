@@ -133,7 +133,7 @@ func (n *Node) campaign(ctx context.Context, w *nameWatch, name string, meta []b
 			}
 			return nil, node.ErrShutdown
 		}
-		if !n.leases.valid(lt.Stop + 2*lt.Renew) {
+		if !n.leases.valid(lt.Stop + lt.Renew/2) {
 			select {
 			case <-ctx.Done():
 				return nil, ctx.Err()

@@ -156,7 +156,9 @@ func (k *leaseKeeper) renew() {
 		regs = append(regs, global.NameFence{Name: name, Fence: f})
 	}
 	k.mu.Unlock()
-	ctx, cancel := context.WithTimeout(k.n.ctx, k.lt.Renew)
+	// A renewal may take up to half the lease (a loaded leader, a leader
+	// change): the lease itself, not this timeout, bounds what runs on it.
+	ctx, cancel := context.WithTimeout(k.n.ctx, k.lt.Length/2)
 	g, err := k.n.table.RenewLease(ctx, regs)
 	cancel()
 	k.mu.Lock()

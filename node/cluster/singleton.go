@@ -221,7 +221,7 @@ func (s *Singleton) run(ctx context.Context) {
 		if !s.waitTurn(ctx, w) {
 			continue
 		}
-		if !s.n.leases.valid(s.spec.StopTimeout + 2*s.n.leases.lt.Renew) {
+		if !s.n.leases.valid(s.spec.StopTimeout + s.n.leases.lt.Renew/2) {
 			// Not yet renewed (or cut off): no claim without a lease.
 			select {
 			case <-ctx.Done():
