@@ -74,6 +74,15 @@ type Config struct {
 	// StreamLayer, when set, carries raft traffic instead of TCP on
 	// RaftBind (a test harness injects faults this way). Default nil.
 	StreamLayer raft.StreamLayer
+	// RaftAuth configures the authenticated channel raft runs over on
+	// RaftBind (transport.AuthStream): every connection proves the cluster
+	// key (Keyring; any installed key is accepted, the primary proves) and
+	// runs mutual TLS when TLS is set, before raft reads a byte; handshake
+	// deadline, idle timeout and per-peer connection limits bound what a
+	// stranger can hold open. NodeID defaults to this Config's NodeID.
+	// The zero value checks cluster id "roster" and version only. Ignored
+	// when StreamLayer is set.
+	RaftAuth transport.StreamConfig
 
 	// Timing picks the raft timeouts. Default TimingLAN.
 	Timing Timing

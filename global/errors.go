@@ -41,6 +41,13 @@ var (
 	ErrCorruptDataDir     = errors.New("global: data dir is damaged")
 	ErrLogStoreMismatch   = errors.New("global: data dir holds another log store")
 	ErrStateMissing       = errors.New("global: data dir is missing raft state")
+	// ErrRefusedRPC: a raft RPC from a peer failed validation (it would
+	// have crashed raft or left it unable to start) and was refused.
+	ErrRefusedRPC = errors.New("global: raft rpc refused")
+	// ErrDamagedLog: the raft log on disk holds an entry raft would panic
+	// on (a gap, an unknown type, an undecodable configuration); the node
+	// refuses to start instead.
+	ErrDamagedLog = errors.New("global: raft log damaged")
 )
 
 // AlreadyRegisteredError is returned by Register when the name is owned by a

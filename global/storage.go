@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"os"
 	"path/filepath"
 	"time"
@@ -191,26 +190,25 @@ func (s *stores) close() error {
 	return errors.Join(errs...)
 }
 
-// newRaftTransport builds raft's network transport: over c.StreamLayer when
-// set, else TCP on RaftBind.
-func newRaftTransport(c *Config, logger hclog.Logger) (*raft.NetworkTransport, error) {
+// newRaftTransport builds raft's network transport, over c.StreamLayer
+// when set, else over the authenticated stream layer on RaftBind, behind the
+// RPC guard (raft_guard.go).
+func newRaftTransport(c *Config, logger hclog.Logger) (*guardTransport, error) {
 	const maxPool, timeout = 3, 10 * time.Second
-	if c.StreamLayer != nil {
-		return raft.NewNetworkTransportWithConfig(&raft.NetworkTransportConfig{
-			Stream: c.StreamLayer, MaxPool: maxPool, Timeout: timeout, Logger: logger,
-		}), nil
-	}
-	var adv net.Addr
-	if c.RaftAdvertise != "" {
-		a, err := net.ResolveTCPAddr("tcp", c.RaftAdvertise)
+	var stream raft.StreamLayer = c.StreamLayer
+	if stream == nil {
+		l, err := newAuthStreamLayer(c)
 		if err != nil {
-			return nil, fmt.Errorf("%w: RaftAdvertise: %w", ErrBadConfig, err)
+			return nil, err
 		}
-		adv = a
+		stream = l
 	}
-	t, err := raft.NewTCPTransportWithLogger(c.RaftBind, adv, maxPool, timeout, logger)
-	if err != nil {
-		return nil, fmt.Errorf("global: raft transport on %s: %w", c.RaftBind, err)
+	nt := raft.NewNetworkTransportWithConfig(&raft.NetworkTransportConfig{
+		Stream: stream, MaxPool: maxPool, Timeout: timeout, Logger: logger,
+	})
+	spool := ""
+	if !c.InmemStore {
+		spool = c.DataDir
 	}
-	return t, nil
+	return newGuardTransport(nt, spool, logger.Named("guard")), nil
 }

@@ -42,7 +42,7 @@ type Table struct {
 	logger     hclog.Logger
 	fsm        *fsm
 	raft       *raft.Raft
-	trans      *raft.NetworkTransport
+	trans      *guardTransport
 	stores     *stores
 	staleAfter time.Duration
 
@@ -91,6 +91,9 @@ func New(cfg Config) (*Table, error) {
 	if t.stores, err = openStores(&t.cfg, logger); err != nil {
 		return nil, err
 	}
+	if err := checkLogOnDisk(t.stores.logs); err != nil {
+		return nil, errors.Join(err, t.stores.close())
+	}
 	if t.trans, err = newRaftTransport(&t.cfg, logger.Named("raft-net")); err != nil {
 		return nil, errors.Join(err, t.stores.close())
 	}
@@ -106,6 +109,7 @@ func New(cfg Config) (*Table, error) {
 		err := fmt.Errorf("%w: %s: newest snapshot: %w", ErrCorruptDataDir, cfg.DataDir, rerr)
 		return nil, errors.Join(err, t.raft.Shutdown().Error(), t.trans.Close(), t.stores.close())
 	}
+	t.trans.setLeader(func() raft.ServerID { _, id := t.raft.LeaderWithID(); return id })
 	t.leaderGC = newGroupCommit(cfg.MaxBatch, cfg.MaxInflight, cfg.BatchLinger, t.commitBatch, t.shutdownCh, t.goFn)
 	t.fwdGC = newGroupCommit(cfg.MaxBatch, cfg.MaxForwardInflight, 0, t.forwardBatch, t.shutdownCh, t.goFn)
 	t.goFn(t.leaderGC.run)
