@@ -361,3 +361,40 @@ func TestAuthStreamCloseReleases(t *testing.T) {
 		return nil
 	})
 }
+
+// TestTransportKeyring: the transport handshake takes a proof by any key of
+// the ring and proves with the primary.
+func TestTransportKeyring(t *testing.T) {
+	oldK, newK := testKey(1), testKey(2)
+	mk := func(id NodeID, ring *Keyring) *TCPTransport {
+		cfg := DefaultLocalConfig()
+		cfg.NodeID, cfg.Incarnation, cfg.Keyring, cfg.Logger = id, 1, ring, testLogger(t)
+		tr, err := NewTCPTransport(cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		tr.SetHandler(newRecorder())
+		if err := tr.Start(); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = tr.Close() })
+		return tr
+	}
+	a := mk("a", testRing(t, oldK, newK))
+	call := func(from *TCPTransport) error {
+		from.SetPeer("a", a.Addr(), 0)
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancel()
+		_, err := from.Call(ctx, "a", "echo", []byte("x"))
+		return err
+	}
+	if err := call(mk("b", testRing(t, newK, oldK))); err != nil {
+		t.Fatalf("new primary: %v", err)
+	}
+	if err := call(mk("c", testRing(t, oldK))); err != nil {
+		t.Fatalf("old primary: %v", err)
+	}
+	if err := call(mk("d", testRing(t, testKey(3)))); !errors.Is(err, ErrBadAuth) {
+		t.Fatalf("foreign key: %v, want ErrBadAuth", err)
+	}
+}

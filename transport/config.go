@@ -40,6 +40,10 @@ type Config struct {
 	// never crosses the wire). Empty means no authentication. Use 32 random
 	// bytes.
 	ClusterKey []byte
+	// Keyring, when set, replaces ClusterKey: proofs are made with its
+	// primary and a proof by any of its keys is accepted, so keys rotate
+	// without a restart (see Keyring). Default nil.
+	Keyring *Keyring
 
 	// BindAddr is the TCP address to listen on. Default "127.0.0.1:0".
 	BindAddr string
@@ -177,6 +181,25 @@ func (c Config) Validate() error {
 		return bad("CertFile needs KeyFile and CAFile")
 	}
 	return nil
+}
+
+// primaryKey is the key our proofs are made with.
+func (c *Config) primaryKey() []byte {
+	if c.Keyring != nil {
+		return c.Keyring.Primary()
+	}
+	return c.ClusterKey
+}
+
+// keys are the keys a peer's proof may be made with.
+func (c *Config) keys() [][]byte {
+	if c.Keyring != nil {
+		return c.Keyring.Keys()
+	}
+	if len(c.ClusterKey) == 0 {
+		return nil
+	}
+	return [][]byte{c.ClusterKey}
 }
 
 // clone returns a copy of c with defaults filled for zero fields, so a

@@ -133,13 +133,13 @@ func handshakeProof(key []byte, role string, tr *transcript) []byte {
 	return m.Sum(nil)
 }
 
-// checkProof verifies a peer's proof for role in constant time.
-func checkProof(key []byte, role string, tr *transcript, got []byte) error {
-	want := handshakeProof(key, role, tr)
-	if len(want) == 0 && len(got) == 0 {
+// checkProof verifies a peer's proof for role in constant time, against
+// every key of our ring (a proof by any installed key is accepted).
+func checkProof(keys [][]byte, role string, tr *transcript, got []byte) error {
+	if len(keys) == 0 && len(got) == 0 {
 		return nil
 	}
-	if !hmac.Equal(want, got) {
+	if _, ok := matchKey(keys, got, func(k []byte) []byte { return handshakeProof(k, role, tr) }); !ok || len(got) == 0 {
 		return fmt.Errorf("%w: %s proof does not match our key", ErrBadAuth, role)
 	}
 	return nil
@@ -210,7 +210,7 @@ func dialHandshake(cfg *Config, h *handshakeIO, want NodeID, wantInc, gen uint64
 		return nil, h.refuse(code, err)
 	}
 	tr := &transcript{cluster: cfg.ClusterID, nonceD: mine.Nonce, nonceA: theirs.Nonce}
-	if err := checkProof(cfg.ClusterKey, roleAcceptor, tr, theirs.Proof); err != nil {
+	if err := checkProof(cfg.keys(), roleAcceptor, tr, theirs.Proof); err != nil {
 		return nil, h.refuse(refuseAuth, err)
 	}
 	// The acceptor knows the key: now we may say who we are.
@@ -218,7 +218,7 @@ func dialHandshake(cfg *Config, h *handshakeIO, want NodeID, wantInc, gen uint64
 	tr.want = identity{Node: want, Incarnation: wantInc}
 	tr.ids = []identity{me}
 	auth := &authMsg{Node: me.Node, Incarnation: me.Incarnation, Gen: gen, Want: want, WantInc: wantInc,
-		Proof: handshakeProof(cfg.ClusterKey, roleDialer, tr)}
+		Proof: handshakeProof(cfg.primaryKey(), roleDialer, tr)}
 	if err := h.send(frameAuth, auth); err != nil {
 		return nil, err
 	}
@@ -228,7 +228,7 @@ func dialHandshake(cfg *Config, h *handshakeIO, want NodeID, wantInc, gen uint64
 	}
 	peer := identity{Node: acc.Node, Incarnation: acc.Incarnation}
 	tr.ids = append(tr.ids, peer)
-	if err := checkProof(cfg.ClusterKey, roleAccepted, tr, acc.Proof); err != nil {
+	if err := checkProof(cfg.keys(), roleAccepted, tr, acc.Proof); err != nil {
 		return nil, h.refuse(refuseAuth, err)
 	}
 	if peer.Node != want || (wantInc != 0 && peer.Incarnation != wantInc) {
@@ -249,7 +249,7 @@ func acceptHandshake(cfg *Config, h *handshakeIO) (*identity, error) {
 	}
 	mine := newHello(cfg)
 	tr := &transcript{cluster: cfg.ClusterID, nonceD: theirs.Nonce, nonceA: mine.Nonce}
-	mine.Proof = handshakeProof(cfg.ClusterKey, roleAcceptor, tr)
+	mine.Proof = handshakeProof(cfg.primaryKey(), roleAcceptor, tr)
 	if err := h.send(frameHello, mine); err != nil {
 		return nil, err
 	}
@@ -260,7 +260,7 @@ func acceptHandshake(cfg *Config, h *handshakeIO) (*identity, error) {
 	peer := identity{Node: auth.Node, Incarnation: auth.Incarnation, Gen: auth.Gen}
 	tr.want = identity{Node: auth.Want, Incarnation: auth.WantInc}
 	tr.ids = []identity{peer}
-	if err := checkProof(cfg.ClusterKey, roleDialer, tr, auth.Proof); err != nil {
+	if err := checkProof(cfg.keys(), roleDialer, tr, auth.Proof); err != nil {
 		return nil, h.refuse(refuseAuth, err)
 	}
 	// The dialer knows the key: its identity is trustworthy and we may
@@ -274,7 +274,7 @@ func acceptHandshake(cfg *Config, h *handshakeIO) (*identity, error) {
 	}
 	me := identity{Node: cfg.NodeID, Incarnation: cfg.Incarnation}
 	tr.ids = append(tr.ids, me)
-	acc := &acceptMsg{Node: me.Node, Incarnation: me.Incarnation, Proof: handshakeProof(cfg.ClusterKey, roleAccepted, tr)}
+	acc := &acceptMsg{Node: me.Node, Incarnation: me.Incarnation, Proof: handshakeProof(cfg.primaryKey(), roleAccepted, tr)}
 	if err := h.send(frameAccept, acc); err != nil {
 		return nil, err
 	}

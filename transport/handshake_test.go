@@ -101,7 +101,7 @@ func TestProofsAreBoundToRoleAndTranscript(t *testing.T) {
 	base := transcript{cluster: "c", nonceD: bytes.Repeat([]byte{1}, nonceLen), nonceA: bytes.Repeat([]byte{2}, nonceLen),
 		want: identity{Node: "a"}, ids: []identity{{Node: "d", Incarnation: 1, Gen: 1}}}
 	proof := handshakeProof(key, roleDialer, &base)
-	if err := checkProof(key, roleDialer, &base, proof); err != nil {
+	if err := checkProof([][]byte{key}, roleDialer, &base, proof); err != nil {
 		t.Fatal(err)
 	}
 	variants := map[string]func(tr *transcript) string{
@@ -117,7 +117,7 @@ func TestProofsAreBoundToRoleAndTranscript(t *testing.T) {
 	for name, change := range variants {
 		tr := base
 		role := change(&tr)
-		if err := checkProof(key, role, &tr, proof); !errors.Is(err, ErrBadAuth) {
+		if err := checkProof([][]byte{key}, role, &tr, proof); !errors.Is(err, ErrBadAuth) {
 			t.Errorf("%s changed, proof still accepted (%v)", name, err)
 		}
 	}
