@@ -10,6 +10,7 @@ import (
 	"github.com/roster-dev/roster/global"
 	"github.com/roster-dev/roster/node"
 	"github.com/roster-dev/roster/node/membership"
+	"github.com/roster-dev/roster/transport"
 )
 
 // Config configures a clustered Node: the runtime's own settings
@@ -112,6 +113,10 @@ type Config struct {
 	// global's metrics.go). nil (the default): go-metrics' default
 	// instance for the cluster's, none for the table's.
 	Metrics *metrics.Metrics
+
+	// ring is the keyring gossip, the transport and raft share (openKeyring,
+	// set by New on its copy). nil without a key.
+	ring *transport.Keyring
 }
 
 // DefaultConfig returns a Config for a single LAN server (bootstrap-expect

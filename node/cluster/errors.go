@@ -13,4 +13,7 @@ var (
 	ErrBadProfile = errors.New("cluster: unknown profile")
 	// ErrDataDirOwner: the data dir holds another node's Raft state.
 	ErrDataDirOwner = errors.New("cluster: data dir belongs to another node")
+	// ErrKeyring: a keyring operation failed on some node (the results
+	// say which and why).
+	ErrKeyring = errors.New("cluster: keyring operation failed")
 )

@@ -45,6 +45,7 @@ type Node struct {
 	singletons   map[string]*Singleton
 	leaderships  map[*Leadership]struct{}
 
+	keyMu     sync.Mutex  // serialises keyring changes (keyring.go)
 	leaving   atomic.Bool // Leave has begun: our names go on purpose
 	startOnce sync.Once
 	startErr  error
@@ -63,7 +64,7 @@ func init() { testhook.SetNewCluster(newNode) }
 func newTransport(c *Config, h testhook.Cluster) (transport.Transport, error) {
 	tc := transport.DefaultConfig()
 	tc.NodeID, tc.Incarnation = c.NodeID, c.Incarnation
-	tc.ClusterID, tc.ClusterKey = c.ClusterID, c.Key
+	tc.ClusterID, tc.ClusterKey, tc.Keyring = c.ClusterID, c.Key, c.ring
 	tc.BindAddr = net.JoinHostPort(c.BindAddr, strconv.Itoa(c.TransportPort))
 	if c.AdvertiseAddr != "" {
 		tc.AdvertiseAddr = net.JoinHostPort(c.AdvertiseAddr, strconv.Itoa(c.TransportPort))
@@ -102,6 +103,10 @@ func newNode(cfg Config, h testhook.Cluster) (*Node, error) {
 	if err := c.reservePorts(); err != nil {
 		return nil, err
 	}
+	var err error
+	if c.ring, err = openKeyring(&c, c.Logger); err != nil {
+		return nil, err
+	}
 	if c.Incarnation == 0 && c.Transport == nil {
 		inc, err := node.NewIncarnation()
 		if err != nil {
@@ -111,7 +116,6 @@ func newNode(cfg Config, h testhook.Cluster) (*Node, error) {
 	}
 	tr := c.Transport
 	if tr == nil {
-		var err error
 		if tr, err = newTransport(&c, h); err != nil {
 			return nil, err
 		}
@@ -130,7 +134,7 @@ func newNode(cfg Config, h testhook.Cluster) (*Node, error) {
 	}
 	n.table = t
 	rc := c.Config
-	router := &rpcRouter{t: t}
+	router := &rpcRouter{t: t, n: n}
 	rc.Transport, rc.Global, rc.Requests, rc.Peers = tr, t, router, n.links
 	if n.Node, err = node.New(rc); err != nil {
 		return nil, errors.Join(err, t.Shutdown(context.Background()), tr.Close())
@@ -177,6 +181,10 @@ func (n *Node) newTable() (*global.Table, error) {
 	}
 	gc.StreamLayer = n.hooks.RaftStreamLayer
 	gc.Metrics = c.Metrics
+	var err error
+	if gc.RaftAuth, err = raftAuth(&c, id, c.Logger); err != nil {
+		return nil, err
+	}
 	gc.Forwarder = n.tr
 	gc.Logger = c.Logger
 	gc.OnLeadershipChange = n.stats.leadershipChanged
@@ -202,7 +210,8 @@ func (n *Node) newMembership() (*membership.Membership, error) {
 	if cc.AdvertiseAddr != "" {
 		mc.AdvertiseAddr, mc.AdvertisePort = cc.AdvertiseAddr, cc.GossipPort
 	}
-	mc.Key, mc.Transport, mc.Logger = cc.Key, n.hooks.GossipTransport, cc.Logger
+	mc.Key, mc.Keys = gossipKeys(cc.ring)
+	mc.Transport, mc.Logger = n.hooks.GossipTransport, cc.Logger
 	mc.Memberlist, mc.RejoinInterval = cc.Profile.memberlist(), cc.Profile.timings().rejoin
 	mc.Resolver = cc.Resolver
 	if n.hooks.Gossip != nil {
@@ -359,10 +368,11 @@ func (n *Node) otherVoters() int {
 }
 
 // rpcRouter serves the transport's RPCs: "global.*" go to the table,
-// "groups.*" to the process groups.
+// "groups.*" to the process groups, keyring operations to the node.
 type rpcRouter struct {
 	t      *global.Table
 	groups *groupEngine
+	n      *Node
 }
 
 var _ node.RequestHandler = (*rpcRouter)(nil)
@@ -373,6 +383,9 @@ func (r *rpcRouter) HandleRequest(ctx context.Context, from node.NodeID, method 
 	}
 	if isGroupMethod(method) && r.groups != nil {
 		return r.groups.handleRequest(ctx, from, method, body)
+	}
+	if method == keyringRPC {
+		return r.n.handleKeyring(body)
 	}
 	return nil, fmt.Errorf("%w: %q", node.ErrNoHandler, method)
 }

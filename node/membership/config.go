@@ -28,6 +28,9 @@ type Config struct {
 	// Key encrypts and authenticates gossip (AES-GCM, 16/24/32 bytes).
 	// Nil means plain gossip. A node with another key cannot join.
 	Key []byte
+	// Keys are more keys gossip accepts beside Key (the primary, which
+	// encrypts): the rest of a keyring during a rotation. Default none.
+	Keys [][]byte
 
 	// Memberlist is the base memberlist configuration whose failure
 	// detection and dissemination timings gossip runs with; New copies it

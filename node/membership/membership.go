@@ -21,6 +21,7 @@ type Membership struct {
 	log    hclog.Logger
 	ml     *memberlist.Memberlist
 	events *eventQueue
+	ring   *memberlist.Keyring // nil without a key
 
 	metaMu sync.Mutex
 	meta   Meta
@@ -90,11 +91,11 @@ func (m *Membership) memberlistConfig() (*memberlist.Config, error) {
 	mc.AdvertiseAddr, mc.AdvertisePort = c.AdvertiseAddr, c.AdvertisePort
 	mc.Transport = c.Transport
 	if len(c.Key) > 0 {
-		kr, err := memberlist.NewKeyring(nil, c.Key)
+		kr, err := memberlist.NewKeyring(c.Keys, c.Key)
 		if err != nil {
 			return nil, fmt.Errorf("%w: %w", ErrBadKey, err)
 		}
-		mc.Keyring = kr
+		mc.Keyring, m.ring = kr, kr
 	}
 	d := &delegate{m: m}
 	mc.Delegate, mc.Events, mc.Alive, mc.Merge, mc.Conflict = d, d, d, d, d
