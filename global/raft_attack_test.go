@@ -225,8 +225,10 @@ func TestRaftAttacks(t *testing.T) {
 // past the end, a garbage configuration) make New return ErrDamagedLog.
 func TestDamagedLogRefusesStart(t *testing.T) {
 	for name, bad := range map[string]func(last uint64) *raft.Log{
-		"gap":            func(last uint64) *raft.Log { return &raft.Log{Index: last + 5, Term: 1, Type: raft.LogNoop} },
-		"garbage config": func(last uint64) *raft.Log { return &raft.Log{Index: last + 1, Term: 1, Type: raft.LogConfiguration, Data: []byte("x")} },
+		"gap": func(last uint64) *raft.Log { return &raft.Log{Index: last + 5, Term: 1, Type: raft.LogNoop} },
+		"garbage config": func(last uint64) *raft.Log {
+			return &raft.Log{Index: last + 1, Term: 1, Type: raft.LogConfiguration, Data: []byte("x")}
+		},
 	} {
 		t.Run(name, func(t *testing.T) {
 			c := newTestCluster(t, 1, hclog.Warn)
