@@ -179,6 +179,10 @@ type AuthListener struct {
 	live    map[net.Conn]struct{} // every socket we hold, closed by Close
 
 	accepted, refused, overLimit atomic.Uint64
+
+	logMu      sync.Mutex
+	lastLog    time.Time
+	suppressed int // refusals not logged since lastLog
 }
 
 var _ net.Listener = (*AuthListener)(nil)
@@ -282,12 +286,31 @@ func remoteHost(nc net.Conn) string {
 	return host
 }
 
+// warn logs a refusal, at most ten a second: a flood of strangers must
+// not flood the log too. The next logged line says how many were skipped.
+func (l *AuthListener) warn(msg string, args ...any) {
+	l.logMu.Lock()
+	now := time.Now()
+	if now.Sub(l.lastLog) < 100*time.Millisecond {
+		l.suppressed++
+		l.logMu.Unlock()
+		return
+	}
+	n := l.suppressed
+	l.lastLog, l.suppressed = now, 0
+	l.logMu.Unlock()
+	if n > 0 {
+		args = append(args, "not_logged_since_last", n)
+	}
+	l.log.Warn(msg, args...)
+}
+
 // reserve takes a handshake slot for host (and tracks nc), or refuses.
 func (l *AuthListener) reserve(nc net.Conn, host string) bool {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if l.pending >= l.s.cfg.MaxPendingHandshakes || l.perHost[host] >= l.s.cfg.MaxPendingPerHost {
-		l.log.Warn("stream handshake slots full; closing", "remote", nc.RemoteAddr(),
+		l.warn("stream handshake slots full; closing", "remote", nc.RemoteAddr(),
 			"pending", l.pending, "from_host", l.perHost[host])
 		return false
 	}
@@ -320,13 +343,13 @@ func (l *AuthListener) serve(nc net.Conn, host string) {
 	l.release(host)
 	if err != nil {
 		l.refused.Add(1)
-		l.log.Warn("stream handshake refused", "remote", nc.RemoteAddr(), "error", err)
+		l.warn("stream handshake refused", "remote", nc.RemoteAddr(), "error", err)
 		l.forget(nc)
 		return
 	}
 	if !l.admit(peer) {
 		l.overLimit.Add(1)
-		l.log.Warn("stream connection limit reached; closing", "peer", peer, "remote", nc.RemoteAddr())
+		l.warn("stream connection limit reached; closing", "peer", peer, "remote", nc.RemoteAddr())
 		l.forget(nc)
 		return
 	}

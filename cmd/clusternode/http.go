@@ -59,7 +59,7 @@ func (s *apiServer) handler() http.Handler {
 		s.limits = newLimits(defaultLimits())
 	}
 	mux := http.NewServeMux()
-	for _, rt := range s.routes() {
+	for _, rt := range append(s.routes(), s.keyringRoutes()...) {
 		allow := make([]string, 0, len(rt.methods))
 		for m, ep := range rt.methods {
 			mux.HandleFunc(m+" "+rt.path, s.guard(ep.acl, ep.h))
