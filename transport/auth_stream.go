@@ -40,10 +40,10 @@ type StreamConfig struct {
 	// abandoned ones. Default 5 min.
 	IdleTimeout time.Duration
 	// MaxPendingHandshakes bounds inbound connections in their handshake;
-	// more are closed at once. Default 64.
+	// beyond it the busiest host's oldest is closed. Default 64.
 	MaxPendingHandshakes int
-	// MaxPendingPerHost bounds one remote host's connections in handshake,
-	// so one host cannot take every slot. Default 8.
+	// MaxPendingPerHost bounds one remote host's connections in handshake;
+	// beyond it that host's oldest is closed. Default 16.
 	MaxPendingPerHost int
 	// MaxConnsPerPeer bounds authenticated inbound connections per proven
 	// node id (raft keeps a pool of 3 per peer, plus transient ones).
@@ -83,7 +83,7 @@ func NewAuthStream(cfg StreamConfig) (*AuthStream, error) {
 	setDur(&c.HandshakeTimeout, 5*time.Second)
 	setDur(&c.IdleTimeout, 5*time.Minute)
 	setInt(&c.MaxPendingHandshakes, 64)
-	setInt(&c.MaxPendingPerHost, 8)
+	setInt(&c.MaxPendingPerHost, 16)
 	setInt(&c.MaxConnsPerPeer, 32)
 	setInt(&c.MaxConns, 1024)
 	if c.Logger == nil {
@@ -173,7 +173,7 @@ type AuthListener struct {
 
 	mu      sync.Mutex
 	pending int
-	perHost map[string]int
+	perHost map[string][]net.Conn // connections in handshake per remote host, oldest first
 	perPeer map[NodeID]int
 	open    int
 	live    map[net.Conn]struct{} // every socket we hold, closed by Close
@@ -191,7 +191,7 @@ var _ net.Listener = (*AuthListener)(nil)
 func (s *AuthStream) Listen(inner net.Listener) *AuthListener {
 	l := &AuthListener{
 		s: s, inner: inner, log: s.cfg.Logger, ready: make(chan net.Conn), done: make(chan struct{}),
-		perHost: make(map[string]int), perPeer: make(map[NodeID]int), live: make(map[net.Conn]struct{}),
+		perHost: make(map[string][]net.Conn), perPeer: make(map[NodeID]int), live: make(map[net.Conn]struct{}),
 	}
 	l.wg.Add(1)
 	go l.acceptLoop()
@@ -265,11 +265,7 @@ func (l *AuthListener) acceptLoop() {
 		}
 		backoff = 0
 		host := remoteHost(nc)
-		if !l.reserve(nc, host) {
-			l.overLimit.Add(1)
-			_ = nc.Close()
-			continue
-		}
+		l.reserve(nc, host)
 		l.wg.Add(1)
 		go l.serve(nc, host)
 	}
@@ -305,28 +301,60 @@ func (l *AuthListener) warn(msg string, args ...any) {
 	l.log.Warn(msg, args...)
 }
 
-// reserve takes a handshake slot for host (and tracks nc), or refuses.
-func (l *AuthListener) reserve(nc net.Conn, host string) bool {
+// reserve gives nc a handshake slot. When its host already holds
+// MaxPendingPerHost, or all MaxPendingHandshakes are taken, the oldest
+// handshake of that host (or of the busiest host) is closed to make room:
+// an honest peer finishes its handshake in a round trip, so what is evicted
+// is a stranger's idle connection, and a flood can never keep a peer out.
+func (l *AuthListener) reserve(nc net.Conn, host string) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	if l.pending >= l.s.cfg.MaxPendingHandshakes || l.perHost[host] >= l.s.cfg.MaxPendingPerHost {
-		l.warn("stream handshake slots full; closing", "remote", nc.RemoteAddr(),
-			"pending", l.pending, "from_host", l.perHost[host])
-		return false
+	victim := ""
+	switch {
+	case len(l.perHost[host]) >= l.s.cfg.MaxPendingPerHost:
+		victim = host
+	case l.pending >= l.s.cfg.MaxPendingHandshakes:
+		for h, cs := range l.perHost {
+			if victim == "" || len(cs) > len(l.perHost[victim]) {
+				victim = h
+			}
+		}
+	}
+	if victim != "" {
+		old := l.perHost[victim][0]
+		l.removePending(victim, old)
+		_ = old.Close() // its handshake fails at once; serve does not release it again
+		l.overLimit.Add(1)
+		l.warn("stream handshake slots full; closed the oldest", "host", victim, "pending", l.pending)
 	}
 	l.pending++
-	l.perHost[host]++
+	l.perHost[host] = append(l.perHost[host], nc)
 	l.live[nc] = struct{}{}
-	return true
 }
 
-func (l *AuthListener) release(host string) {
+// removePending drops nc from host's pending list; false if it was not
+// there (already evicted). l.mu held.
+func (l *AuthListener) removePending(host string, nc net.Conn) bool {
+	cs := l.perHost[host]
+	for i, c := range cs {
+		if c == nc {
+			cs = append(cs[:i:i], cs[i+1:]...)
+			if len(cs) == 0 {
+				delete(l.perHost, host)
+			} else {
+				l.perHost[host] = cs
+			}
+			l.pending--
+			return true
+		}
+	}
+	return false
+}
+
+func (l *AuthListener) release(host string, nc net.Conn) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	l.pending--
-	if l.perHost[host]--; l.perHost[host] <= 0 {
-		delete(l.perHost, host)
-	}
+	l.removePending(host, nc)
 }
 
 func (l *AuthListener) forget(nc net.Conn) {
@@ -340,7 +368,7 @@ func (l *AuthListener) forget(nc net.Conn) {
 func (l *AuthListener) serve(nc net.Conn, host string) {
 	defer l.wg.Done()
 	peer, conn, err := l.handshake(nc)
-	l.release(host)
+	l.release(host, nc)
 	if err != nil {
 		l.refused.Add(1)
 		l.warn("stream handshake refused", "remote", nc.RemoteAddr(), "error", err)
