@@ -22,6 +22,7 @@ type Membership struct {
 	ml     *memberlist.Memberlist
 	events *eventQueue
 	ring   *memberlist.Keyring // nil without a key
+	limit  *limitedTransport   // nil when Config.Transport is set
 
 	metaMu sync.Mutex
 	meta   Meta
@@ -64,8 +65,18 @@ func New(cfg Config) (*Membership, error) {
 	if err != nil {
 		return nil, err
 	}
+	var lt *limitedTransport
+	if mc.Transport == nil {
+		if lt, err = newLimitedTransport(mc, mc.Logger); err != nil {
+			return nil, err
+		}
+		mc.Transport, m.limit = lt, lt
+	}
 	ml, err := memberlist.Create(mc)
 	if err != nil {
+		if lt != nil {
+			_ = lt.Shutdown()
+		}
 		return nil, fmt.Errorf("membership: start gossip: %w", err)
 	}
 	m.ml = ml
