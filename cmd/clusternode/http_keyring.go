@@ -5,7 +5,7 @@ import (
 	"errors"
 	"net/http"
 
-	"github.com/roster-dev/roster/node"
+	"github.com/roster-dev/roster/node/cluster"
 )
 
 // The keyring endpoints. ACL: operator, every one of them (they change or
@@ -21,7 +21,7 @@ import (
 // keyringBackend is the optional backend ability the endpoints need
 // (nodeBackend has it; a backend without it answers 501).
 type keyringBackend interface {
-	Keyring(ctx context.Context, op node.KeyringOp, key []byte) ([]node.KeyringResult, error)
+	Keyring(ctx context.Context, op cluster.KeyringOp, key []byte) ([]cluster.KeyringResult, error)
 }
 
 // aclOperator marks routes that need an operator token.
@@ -40,11 +40,11 @@ var keyringACL = map[string]string{"/v1/operator/keyring": aclOperator}
 type keyringAnswer struct {
 	Error string               `json:"error,omitempty"`
 	Code  string               `json:"code,omitempty"`
-	Nodes []node.KeyringResult `json:"nodes"`
+	Nodes []cluster.KeyringResult `json:"nodes"`
 }
 
 func (s *apiServer) keyringList(w http.ResponseWriter, r *http.Request) {
-	s.keyring(w, r, node.KeyringList, nil)
+	s.keyring(w, r, cluster.KeyringList, nil)
 }
 
 func (s *apiServer) keyringChange(w http.ResponseWriter, r *http.Request) {
@@ -56,9 +56,9 @@ func (s *apiServer) keyringChange(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
-	op := node.KeyringOp(req.Op)
+	op := cluster.KeyringOp(req.Op)
 	switch op {
-	case node.KeyringInstall, node.KeyringUse, node.KeyringRemove:
+	case cluster.KeyringInstall, cluster.KeyringUse, cluster.KeyringRemove:
 	default:
 		writeErr(w, http.StatusBadRequest, "bad_op", `op must be "install", "use" or "remove"`)
 		return
@@ -71,7 +71,7 @@ func (s *apiServer) keyringChange(w http.ResponseWriter, r *http.Request) {
 	s.keyring(w, r, op, key)
 }
 
-func (s *apiServer) keyring(w http.ResponseWriter, r *http.Request, op node.KeyringOp, key []byte) {
+func (s *apiServer) keyring(w http.ResponseWriter, r *http.Request, op cluster.KeyringOp, key []byte) {
 	kb, ok := s.be.(keyringBackend)
 	if !ok {
 		writeErr(w, http.StatusNotImplemented, "not_clustered", "this agent has no keyring")
@@ -81,9 +81,14 @@ func (s *apiServer) keyring(w http.ResponseWriter, r *http.Request, op node.Keyr
 	switch {
 	case err == nil:
 		writeJSON(w, http.StatusOK, keyringAnswer{Nodes: res})
-	case errors.Is(err, node.ErrKeyring):
+	case errors.Is(err, cluster.ErrKeyring):
 		writeJSON(w, http.StatusInternalServerError, keyringAnswer{Error: err.Error(), Code: "keyring_failed", Nodes: res})
 	default:
 		s.writeError(w, r, err)
 	}
+}
+
+// Keyring applies a keyring operation on every live node (keyringBackend).
+func (b *nodeBackend) Keyring(ctx context.Context, op cluster.KeyringOp, key []byte) ([]cluster.KeyringResult, error) {
+	return b.n.Keyring(ctx, op, key)
 }

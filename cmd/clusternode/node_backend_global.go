@@ -163,8 +163,3 @@ func (b *nodeBackend) Status(ctx context.Context) (status, error) {
 	}
 	return st, nil
 }
-
-// Keyring applies a keyring operation on every live node (keyringBackend).
-func (b *nodeBackend) Keyring(ctx context.Context, op node.KeyringOp, key []byte) ([]node.KeyringResult, error) {
-	return b.n.Keyring(ctx, op, key)
-}

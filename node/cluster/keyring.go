@@ -28,7 +28,6 @@ const (
 	KeyringRemove KeyringOp = "remove"
 )
 
-
 // KeyringResult is one node's answer to a keyring operation.
 type KeyringResult struct {
 	Node transport.NodeID `msgpack:"n" json:"node"`
