@@ -38,8 +38,8 @@ func (s *apiServer) keyringRoutes() []route {
 var keyringACL = map[string]string{"/v1/operator/keyring": aclOperator}
 
 type keyringAnswer struct {
-	Error string               `json:"error,omitempty"`
-	Code  string               `json:"code,omitempty"`
+	Error string                  `json:"error,omitempty"`
+	Code  string                  `json:"code,omitempty"`
 	Nodes []cluster.KeyringResult `json:"nodes"`
 }
 
