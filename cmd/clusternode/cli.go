@@ -66,8 +66,8 @@ var cliCommands = map[string]cliCommand{
 		fs.StringVar(&o.index, "index", "", "resume after this event id (I.n) or raft index (I)")
 	}},
 	"health": {summary: "exit 0 when the node serves, 1 otherwise", run: cliHealth},
-	"keyring": {summary: "list, install, use or remove cluster keys on every node (operator)",
-		args: "list | install KEY | use KEY | remove KEY (KEY: base64, - for stdin, @FILE)", run: cliKeyring},
+	"keyring": {summary: "list, install, use or remove cluster keys on every node (operator; KEY is base64, - for stdin or @FILE)",
+		args: "list|install|use|remove [KEY]", run: cliKeyring},
 }
 
 // runCLI parses a client command's flags (each also from CLUSTERNODE_*,

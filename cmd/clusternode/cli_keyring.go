@@ -3,54 +3,43 @@ package main
 import (
 	"bufio"
 	"context"
-	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"os"
 	"strings"
+
+	"github.com/roster-dev/roster/api"
 )
 
 // cliKeyring runs `clusternode keyring list | install KEY | use KEY |
 // remove KEY`. KEY is the base64 key keygen prints, "-" to read it from
 // stdin, or @FILE to read it from a file (both keep it out of ps).
-func cliKeyring(ctx context.Context, c *apiClient, o *cliOpts, args []string, w io.Writer) error {
+func cliKeyring(ctx context.Context, c *api.Client, o *cliOpts, args []string, w io.Writer) error {
 	if len(args) == 0 {
 		return usagef("keyring: want list, install KEY, use KEY or remove KEY")
 	}
-	op := args[0]
-	var ans keyringAnswer
-	switch {
+	var nodes []api.KeyringNode
+	var err error
+	switch op := args[0]; {
 	case op == "list" && len(args) == 1:
-		if err := c.call(ctx, "GET", "/v1/operator/keyring", nil, &ans); err != nil {
-			return err
-		}
+		nodes, err = c.Keyring(ctx)
 	case (op == "install" || op == "use" || op == "remove") && len(args) == 2:
-		key, err := cliReadKey(args[1], os.Stdin)
-		if err != nil {
-			return err
+		key, kerr := cliReadKey(args[1], os.Stdin)
+		if kerr != nil {
+			return kerr
 		}
-		body, _ := json.Marshal(map[string]string{"op": op, "key": key})
-		err = c.call(ctx, "POST", "/v1/operator/keyring", strings.NewReader(string(body)), &ans)
-		var re *remoteError
-		if errors.As(err, &re) && re.Body.Code == "keyring_failed" {
-			_ = printKeyring(w, o, ans)
-		}
-		if err != nil {
-			return err
-		}
+		nodes, err = c.KeyringChange(ctx, op, key)
 	default:
 		return usagef("keyring: want list, install KEY, use KEY or remove KEY")
 	}
-	return printKeyring(w, o, ans)
-}
-
-func printKeyring(w io.Writer, o *cliOpts, ans keyringAnswer) error {
+	if err != nil {
+		return err
+	}
 	if o.json {
-		return printJSON(w, ans.Nodes)
+		return printJSON(w, nodes)
 	}
 	var rows [][]string
-	for _, r := range ans.Nodes {
+	for _, r := range nodes {
 		status := "ok"
 		if r.Error != "" {
 			status = r.Error
@@ -59,7 +48,7 @@ func printKeyring(w io.Writer, o *cliOpts, ans keyringAnswer) error {
 		if len(r.Keys) > 0 {
 			keys += " (first is primary)"
 		}
-		rows = append(rows, []string{string(r.Node), keys, status})
+		rows = append(rows, []string{r.Node, keys, status})
 	}
 	return table(w, "NODE\tKEY IDS\tSTATUS", rows)
 }

@@ -46,6 +46,7 @@ type agentConfig struct {
 	Dev             bool
 	// Security holds ACLs, browser checks, HTTP TLS and bounds (flags_security.go).
 	Security securityConfig
+	NodeTLS  nodeTLS // mutual TLS on the transport and raft ports
 }
 
 // agentFlags binds the flag set to raw string/int values.
@@ -55,6 +56,7 @@ type agentFlags struct {
 	gossipPort, port, raftPort, bootstrapExpect                           int
 	logJSON, dev, rejoinAsNew                                             bool
 	sec                                                                   securityFlags
+	nodeTLS                                                               nodeTLS
 }
 
 func newAgentFlagSet(f *agentFlags) *flag.FlagSet {
@@ -78,6 +80,7 @@ func newAgentFlagSet(f *agentFlags) *flag.FlagSet {
 	fs.StringVar(&f.profile, "profile", "lan", "failure-detection timings: lan or fast")
 	fs.StringVar(&f.logLevel, "log-level", "info", "trace, debug, info, warn or error")
 	fs.BoolVar(&f.logJSON, "log-json", false, "log JSON lines")
+	f.nodeTLS.register(fs)
 	fs.BoolVar(&f.dev, "dev", false, "one node that bootstraps itself, temporary data dir, loopback, fast profile")
 	addSecurityFlags(fs, &f.sec)
 	return fs
@@ -165,6 +168,10 @@ func (f *agentFlags) validate() (*agentConfig, error) {
 	if err := f.validateCluster(c); err != nil {
 		return nil, err
 	}
+	if err := f.nodeTLS.validate(); err != nil {
+		return nil, err
+	}
+	c.NodeTLS = f.nodeTLS
 	c.LogLevel = hclog.LevelFromString(f.logLevel)
 	if c.LogLevel == hclog.NoLevel {
 		return nil, usagef("-log-level %q: want trace, debug, info, warn or error", f.logLevel)

@@ -82,6 +82,8 @@ func TestAgentFlagErrors(t *testing.T) {
 		{[]string{"-dev", "-log-level", "loud"}, nil, "-log-level"},
 		{[]string{"-dev", "extra"}, nil, "unexpected argument"},
 		{[]string{"-dev"}, map[string]string{"CLUSTERNODE_RAFT_PORT": "x"}, "CLUSTERNODE_RAFT_PORT"},
+		{[]string{"-dev", "-tls-cert-file", "c.pem"}, nil, "go together"},
+		{[]string{"-dev", "-tls-ca-file", "no-ca.pem", "-tls-cert-file", "no.pem", "-tls-key-file", "no.key"}, nil, "-tls-*-file"},
 	}
 	for _, c := range cases {
 		_, err := parseAgentConfig(c.args, envMap(c.env))

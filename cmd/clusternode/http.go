@@ -59,7 +59,7 @@ func (s *apiServer) handler() http.Handler {
 		s.limits = newLimits(defaultLimits())
 	}
 	mux := http.NewServeMux()
-	for _, rt := range append(s.routes(), s.keyringRoutes()...) {
+	for _, rt := range s.routes() {
 		allow := make([]string, 0, len(rt.methods))
 		for m, ep := range rt.methods {
 			mux.HandleFunc(m+" "+rt.path, s.guard(ep.acl, ep.h))
@@ -121,6 +121,8 @@ func (s *apiServer) routes() []route {
 		{"/metrics", methods{"GET": {metricsRule(), s.metrics.ServeHTTP}}},
 		{"/v1/acl/token/self", methods{"GET": {publicRule(), s.tokenSelf}}},
 		{"/ui/", methods{"GET": {publicRule(), s.ui}}},
+		{"/v1/operator/keyring", methods{ // http_keyring.go
+			"GET": {operatorOnly(), s.keyringList}, "POST": {operatorOnly(), s.keyringChange}}},
 	}
 }
 

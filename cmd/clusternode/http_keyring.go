@@ -8,8 +8,8 @@ import (
 	"github.com/roster-dev/roster/node/cluster"
 )
 
-// The keyring endpoints. ACL: operator, every one of them (they change or
-// reveal which keys the cluster accepts); keyringRoutes marks them so.
+// The keyring endpoints (routes() in http.go). ACL: operatorOnly, every
+// one of them: they change or reveal which keys the cluster accepts.
 //
 //	GET  /v1/operator/keyring                      every node's key ids, primary first
 //	POST /v1/operator/keyring {"op":"install|use|remove","key":"<base64>"}
@@ -23,19 +23,6 @@ import (
 type keyringBackend interface {
 	Keyring(ctx context.Context, op cluster.KeyringOp, key []byte) ([]cluster.KeyringResult, error)
 }
-
-// aclOperator marks routes that need an operator token.
-const aclOperator = "operator"
-
-// keyringRoutes are the keyring routes; each needs aclOperator.
-func (s *apiServer) keyringRoutes() []route {
-	return []route{
-		{"/v1/operator/keyring", map[string]http.HandlerFunc{"GET": s.keyringList, "POST": s.keyringChange}},
-	}
-}
-
-// keyringACL is the ACL requirement of every keyring route.
-var keyringACL = map[string]string{"/v1/operator/keyring": aclOperator}
 
 type keyringAnswer struct {
 	Error string                  `json:"error,omitempty"`

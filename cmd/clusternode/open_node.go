@@ -42,6 +42,7 @@ func openNode(ctx context.Context, cfg *agentConfig, log hclog.Logger) (backend,
 func nodeConfig(cfg *agentConfig, log hclog.Logger) cluster.Config {
 	cc := cluster.DefaultConfig()
 	cc.Key = cfg.Encrypt
+	cc.TLSCAFile, cc.TLSCertFile, cc.TLSKeyFile = cfg.NodeTLS.CAFile, cfg.NodeTLS.CertFile, cfg.NodeTLS.KeyFile
 	cc.DataDir = cfg.DataDir
 	cc.BindAddr = cfg.Bind
 	if cfg.Advertise != cfg.Bind {
