@@ -249,3 +249,25 @@ func TestDamagedLogRefusesStart(t *testing.T) {
 		})
 	}
 }
+
+// TestCheckEntryAcceptsEveryEncodedBatch: every batch encodeEntry writes,
+// of any size, passes the guard's command check.
+func TestCheckEntryAcceptsEveryEncodedBatch(t *testing.T) {
+	for _, n := range []int{0, 1, 15, 16, 17, 1000, 70000} {
+		cmds := make([]command, n)
+		for i := range cmds {
+			cmds[i] = command{Version: commandVersion, Op: opRegister, Name: fmt.Sprint("n", i), Meta: []byte{1, 2},
+				Owner: transport.PID{Node: "n1", Incarnation: 1, Serial: uint64(i)}, Req: reqID{Hi: 1, Lo: uint64(i)}}
+		}
+		data, err := encodeEntry(cmds)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := checkEntry(&raft.Log{Index: 1, Type: raft.LogCommand, Data: data}, true); err != nil {
+			t.Errorf("%d commands: %v", n, err)
+		}
+	}
+	if data, _ := encodeEntry(nil); checkEntry(&raft.Log{Index: 1, Type: raft.LogCommand, Data: data}, true) != nil {
+		t.Error("a nil batch is refused")
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"fmt"
 
 	"github.com/hashicorp/raft"
+	"github.com/roster-dev/roster/transport"
 )
 
 // What hashicorp/raft v1.8.0 panics on, reached from a peer's RPC or from
@@ -66,7 +67,16 @@ func checkEntry(e *raft.Log, commands bool) error {
 		if !commands {
 			return nil
 		}
-		if _, err := decodeEntry(e.Data); err != nil {
+		// The shape only, without allocating (the FSM decodes it once,
+		// and skips what then fails): our format byte, then exactly one
+		// well-formed msgpack array whose lengths fit the entry.
+		switch {
+		case len(e.Data) < 2 || e.Data[0] != entryFormatBatch:
+			return fmt.Errorf("entry %d: command: not an entry of format %d", e.Index, entryFormatBatch)
+		case !isMsgpackArray(e.Data[1]):
+			return fmt.Errorf("entry %d: command: not a msgpack array", e.Index)
+		}
+		if err := transport.CheckMsgpack(e.Data[1:], 8); err != nil {
 			return fmt.Errorf("entry %d: command: %w", e.Index, err)
 		}
 		return nil
@@ -78,6 +88,10 @@ func checkEntry(e *raft.Log, commands bool) error {
 	}
 	return fmt.Errorf("entry %d has log type %d, which this raft never writes", e.Index, e.Type)
 }
+
+// isMsgpackArray reports whether b starts a msgpack array (fixarray,
+// array 16 or array 32) or nil (how an empty batch could be encoded).
+func isMsgpackArray(b byte) bool { return b&0xf0 == 0x90 || b == 0xdc || b == 0xdd || b == 0xc0 }
 
 // checkAppendEntries validates an AppendEntries request: entries follow
 // PrevLogEntry one index at a time, with terms that never go down or past
