@@ -231,8 +231,12 @@ func TestDamagedLogRefusesStart(t *testing.T) {
 		bad   func(last uint64) *raft.Log
 	}{
 		{LogStoreBoltDB, func(last uint64) *raft.Log { return &raft.Log{Index: last + 5, Term: 1, Type: raft.LogNoop} }},
-		{LogStoreBoltDB, func(last uint64) *raft.Log { return &raft.Log{Index: last + 1, Term: 1, Type: raft.LogConfiguration, Data: []byte("x")} }},
-		{LogStoreWAL, func(last uint64) *raft.Log { return &raft.Log{Index: last + 1, Term: 1, Type: raft.LogConfiguration, Data: []byte("x")} }},
+		{LogStoreBoltDB, func(last uint64) *raft.Log {
+			return &raft.Log{Index: last + 1, Term: 1, Type: raft.LogConfiguration, Data: []byte("x")}
+		}},
+		{LogStoreWAL, func(last uint64) *raft.Log {
+			return &raft.Log{Index: last + 1, Term: 1, Type: raft.LogConfiguration, Data: []byte("x")}
+		}},
 	}
 	for i, tc := range cases {
 		t.Run(fmt.Sprintf("%s-%d", tc.store, i), func(t *testing.T) {
