@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/hashicorp/go-hclog"
+	"github.com/roster-dev/roster/global"
 	"github.com/roster-dev/roster/internal/testhook"
 	"github.com/roster-dev/roster/node"
 	cnode "github.com/roster-dev/roster/node/cluster"
@@ -43,6 +44,9 @@ type Options struct {
 	// Tune, when set, adjusts each node's cluster config before it starts
 	// (after the harness filled in its fault-injection seams).
 	Tune func(i int, cc *cnode.Config)
+	// TuneGlobal, when set, adjusts each node's global-table config last
+	// (e.g. a tiny SnapshotThreshold), through internal/testhook.
+	TuneGlobal func(i int, gc *global.Config)
 }
 
 func (o *Options) fill() {
@@ -113,6 +117,9 @@ func (c *Cluster) Size() int { return len(c.slots) }
 
 // ID returns node i's id.
 func (c *Cluster) ID(i int) transport.NodeID { return c.slots[i].id }
+
+// DataDir returns node i's data dir (it outlives Kill).
+func (c *Cluster) DataDir(i int) string { return c.slots[i].dir }
 
 // Logger returns an hclog logger that writes where the nodes' logs go.
 func (c *Cluster) Logger(name string) hclog.Logger { return c.log.logger(name, c.lvl) }
@@ -200,6 +207,9 @@ func (c *Cluster) boot(i int, s *slot) (*cnode.Node, error) {
 		Transport: func(tc *transport.Config) { tc.Listener, tc.Dialer = ln, dial }}
 	if c.opts.Tune != nil {
 		c.opts.Tune(i, &cc)
+	}
+	if tg := c.opts.TuneGlobal; tg != nil {
+		hooks.Global = func(gc *global.Config) { tg(i, gc) }
 	}
 	nd, err := testhook.NewCluster[cnode.Config, *cnode.Node](cc, hooks)
 	if err != nil {
