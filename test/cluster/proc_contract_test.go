@@ -296,6 +296,18 @@ func procContractGlobalListSend(t *testing.T, c *procCluster) {
 	if got := listed(regs); !slices.Equal(got, want) {
 		t.Errorf("consistent prefix list %v, want %v", got, want)
 	}
+	// Pages of 2 through the client's cursors: the first page says there
+	// is more, and reading every page gives the same list.
+	page, err := c.API(2).Client().Names().List(ctx, api.ListOptions{Prefix: "ls.", Limit: 2})
+	procMust(t, err)
+	if got := listed(page.Names); !slices.Equal(got, want[:2]) || page.Next == "" {
+		t.Errorf("first page of 2: %v next %q, want %v and a cursor", got, page.Next, want[:2])
+	}
+	regs, err = c.API(2).Client().Names().ListAll(ctx, api.ListOptions{Prefix: "ls.", Limit: 2})
+	procMust(t, err)
+	if got := listed(regs); !slices.Equal(got, want) {
+		t.Errorf("pages of 2 list %v, want %v", got, want)
+	}
 	sent, err := c.API(0).Client().Names().Send(ctx, "ls.b", map[string]string{"hello": "by name"})
 	procMust(t, err)
 	if sent.PID != owner || sent.Fence != fences["ls.b"] {
