@@ -121,6 +121,7 @@ func (s *apiServer) routes() []route {
 		{"/metrics", methods{"GET": {metricsRule(), s.metrics.ServeHTTP}}},
 		{"/v1/acl/token/self", methods{"GET": {publicRule(), s.tokenSelf}}},
 		{"/ui/", methods{"GET": {publicRule(), s.ui}}},
+		{"/favicon.ico", methods{"GET": {publicRule(), s.favicon}}},
 		{"/v1/operator/keyring", methods{ // http_keyring.go
 			"GET": {operatorOnly(), s.keyringList}, "POST": {operatorOnly(), s.keyringChange}}},
 	}

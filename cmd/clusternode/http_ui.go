@@ -54,3 +54,18 @@ func (s *apiServer) uiFeatures() map[string]bool {
 	}
 	return f
 }
+
+// favicon serves GET /favicon.ico, which browsers ask for on their own
+// for any page of the agent (the console's image, as SVG), so that it is
+// not a 404 in their console.
+func (s *apiServer) favicon(w http.ResponseWriter, r *http.Request) {
+	b, err := uiFiles.ReadFile("ui/favicon.svg")
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	w.Header().Set("Content-Type", "image/svg+xml")
+	w.Header().Set("Cache-Control", "max-age=86400")
+	w.Header().Set("X-Content-Type-Options", "nosniff")
+	_, _ = w.Write(b)
+}

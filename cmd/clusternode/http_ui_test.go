@@ -44,6 +44,9 @@ func TestUIServesEmbeddedFiles(t *testing.T) {
 	if r, _ := get("/ui/app.js"); !strings.Contains(r.Header.Get("Content-Type"), "javascript") {
 		t.Errorf("app.js served as %q", r.Header.Get("Content-Type"))
 	}
+	if r, body := get("/favicon.ico"); r.StatusCode != 200 || !strings.Contains(body, "<svg") {
+		t.Errorf("favicon.ico: %d", r.StatusCode)
+	}
 	if r, _ := get("/ui/nope.js"); r.StatusCode != 404 {
 		t.Errorf("missing file: %d", r.StatusCode)
 	}
