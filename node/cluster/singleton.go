@@ -76,9 +76,11 @@ type Singleton struct {
 	stop context.CancelFunc
 	done chan struct{}
 
-	mu      sync.Mutex
-	current *SingletonInstance
-	starts  int
+	mu       sync.Mutex
+	current  *SingletonInstance
+	starts   int
+	handoff  *handoffState // received from the previous instance (handoff.go)
+	receiver node.PID      // the hand-off receiver process
 }
 
 // Errors of singletons and elections.
@@ -140,11 +142,16 @@ func (n *Node) StartSingleton(ctx context.Context, spec SingletonSpec) (*Singlet
 	}
 	sctx, cancel := context.WithCancel(n.ctx)
 	s := &Singleton{n: n, spec: spec, stop: cancel, done: make(chan struct{})}
+	if err := s.startHandoffReceiver(); err != nil {
+		cancel()
+		return nil, err
+	}
 	n.singletons[spec.Name] = s
 	n.leases.acquire()
 	n.goTracked(func() {
 		defer close(s.done)
 		defer n.leases.release()
+		defer func() { _ = n.Exit(s.receiver, node.Shutdown) }()
 		s.run(sctx)
 	})
 	return s, nil
@@ -273,7 +280,8 @@ func (s *Singleton) waitTurn(ctx context.Context, w *nameWatch) bool {
 func (s *Singleton) claimAndRun(ctx context.Context, w *nameWatch) bool {
 	gate := make(chan struct{})
 	returned := make(chan struct{})
-	var fence atomic.Uint64 // set before gate opens
+	var fence atomic.Uint64  // set before gate opens
+	var stopping atomic.Bool // the stop is a graceful one (Leave, Stop)
 	stopRun := make(chan struct{})
 	var stopOnce sync.Once
 	tellStop := func() { stopOnce.Do(func() { close(stopRun) }) }
@@ -290,7 +298,12 @@ func (s *Singleton) claimAndRun(ctx context.Context, w *nameWatch) bool {
 		case <-stopRun:
 			return node.Shutdown
 		}
-		rctx, cancel := context.WithCancel(context.WithValue(pctx, fenceKey{}, fence.Load()))
+		f := fence.Load()
+		bctx := context.WithValue(pctx, fenceKey{}, f)
+		if h := s.takeHandoff(f); h != nil {
+			bctx = context.WithValue(bctx, handoffKey{}, h)
+		}
+		rctx, cancel := context.WithCancel(bctx)
 		defer cancel()
 		go func() {
 			select {
@@ -299,7 +312,13 @@ func (s *Singleton) claimAndRun(ctx context.Context, w *nameWatch) bool {
 			case <-rctx.Done():
 			}
 		}()
-		return s.spec.Run(rctx, p)
+		err := s.spec.Run(rctx, p)
+		if stopping.Load() {
+			// Told to stop by Leave or Stop: a hand-off goes out before
+			// this process exits and frees the name.
+			s.sendHandoff(pctx, err, f)
+		}
+		return err
 	}, opts...)
 	if err != nil {
 		return false
@@ -341,6 +360,7 @@ func (s *Singleton) claimAndRun(ctx context.Context, w *nameWatch) bool {
 		s.n.Logger().Info("singleton instance returned", "name", s.spec.Name, "pid", pid)
 		return true
 	}
+	stopping.Store(why == "stop")
 	tellStop()
 	until, _, _ := s.n.leases.state(s.spec.Name, reg.Fence)
 	deadline := time.Until(until)

@@ -236,3 +236,55 @@ func TestSingletonBadSpec(t *testing.T) {
 	}
 	pollFor(t, 5*time.Second, nameGoneEverywhere("x", nd))
 }
+
+// TestSingletonHandsOffStateOnLeave: an instance told to stop by Leave
+// returns HandOff(state); the successor on another node starts with that
+// state (HandoffFrom) and the old instance's fence, and never overlaps it.
+func TestSingletonHandsOffStateOnLeave(t *testing.T) {
+	nodes := startCluster(t, 3)
+	l := &runLog{}
+	type seen struct {
+		state any
+		from  uint64
+		ok    bool
+	}
+	got := make(chan seen, 8)
+	fences := make(chan uint64, 8)
+	for _, nd := range nodes {
+		id := nd.ID()
+		_, err := nd.StartSingleton(context.Background(), SingletonSpec{Name: "single/handoff", Run: func(ctx context.Context, p *node.Process) error {
+			i := l.begin(id)
+			defer l.end(i)
+			st, from, ok := HandoffFrom(ctx)
+			got <- seen{st, from, ok}
+			f, _ := InstanceFence(ctx)
+			fences <- f
+			<-ctx.Done()
+			return HandOff("counter=42 from " + string(id))
+		}})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	first := waitOneRunning(t, l, "")
+	if s := <-got; s.ok {
+		t.Fatalf("first instance found a hand-off: %+v", s)
+	}
+	oldFence := <-fences
+	owner, _ := nodeByID(nodes, first)
+	if err := owner.Leave(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	waitOneRunning(t, l, first)
+	select {
+	case s := <-got:
+		if !s.ok || s.state != "counter=42 from "+string(first) || s.from != oldFence {
+			t.Fatalf("successor's hand-off: %+v (want the state of %s at fence %d)", s, first, oldFence)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("successor did not start")
+	}
+	if bad := l.overlaps(); len(bad) > 0 {
+		t.Fatalf("overlapping instances: %v", bad)
+	}
+}
