@@ -107,6 +107,8 @@ var statusErrors = map[int]error{
 	http.StatusTooManyRequests:       ErrTooManyRequests,
 	http.StatusServiceUnavailable:    ErrUnavailable,
 	http.StatusGatewayTimeout:        ErrTimeout,
+	http.StatusBadGateway:            ErrCalleeExited,
+	http.StatusNotImplemented:        ErrNotImplemented,
 }
 
 // Error is an error answer of the agent: its HTTP status and JSON body
