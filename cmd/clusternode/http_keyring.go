@@ -61,7 +61,7 @@ func (s *apiServer) keyringChange(w http.ResponseWriter, r *http.Request) {
 func (s *apiServer) keyring(w http.ResponseWriter, r *http.Request, op cluster.KeyringOp, key []byte) {
 	kb, ok := s.be.(keyringBackend)
 	if !ok {
-		writeErr(w, http.StatusNotImplemented, "not_clustered", "this agent has no keyring")
+		writeErr(w, http.StatusNotImplemented, "not_implemented", "this agent has no keyring")
 		return
 	}
 	res, err := kb.Keyring(r.Context(), op, key)
