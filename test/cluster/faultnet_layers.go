@@ -123,10 +123,26 @@ func (g *GossipTransport) DialAddressTimeout(a memberlist.Address, timeout time.
 
 func (g *GossipTransport) StreamCh() <-chan net.Conn { return g.inner.StreamCh() }
 
+// Shutdown closes the inner transport. Its TCP listener blocks handing an
+// accepted stream to a memberlist that may never have started (a node
+// whose New failed), so streams arriving meanwhile are closed here, or the
+// inner Shutdown would wait for that listener forever.
 func (g *GossipTransport) Shutdown() error {
 	var err error
 	g.once.Do(func() {
 		close(g.stop)
+		g.wg.Add(1)
+		go func() {
+			defer g.wg.Done()
+			for {
+				select {
+				case c := <-g.inner.StreamCh():
+					_ = c.Close()
+				case <-g.done:
+					return
+				}
+			}
+		}()
 		err = g.inner.Shutdown()
 		close(g.done)
 	})
