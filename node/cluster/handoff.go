@@ -4,8 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
+	"time"
 
 	"github.com/roster-dev/roster/node"
+	"github.com/roster-dev/roster/node/membership"
 )
 
 // Graceful hand-off: an instance told to stop by Leave or Stop (not by a
@@ -35,11 +38,16 @@ type singletonHandoff struct {
 }
 
 // handoffState is a received hand-off, kept until the next instance here
-// starts with a fence above From.
+// starts with a fence above From, for at most handoffTTL.
 type handoffState struct {
 	From  uint64
 	State any
+	At    time.Time
 }
+
+// handoffTTL is how long a received hand-off waits for an instance here:
+// a hand-off is for the immediate successor, not for a later instance.
+const handoffTTL = 10 * time.Second
 
 type handoffKey struct{}
 
@@ -72,9 +80,12 @@ func (s *Singleton) startHandoffReceiver() error {
 			}
 			s.mu.Lock()
 			if s.handoff == nil || h.Fence > s.handoff.From {
-				s.handoff = &handoffState{From: h.Fence, State: h.State}
+				s.handoff = &handoffState{From: h.Fence, State: h.State, At: time.Now()}
 			}
 			s.mu.Unlock()
+			if m.IsCall() {
+				_ = p.Reply(ctx, m.ReplyTo(), true) // stored: the sender may free the name
+			}
 		}
 	}, node.WithMailbox(node.MailboxConfig{Limit: 4, Policy: node.DropOldest}))
 	if err != nil {
@@ -108,26 +119,41 @@ func (s *Singleton) takeHandoff(fence uint64) *handoffState {
 	defer s.mu.Unlock()
 	h := s.handoff
 	s.handoff = nil
-	if h == nil || h.From >= fence {
+	if h == nil || h.From >= fence || time.Since(h.At) > handoffTTL {
 		return nil
 	}
 	return h
 }
 
-// sendHandoff passes an instance's state to the next candidate in the
-// placement order (not this node), before the instance's name is freed.
-func (s *Singleton) sendHandoff(ctx context.Context, err error, fence uint64) {
+// sendHandoff passes an instance's state to every other alive eligible
+// candidate (whichever wins the claim has it; the others' copies expire),
+// with calls that wait, within the stop budget, until each stored it:
+// this runs before the instance's process exits and frees the name.
+func (s *Singleton) sendHandoff(err error, fence uint64) {
 	var h *HandoffError
 	if !errors.As(err, &h) {
 		return
 	}
-	next, ok := s.n.successorCandidate(s.spec)
-	if !ok {
-		s.n.Logger().Warn("singleton hand-off: no other candidate node", "name", s.spec.Name)
-		return
-	}
 	msg := singletonHandoff{Name: s.spec.Name, Fence: fence, State: h.State}
-	if err := s.n.Send(ctx, node.RemoteName{Node: next, Name: handoffName(s.spec.Name)}, msg); err != nil {
-		s.n.Logger().Warn("singleton hand-off not sent", "name", s.spec.Name, "to", next, "error", err)
+	ctx, cancel := context.WithTimeout(context.Background(), s.spec.StopTimeout)
+	defer cancel()
+	var wg sync.WaitGroup
+	sent := 0
+	for _, m := range s.n.Members() {
+		if m.State != membership.StateAlive || m.Meta.Node == s.n.ID() || (s.spec.Eligible != nil && !s.spec.Eligible(m)) {
+			continue
+		}
+		sent++
+		wg.Add(1)
+		go func(to node.NodeID) {
+			defer wg.Done()
+			if _, err := s.n.Call(ctx, node.RemoteName{Node: to, Name: handoffName(s.spec.Name)}, msg); err != nil {
+				s.n.Logger().Debug("singleton hand-off not delivered", "name", s.spec.Name, "to", to, "error", err)
+			}
+		}(m.Meta.Node)
+	}
+	wg.Wait()
+	if sent == 0 {
+		s.n.Logger().Warn("singleton hand-off: no other candidate node", "name", s.spec.Name)
 	}
 }

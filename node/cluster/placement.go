@@ -48,21 +48,6 @@ func (n *Node) placementRank(spec SingletonSpec) int {
 	return len(cands)
 }
 
-// successorCandidate is the alive eligible member other than this node
-// that comes first in spec's placement order.
-func (n *Node) successorCandidate(spec SingletonSpec) (node.NodeID, bool) {
-	best, bestScore, found := node.NodeID(""), uint64(0), false
-	for _, m := range n.Members() {
-		if m.State != membership.StateAlive || m.Meta.Node == n.ID() || (spec.Eligible != nil && !spec.Eligible(m)) {
-			continue
-		}
-		if sc := rendezvous(spec.Name, m.Meta.Node); !found || sc > bestScore {
-			best, bestScore, found = m.Meta.Node, sc, true
-		}
-	}
-	return best, found
-}
-
 // rendezvous is the highest-random-weight score of (name, node).
 func rendezvous(name string, id node.NodeID) uint64 {
 	h := fnv.New64a()

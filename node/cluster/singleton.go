@@ -316,7 +316,7 @@ func (s *Singleton) claimAndRun(ctx context.Context, w *nameWatch) bool {
 		if stopping.Load() {
 			// Told to stop by Leave or Stop: a hand-off goes out before
 			// this process exits and frees the name.
-			s.sendHandoff(pctx, err, f)
+			s.sendHandoff(err, f)
 		}
 		return err
 	}, opts...)
