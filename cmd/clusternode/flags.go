@@ -64,7 +64,7 @@ func newAgentFlagSet(f *agentFlags) *flag.FlagSet {
 	fs.SetOutput(io.Discard)
 	fs.StringVar(&f.node, "node", "", "node id, stable across restarts (default: the hostname)")
 	fs.StringVar(&f.dataDir, "data-dir", "", "directory for raft state (required unless -dev)")
-	fs.StringVar(&f.raftLogStore, "raft-log-store", string(global.LogStoreWAL), "raft log store of a new data dir: wal or boltdb (an existing data dir must hold the same)")
+	fs.StringVar(&f.raftLogStore, "raft-log-store", string(global.LogStoreBoltDB), "raft log store of a new data dir: wal or boltdb (an existing data dir must hold the same)")
 	fs.BoolVar(&f.rejoinAsNew, "rejoin-as-new", false, "when raft.db or the WAL is missing beside other raft state, move the rest to DATA-DIR/discarded/ and start empty (the node forgets its term and vote)")
 	fs.StringVar(&f.bind, "bind", "0.0.0.0", "IP to bind gossip, transport and raft to")
 	fs.StringVar(&f.advertise, "advertise", "", "IP other nodes dial (default: -bind, or this host's first private IP when -bind is 0.0.0.0)")

@@ -47,7 +47,7 @@ type Config struct {
 	// RaftLogStore is the Raft log store of a new DataDir:
 	// global.LogStoreWAL (one fsync per append) or global.LogStoreBoltDB.
 	// An existing DataDir must hold the same (global.ErrLogStoreMismatch).
-	// Default "": global's default, LogStoreWAL.
+	// Default "": global's default, LogStoreBoltDB.
 	RaftLogStore global.LogStore
 	// RejoinAsNew starts a node whose DataDir lost raft.db or the WAL:
 	// the rest of the Raft state moves to DataDir/discarded/<time>/ and
