@@ -47,10 +47,18 @@ func TestAcceptBacksOffAndRecovers(t *testing.T) {
 		}
 		return nil
 	})
-	time.Sleep(300 * time.Millisecond) // let the loop fail for a while
-	// 5ms doubling: about 6 attempts in 300ms, never thousands.
-	if n := ln.fails.Load(); n > 20 {
-		t.Fatalf("%d Accept calls in 300ms: no backoff", n)
+	// 5ms doubling: the 6th failed Accept comes at least 5+10+20+40+80 ms
+	// after the first; without backoff it would come at once.
+	start := time.Now()
+	from := ln.fails.Load()
+	waitFor(t, 5*time.Second, func() error {
+		if n := ln.fails.Load() - from; n < 6 {
+			return fmt.Errorf("%d more failed Accepts, want 6", n)
+		}
+		return nil
+	})
+	if d := time.Since(start); d < 150*time.Millisecond {
+		t.Fatalf("6 failed Accepts within %v: no backoff", d)
 	}
 	if st := srv.Stats(); st.AcceptErrors == 0 {
 		t.Fatalf("stats %+v: accept errors not counted", st)

@@ -67,7 +67,7 @@ func TestKeyringRotation(t *testing.T) {
 		if len(res) != len(nodes) {
 			t.Fatalf("%s reached %d nodes, want %d: %+v", op, len(res), len(nodes), res)
 		}
-		time.Sleep(300 * time.Millisecond) // let the writer run under each keyring state (not a sync point)
+		writesUnder(t, &writes, 5)
 	}
 	step(nodes[0], KeyringInstall, newK)
 	step(nodes[1], KeyringUse, newK)
@@ -80,7 +80,7 @@ func TestKeyringRotation(t *testing.T) {
 			}
 		}
 	}
-	time.Sleep(500 * time.Millisecond) // writes under the new leader (not a sync point)
+	writesUnder(t, &writes, 5) // the writer goes on under the new leader
 	close(stop)
 	wg.Wait()
 	if failed.Load() != 0 || writes.Load() == 0 {
@@ -130,4 +130,17 @@ func TestKeyringRotation(t *testing.T) {
 		t.Fatalf("restarted node: %v", err)
 	}
 	waitHealthy(t, nodes[0], nodes[1], again)
+}
+
+// writesUnder waits (with a deadline) until the writer counted in writes
+// has made at least n more writes: the current state has been exercised.
+func writesUnder(t *testing.T, writes *atomic.Int64, n int64) {
+	t.Helper()
+	from := writes.Load()
+	pollFor(t, 10*time.Second, func() error {
+		if got := writes.Load() - from; got < n {
+			return fmt.Errorf("%d writes in this keyring state, want %d", got, n)
+		}
+		return nil
+	})
 }

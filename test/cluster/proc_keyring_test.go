@@ -77,12 +77,26 @@ func TestProcKeyringRotation(t *testing.T) {
 		}
 		return out
 	}
+	// After each step, wait until the writers made a few more writes: each
+	// keyring state is exercised.
+	writesUnder := func() {
+		t.Helper()
+		from := writes.Load()
+		if err := WaitFor(20*time.Second, func() error {
+			if got := writes.Load() - from; got < 5 {
+				return fmt.Errorf("%d writes in this keyring state, want 5", got)
+			}
+			return nil
+		}); err != nil {
+			t.Fatal(err)
+		}
+	}
 	cli(0, "install", "@"+newFile)
-	time.Sleep(300 * time.Millisecond) // the writer runs under each keyring state (not a sync point)
+	writesUnder()
 	cli(1, "use", "@"+newFile)
-	time.Sleep(300 * time.Millisecond)
+	writesUnder()
 	cli(2, "remove", "@"+oldFile)
-	time.Sleep(300 * time.Millisecond)
+	writesUnder()
 	close(stop)
 	wg.Wait()
 	if failed.Load() != 0 || writes.Load() == 0 {
