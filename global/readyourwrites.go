@@ -38,13 +38,10 @@ func (t *Table) leaderCheck(ctx context.Context, name string) (Registration, Rea
 	return reg, info, true
 }
 
-// ResolveWithLeader is Resolve for a name this replica does not hold: it
-// asks the leader (see leaderCheck). It makes *Table a
-// node.LeaderResolver.
+// ResolveWithLeader is Resolve for a name this replica just missed: it
+// asks the leader (see leaderCheck) without reading the replica again. It
+// makes *Table a node.LeaderResolver.
 func (t *Table) ResolveWithLeader(ctx context.Context, name string) (owner transport.PID, fence uint64, ok bool) {
-	if owner, fence, ok = t.Resolve(name); ok {
-		return owner, fence, true
-	}
 	reg, _, ok := t.leaderCheck(ctx, name)
 	return reg.Owner, reg.Fence, ok
 }
